@@ -1,0 +1,172 @@
+//! Configuration: an optional `huifang.toml`, then the environment (`DATABASE_URL`).
+//!
+//! Every field has a default, so no file is needed; a file with an unknown key or a bad value is
+//! refused with the key and line named (the `toml` crate's error says both).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::vocab::Category;
+
+/// The default database: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://huifang.db";
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file exists but could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid for this schema.
+    #[error("{path}: {source}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message, with line and key.
+        source: Box<toml::de::Error>,
+    },
+}
+
+/// Everything configurable.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the data lives; `DATABASE_URL` overrides it.
+    pub database_url: Option<String>,
+    /// Service-level clocks and escalation.
+    pub sla: SlaPolicy,
+    /// The HTTP server.
+    pub http: HttpConfig,
+}
+
+/// `[http]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address to listen on.
+    pub listen: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { listen: "127.0.0.1:8080".into() }
+    }
+}
+
+/// `[sla]`: time limits per category and the escalation ladder.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SlaPolicy {
+    /// Minutes from dispatch to the responsible person's reply (seed 000: 10).
+    pub acknowledge_minutes: i64,
+    /// Minutes from dispatch to someone on site, when the owner waits there (seed 000: 60).
+    pub on_site_minutes: i64,
+    /// Per-category overrides of the two clocks.
+    pub category: BTreeMap<Category, SlaClock>,
+    /// Minutes a ticket may stay `key` and unfinished before it becomes `hot`.
+    pub key_to_hot_minutes: i64,
+    /// Minutes a ticket may stay `hot` and unfinished before it becomes `major`.
+    pub hot_to_major_minutes: i64,
+    /// Minutes after completion that the callback (回访) falls due.
+    pub callback_after_minutes: i64,
+}
+
+/// `[sla.category.NAME]`: clocks of one category.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SlaClock {
+    /// Minutes from dispatch to the reply.
+    pub acknowledge_minutes: i64,
+    /// Minutes from dispatch to on site, when the owner waits there.
+    pub on_site_minutes: i64,
+}
+
+impl Default for SlaPolicy {
+    fn default() -> Self {
+        SlaPolicy {
+            acknowledge_minutes: 10,
+            on_site_minutes: 60,
+            category: BTreeMap::new(),
+            key_to_hot_minutes: 120,
+            hot_to_major_minutes: 480,
+            callback_after_minutes: 60,
+        }
+    }
+}
+
+impl SlaPolicy {
+    /// The clocks that apply to `category`.
+    pub fn clock(&self, category: Category) -> SlaClock {
+        self.category.get(&category).copied().unwrap_or(SlaClock {
+            acknowledge_minutes: self.acknowledge_minutes,
+            on_site_minutes: self.on_site_minutes,
+        })
+    }
+}
+
+impl Config {
+    /// Reads `path` if it exists (a missing file means defaults), then applies the environment.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let mut config = match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, &path.display().to_string())?,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Config::default(),
+            Err(source) => {
+                return Err(ConfigError::Read { path: path.display().to_string(), source });
+            }
+        };
+        if let Ok(url) = std::env::var("DATABASE_URL")
+            && !url.is_empty()
+        {
+            config.database_url = Some(url);
+        }
+        Ok(config)
+    }
+
+    /// Parses TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text)
+            .map_err(|source| ConfigError::Parse { path: origin.to_string(), source: Box::new(source) })
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> &str {
+        self.database_url.as_deref().unwrap_or(DEFAULT_DATABASE_URL)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_seed_000() {
+        let policy = SlaPolicy::default();
+        assert_eq!(policy.clock(Category::Materials), SlaClock { acknowledge_minutes: 10, on_site_minutes: 60 });
+    }
+
+    #[test]
+    fn category_overrides_apply() {
+        let config = Config::parse(
+            "[sla.category.property_management]\nacknowledge_minutes = 30\non_site_minutes = 90\n",
+            "huifang.toml",
+        )
+        .unwrap();
+        assert_eq!(config.sla.clock(Category::PropertyManagement).acknowledge_minutes, 30);
+        assert_eq!(config.sla.clock(Category::Materials).acknowledge_minutes, 10);
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_line() {
+        let err = Config::parse("[sla]\nacknowledge_minutes = 10\nack_minutes = 5\n", "huifang.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("huifang.toml") && err.contains("ack_minutes") && err.contains("line 3"), "{err}");
+    }
+}

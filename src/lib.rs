@@ -1,0 +1,28 @@
+//! # huifang (回访)
+//!
+//! The outbound campaign dialer and keypad survey bot of a property developer's 400
+//! customer-service center, with the inbound ticket module it closes the loop for.
+//!
+//! Rooms, with arrows pointing down:
+//! - [`cli`] and [`web`]: thin edges that parse input and call the domain.
+//! - [`demo`]: a simulated day of the hotline on an accelerated clock.
+//! - [`tickets`]: the inbound loop — open, dispatch, SLA, escalation, completion, closure.
+//! - [`contacts`]: owners, units, suppliers, staff; CSV import; screen-pop look-ups.
+//! - [`outbox`], [`callbacks`]: the contracts with the channels and the callback campaigns.
+//! - [`sample`]: the deterministic generator of the fictional sample data set.
+//! - [`store`]: sqlx on SQLite (embedded default) or PostgreSQL.
+//! - [`vocab`], [`phone`], [`clock`], [`config`]: the shared small types.
+
+pub mod callbacks;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod contacts;
+pub mod demo;
+pub mod outbox;
+pub mod phone;
+pub mod sample;
+pub mod store;
+pub mod tickets;
+pub mod vocab;
+pub mod web;

@@ -1,0 +1,84 @@
+//! SLA clocks and the escalation ladder, as pure functions of a ticket, the policy and "now".
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::Ticket;
+use crate::config::SlaPolicy;
+use crate::vocab::{Level, TicketState};
+
+/// A time limit a ticket has broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Breach {
+    /// No reply from the responsible person in time.
+    Acknowledge {
+        /// When the reply was due.
+        due: DateTime<Utc>,
+    },
+    /// Nobody on site in time while the owner waits there.
+    OnSite {
+        /// When someone was due on site.
+        due: DateTime<Utc>,
+    },
+}
+
+impl Breach {
+    /// A short Chinese and English description, for events and SMS texts.
+    pub fn describe(self) -> String {
+        match self {
+            Breach::Acknowledge { due } => format!("未在时限内响应 / no reply by {}", local_time(due)),
+            Breach::OnSite { due } => format!("未在时限内到场 / not on site by {}", local_time(due)),
+        }
+    }
+}
+
+/// `HH:MM` in China Standard Time.
+pub fn local_time(at: DateTime<Utc>) -> String {
+    at.with_timezone(&chrono_tz::Asia::Shanghai).format("%m-%d %H:%M").to_string()
+}
+
+/// The limit the ticket has broken and not yet met at `now`, if any.
+pub fn breach(ticket: &Ticket, now: DateTime<Utc>) -> Option<Breach> {
+    if !ticket.is_in_progress() {
+        return None;
+    }
+    if ticket.acknowledged_at.is_none()
+        && let Some(due) = ticket.ack_due_at.filter(|due| now > *due)
+    {
+        return Some(Breach::Acknowledge { due });
+    }
+    if ticket.on_site_at.is_none()
+        && ticket.state != TicketState::OnSite
+        && let Some(due) = ticket.onsite_due_at.filter(|due| now > *due)
+    {
+        return Some(Breach::OnSite { due });
+    }
+    None
+}
+
+/// The escalation due at `now`: the level to raise the ticket to, and why.
+///
+/// General becomes key as soon as a clock is broken; key becomes hot, and hot major, when the
+/// ticket has stayed unfinished at that level for the policy's minutes.
+pub fn escalation_due(ticket: &Ticket, policy: &SlaPolicy, now: DateTime<Utc>) -> Option<(Level, String)> {
+    if !ticket.is_in_progress() {
+        return None;
+    }
+    let stayed = now - ticket.level_changed_at;
+    match ticket.level {
+        Level::General => breach(ticket, now).map(|b| (Level::Key, b.describe())),
+        Level::Key if stayed > Duration::minutes(policy.key_to_hot_minutes) => Some((
+            Level::Hot,
+            format!("重点工单{}分钟未解决 / key for {} minutes, unresolved", policy.key_to_hot_minutes, policy.key_to_hot_minutes),
+        )),
+        Level::Hot if stayed > Duration::minutes(policy.hot_to_major_minutes) => Some((
+            Level::Major,
+            format!(
+                "热点工单{}分钟未解决 / hot for {} minutes, unresolved",
+                policy.hot_to_major_minutes, policy.hot_to_major_minutes
+            ),
+        )),
+        _ => None,
+    }
+}
