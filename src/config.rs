@@ -56,7 +56,9 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { listen: "127.0.0.1:8080".into() }
+        HttpConfig {
+            listen: "127.0.0.1:8080".into(),
+        }
     }
 }
 
@@ -70,9 +72,9 @@ pub struct SlaPolicy {
     pub on_site_minutes: i64,
     /// Per-category overrides of the two clocks.
     pub category: BTreeMap<Category, SlaClock>,
-    /// Minutes a ticket may stay `key` and unfinished before it becomes `hot`.
+    /// Minutes a ticket may stay `key` with its breach unremedied before it becomes `hot`.
     pub key_to_hot_minutes: i64,
-    /// Minutes a ticket may stay `hot` and unfinished before it becomes `major`.
+    /// Minutes a ticket may stay `hot` with its breach unremedied before it becomes `major`.
     pub hot_to_major_minutes: i64,
     /// Minutes after completion that the callback (回访) falls due.
     pub callback_after_minutes: i64,
@@ -118,7 +120,10 @@ impl Config {
             Ok(text) => Config::parse(&text, &path.display().to_string())?,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Config::default(),
             Err(source) => {
-                return Err(ConfigError::Read { path: path.display().to_string(), source });
+                return Err(ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                });
             }
         };
         if let Ok(url) = std::env::var("DATABASE_URL")
@@ -131,8 +136,10 @@ impl Config {
 
     /// Parses TOML text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        toml::from_str(text)
-            .map_err(|source| ConfigError::Parse { path: origin.to_string(), source: Box::new(source) })
+        toml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: origin.to_string(),
+            source: Box::new(source),
+        })
     }
 
     /// The database URL in force.
@@ -148,7 +155,13 @@ mod tests {
     #[test]
     fn defaults_follow_seed_000() {
         let policy = SlaPolicy::default();
-        assert_eq!(policy.clock(Category::Materials), SlaClock { acknowledge_minutes: 10, on_site_minutes: 60 });
+        assert_eq!(
+            policy.clock(Category::Materials),
+            SlaClock {
+                acknowledge_minutes: 10,
+                on_site_minutes: 60
+            }
+        );
     }
 
     #[test]
@@ -158,15 +171,30 @@ mod tests {
             "huifang.toml",
         )
         .unwrap();
-        assert_eq!(config.sla.clock(Category::PropertyManagement).acknowledge_minutes, 30);
-        assert_eq!(config.sla.clock(Category::Materials).acknowledge_minutes, 10);
+        assert_eq!(
+            config
+                .sla
+                .clock(Category::PropertyManagement)
+                .acknowledge_minutes,
+            30
+        );
+        assert_eq!(
+            config.sla.clock(Category::Materials).acknowledge_minutes,
+            10
+        );
     }
 
     #[test]
     fn unknown_keys_are_named_with_their_line() {
-        let err = Config::parse("[sla]\nacknowledge_minutes = 10\nack_minutes = 5\n", "huifang.toml")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("huifang.toml") && err.contains("ack_minutes") && err.contains("line 3"), "{err}");
+        let err = Config::parse(
+            "[sla]\nacknowledge_minutes = 10\nack_minutes = 5\n",
+            "huifang.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("huifang.toml") && err.contains("ack_minutes") && err.contains("line 3"),
+            "{err}"
+        );
     }
 }

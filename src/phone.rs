@@ -6,8 +6,8 @@
 
 use std::fmt;
 
-use phonenumber::country::Id;
 use phonenumber::Mode;
+use phonenumber::country::Id;
 use serde::{Deserialize, Serialize};
 
 /// Why a phone number was refused.
@@ -56,7 +56,11 @@ impl Phone {
         }
         let keep_end = 4;
         let keep_start = digits.len() - keep_end - 4;
-        format!("{}****{}", &digits[..keep_start], &digits[digits.len() - keep_end..])
+        format!(
+            "{}****{}",
+            &digits[..keep_start],
+            &digits[digits.len() - keep_end..]
+        )
     }
 }
 
@@ -85,27 +89,54 @@ mod tests {
 
     #[test]
     fn chinese_forms_normalise_to_e164() {
-        for raw in ["13812345678", "138 1234 5678", "+86 138-1234-5678", "008613812345678"] {
-            assert_eq!(Phone::parse(raw).unwrap().as_str(), "+8613812345678", "{raw}");
+        for raw in [
+            "13812345678",
+            "138 1234 5678",
+            "+86 138-1234-5678",
+            "008613812345678",
+        ] {
+            assert_eq!(
+                Phone::parse(raw).unwrap().as_str(),
+                "+8613812345678",
+                "{raw}"
+            );
         }
-        assert_eq!(Phone::parse("010-6552 8888").unwrap().as_str(), "+861065528888");
-        assert_eq!(Phone::parse("400-810-8888").unwrap().as_str(), "+864008108888");
+        assert_eq!(
+            Phone::parse("010-6552 8888").unwrap().as_str(),
+            "+861065528888"
+        );
+        assert_eq!(
+            Phone::parse("400-810-8888").unwrap().as_str(),
+            "+864008108888"
+        );
     }
 
     #[test]
     fn foreign_numbers_keep_their_country() {
-        assert_eq!(Phone::parse("+44 20 7946 0958").unwrap().as_str(), "+442079460958");
+        assert_eq!(
+            Phone::parse("+44 20 7946 0958").unwrap().as_str(),
+            "+442079460958"
+        );
     }
 
     #[test]
     fn garbage_and_impossible_numbers_are_refused() {
-        assert!(matches!(Phone::parse("hello"), Err(PhoneError::Unparseable(_))));
-        assert!(matches!(Phone::parse("1381234"), Err(PhoneError::Invalid(_))));
+        assert!(matches!(
+            Phone::parse("hello"),
+            Err(PhoneError::Unparseable(_))
+        ));
+        assert!(matches!(
+            Phone::parse("1381234"),
+            Err(PhoneError::Invalid(_))
+        ));
         assert!(Phone::parse("").is_err());
     }
 
     #[test]
     fn masking_hides_the_middle() {
-        assert_eq!(Phone::parse("13812345678").unwrap().masked(), "+86138****5678");
+        assert_eq!(
+            Phone::parse("13812345678").unwrap().masked(),
+            "+86138****5678"
+        );
     }
 }

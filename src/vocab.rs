@@ -207,7 +207,10 @@ mod tests {
             assert_eq!(TicketState::parse(state.as_str()).unwrap(), *state);
             assert_eq!(TicketState::parse(state.label_zh()).unwrap(), *state);
         }
-        assert_eq!(Category::parse("Construction-Quality").unwrap(), Category::ConstructionQuality);
+        assert_eq!(
+            Category::parse("Construction-Quality").unwrap(),
+            Category::ConstructionQuality
+        );
     }
 
     #[test]

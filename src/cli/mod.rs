@@ -1,1 +1,114 @@
-//! placeholder
+//! The command line: parse, load configuration, call the library, print.
+
+mod import;
+mod lookup;
+mod output;
+mod ticket;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::store::Store;
+use crate::tickets::TicketDesk;
+
+/// huifang (回访): tickets, callbacks and outbound campaigns of a 400 customer-service center.
+#[derive(Debug, Parser)]
+#[command(name = "huifang", version, about)]
+pub struct Cli {
+    /// Configuration file (optional; defaults apply when it is missing).
+    #[arg(long, global = true, default_value = "huifang.toml")]
+    pub config: PathBuf,
+    /// Database URL: sqlite://FILE (default sqlite://huifang.db) or postgres://...
+    #[arg(long, global = true, env = "DATABASE_URL")]
+    pub database: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a simulated day of the hotline on a fresh demo database and print its summary.
+    Demo(crate::demo::DemoArgs),
+    /// Import a CSV file (bad rows are reported with file, line and column; good rows are kept).
+    Import(import::ImportArgs),
+    /// Work with tickets.
+    #[command(subcommand)]
+    Ticket(ticket::TicketCommand),
+    /// Screen pop by phone number, or a unit component's supplier and warranty.
+    Lookup(lookup::LookupArgs),
+    /// Raise every overdue ticket one level (the escalation worker's pass); `--every` repeats.
+    Escalate(ticket::EscalateArgs),
+    /// Serve the JSON HTTP API (and run the escalation worker).
+    Serve(crate::web::ServeArgs),
+    /// Write the deterministic sample data set (CSV) into a folder.
+    Sample {
+        /// Folder to write into.
+        #[arg(long, default_value = "campaigns/sample")]
+        out: PathBuf,
+        /// Generator seed.
+        #[arg(long, default_value_t = crate::sample::SEED)]
+        seed: u64,
+        /// Instead, write this many synthetic owners to `--out` (a file), for the import benchmark.
+        #[arg(long)]
+        owners: Option<u64>,
+    },
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut config = Config::load(&cli.config)?;
+    if let Some(url) = cli.database {
+        config.database_url = Some(url);
+    }
+    match cli.command {
+        Command::Demo(args) => crate::demo::run(&config, &args)
+            .await
+            .map(|_| ExitCode::SUCCESS),
+        Command::Sample { out, seed, owners } => sample(out, seed, owners),
+        Command::Import(args) => import::run(&open(&config).await?, args).await,
+        Command::Ticket(command) => ticket::run(&desk(&config).await?, command).await,
+        Command::Lookup(args) => lookup::run(&open(&config).await?, args).await,
+        Command::Escalate(args) => ticket::escalate_overdue(&desk(&config).await?, args).await,
+        Command::Serve(args) => crate::web::serve(config, args)
+            .await
+            .map(|_| ExitCode::SUCCESS),
+    }
+}
+
+async fn open(config: &Config) -> anyhow::Result<Store> {
+    Ok(Store::open(config.database_url()).await?)
+}
+
+async fn desk(config: &Config) -> anyhow::Result<TicketDesk> {
+    Ok(TicketDesk::new(
+        open(config).await?,
+        Arc::new(SystemClock),
+        config.sla.clone(),
+    ))
+}
+
+fn sample(out: PathBuf, seed: u64, owners: Option<u64>) -> anyhow::Result<ExitCode> {
+    match owners {
+        Some(count) => {
+            let file = std::fs::File::create(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            let mut writer = std::io::BufWriter::new(file);
+            crate::sample::write_owners(count, seed, &mut writer)?;
+            std::io::Write::flush(&mut writer)?;
+            eprintln!("wrote {count} owners to {}", out.display());
+        }
+        None => {
+            crate::sample::generate(seed).write_to(&out)?;
+            eprintln!("wrote the sample data set to {}", out.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -76,7 +76,13 @@ pub async fn screen_pop(store: &Store, phone: &Phone) -> Result<Option<ScreenPop
         .await?
         .into_iter()
         .partition(|t| t.state == crate::vocab::TicketState::Closed);
-    Ok(Some(ScreenPop { owner, phones, units, open_tickets, past_tickets }))
+    Ok(Some(ScreenPop {
+        owner,
+        phones,
+        units,
+        open_tickets,
+        past_tickets,
+    }))
 }
 
 async fn owner_units(store: &Store, owner_id: i64) -> Result<Vec<UnitInfo>, sqlx::Error> {

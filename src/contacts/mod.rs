@@ -111,25 +111,33 @@ pub async fn owner_by_code(store: &Store, code: &str) -> Result<Option<Owner>, s
 /// The phones of an owner, primary first.
 pub async fn owner_phones(store: &Store, owner_id: i64) -> Result<Vec<String>, sqlx::Error> {
     on_pool!(store, |pool| {
-        sqlx::query_scalar("select phone from owner_phones where owner_id = $1 order by position, phone")
-            .bind(owner_id)
-            .fetch_all(pool)
-            .await
+        sqlx::query_scalar(
+            "select phone from owner_phones where owner_id = $1 order by position, phone",
+        )
+        .bind(owner_id)
+        .fetch_all(pool)
+        .await
     })
 }
 
 /// Where a unit is, by unit id or by code.
-pub async fn unit_place(store: &Store, unit: UnitRef<'_>) -> Result<Option<UnitPlace>, sqlx::Error> {
-    const SELECT: &str = "select u.unit_id, u.code as unit_code, p.project_id, p.name as project_name,
+pub async fn unit_place(
+    store: &Store,
+    unit: UnitRef<'_>,
+) -> Result<Option<UnitPlace>, sqlx::Error> {
+    const SELECT: &str =
+        "select u.unit_id, u.code as unit_code, p.project_id, p.name as project_name,
                 p.region_id, u.handover_date
          from units u join buildings b on b.building_id = u.building_id
          join projects p on p.project_id = b.project_id";
     on_pool!(store, |pool| match unit {
         UnitRef::Id(id) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} where u.unit_id = $1")))
-                .bind(id)
-                .fetch_optional(pool)
-                .await
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{SELECT} where u.unit_id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(pool)
+            .await
         }
         UnitRef::Code(code) => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} where u.code = $1")))
@@ -208,7 +216,11 @@ pub async fn staff_with_role(
 }
 
 /// Whether `phone` is on the do-not-call list for `channel` (globally or for every channel).
-pub async fn is_do_not_call(store: &Store, phone: &Phone, channel: Channel) -> Result<bool, sqlx::Error> {
+pub async fn is_do_not_call(
+    store: &Store,
+    phone: &Phone,
+    channel: Channel,
+) -> Result<bool, sqlx::Error> {
     on_pool!(store, |pool| {
         sqlx::query_scalar::<_, i64>(
             "select count(*) from dnc where phone = $1 and (channel = $2 or channel = 'all') and scope = ''",

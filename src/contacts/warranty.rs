@@ -44,7 +44,9 @@ pub fn warranty_status(handover: Option<NaiveDate>, months: u32, on: NaiveDate) 
     let Some(handover) = handover else {
         return WarrantyStatus::NotHandedOver;
     };
-    let end = handover.checked_add_months(Months::new(months)).unwrap_or(NaiveDate::MAX);
+    let end = handover
+        .checked_add_months(Months::new(months))
+        .unwrap_or(NaiveDate::MAX);
     let until = end.pred_opt().unwrap_or(end);
     if on <= until {
         WarrantyStatus::InWarranty { until }
@@ -66,17 +68,24 @@ mod tests {
         let handover = Some(day("2026-03-15"));
         assert_eq!(
             warranty_status(handover, 6, day("2026-09-14")),
-            WarrantyStatus::InWarranty { until: day("2026-09-14") }
+            WarrantyStatus::InWarranty {
+                until: day("2026-09-14")
+            }
         );
         assert_eq!(
             warranty_status(handover, 6, day("2026-09-15")),
-            WarrantyStatus::Expired { until: day("2026-09-14") }
+            WarrantyStatus::Expired {
+                until: day("2026-09-14")
+            }
         );
     }
 
     #[test]
     fn month_ends_clamp_and_no_handover_is_covered() {
-        assert_eq!(warranty_status(Some(day("2025-08-31")), 6, day("2026-02-27")).until(), Some(day("2026-02-27")));
+        assert_eq!(
+            warranty_status(Some(day("2025-08-31")), 6, day("2026-02-27")).until(),
+            Some(day("2026-02-27"))
+        );
         assert!(warranty_status(None, 6, day("2030-01-01")).is_covered());
     }
 }

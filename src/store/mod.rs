@@ -194,7 +194,6 @@ impl Store {
     }
 }
 
-
 fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
@@ -211,7 +210,10 @@ pub fn sqlite_path(url: &str) -> Option<&str> {
 }
 
 fn connect(url: &str, source: sqlx::Error) -> StoreError {
-    StoreError::Connect { url: redact(url), source }
+    StoreError::Connect {
+        url: redact(url),
+        source,
+    }
 }
 
 /// The URL with its password (if any) replaced, for error messages and logs.

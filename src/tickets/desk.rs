@@ -8,6 +8,7 @@ use super::repo::{self, NewEvent};
 use super::sla::{escalation_due, local_time};
 use super::state::{Action, InvalidTransition, next_state};
 use super::{Ticket, TicketRepo};
+use crate::callbacks;
 use crate::clock::SharedClock;
 use crate::config::SlaPolicy;
 use crate::contacts::{self, Staff, UnitPlace, UnitRef};
@@ -15,7 +16,6 @@ use crate::outbox::{self, NewMessage};
 use crate::phone::{Phone, PhoneError};
 use crate::store::{Store, Tx};
 use crate::vocab::{Category, Channel, Level, StaffRole, TicketKind, TicketState, Warranty};
-use crate::callbacks;
 
 /// Why a ticket operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +59,9 @@ pub enum TicketError {
     #[error("ticket #{0} has no unit: its project, and so its responsible person, is unknown")]
     NoUnit(i64),
     /// The responsibility matrix has no one for this project and category.
-    #[error("nobody is responsible for {category} in project {project}: add them with `huifang import staff`")]
+    #[error(
+        "nobody is responsible for {category} in project {project}: add them with `huifang import staff`"
+    )]
     NoResponsible {
         /// The project's name.
         project: String,
@@ -149,7 +151,11 @@ struct DispatchPlan {
 impl TicketDesk {
     /// A desk over `store`, reading time from `clock`.
     pub fn new(store: Store, clock: SharedClock, policy: SlaPolicy) -> TicketDesk {
-        TicketDesk { store, clock, policy }
+        TicketDesk {
+            store,
+            clock,
+            policy,
+        }
     }
 
     /// The store.
@@ -178,12 +184,16 @@ impl TicketDesk {
             (None, Some(phone)) => contacts::owner_by_phone(&self.store, phone).await?,
             (None, None) => return Err(TicketError::NoCaller),
         };
-        let unit = self.resolve_unit(request.unit.as_deref(), owner.as_ref()).await?;
-        let (warranty, warranty_until) =
-            self.warranty(&request, unit.as_ref(), now).await?;
+        let unit = self
+            .resolve_unit(request.unit.as_deref(), owner.as_ref())
+            .await?;
+        let (warranty, warranty_until) = self.warranty(&request, unit.as_ref(), now).await?;
         let phone = match (phone, &owner) {
             (Some(phone), _) => Some(phone.to_string()),
-            (None, Some(owner)) => contacts::owner_phones(&self.store, owner.owner_id).await?.into_iter().next(),
+            (None, Some(owner)) => contacts::owner_phones(&self.store, owner.owner_id)
+                .await?
+                .into_iter()
+                .next(),
             (None, None) => None,
         };
         let mut ticket = Ticket {
@@ -194,7 +204,10 @@ impl TicketDesk {
             phone,
             kind: request.kind,
             category: request.category,
-            component: request.component.as_deref().map(|c| c.trim().to_lowercase()),
+            component: request
+                .component
+                .as_deref()
+                .map(|c| c.trim().to_lowercase()),
             description: request.description.trim().to_string(),
             state: TicketState::New,
             level: Level::General,
@@ -217,7 +230,12 @@ impl TicketDesk {
         };
         let mut tx = self.store.begin_write().await?;
         ticket.ticket_id = repo::insert(&mut tx, &ticket).await?;
-        let reason = format!("{} {}: {}", ticket.kind.label_zh(), ticket.category.label_zh(), ticket.description);
+        let reason = format!(
+            "{} {}: {}",
+            ticket.kind.label_zh(),
+            ticket.category.label_zh(),
+            ticket.description
+        );
         let event = NewEvent {
             ticket_id: ticket.ticket_id,
             at: now,
@@ -246,10 +264,12 @@ impl TicketDesk {
             Some(code) => contacts::unit_place(&self.store, UnitRef::Code(code.trim()))
                 .await?
                 .ok_or_else(|| TicketError::UnknownUnit(code.to_string()))?,
-            None if owned.len() == 1 => match contacts::unit_place(&self.store, UnitRef::Id(owned[0])).await? {
-                Some(place) => place,
-                None => return Ok(None),
-            },
+            None if owned.len() == 1 => {
+                match contacts::unit_place(&self.store, UnitRef::Id(owned[0])).await? {
+                    Some(place) => place,
+                    None => return Ok(None),
+                }
+            }
             None => return Ok(None),
         };
         if let Some(owner) = owner
@@ -264,7 +284,11 @@ impl TicketDesk {
             return Err(TicketError::UnitNotOwned {
                 owner: owner.code.clone(),
                 unit: place.unit_code,
-                units: if units.is_empty() { "none".into() } else { units.join(", ") },
+                units: if units.is_empty() {
+                    "none".into()
+                } else {
+                    units.join(", ")
+                },
             });
         }
         Ok(Some(place))
@@ -288,7 +312,11 @@ impl TicketDesk {
         if request.kind != TicketKind::Repair {
             return Ok((Warranty::NotApplicable, info.warranty.until()));
         }
-        let warranty = if info.warranty.is_covered() { Warranty::InWarranty } else { Warranty::OutOfWarranty };
+        let warranty = if info.warranty.is_covered() {
+            Warranty::InWarranty
+        } else {
+            Warranty::OutOfWarranty
+        };
         Ok((warranty, info.warranty.until()))
     }
 
@@ -308,7 +336,12 @@ impl TicketDesk {
     }
 
     /// The work is done; a callback task is created.
-    pub async fn complete(&self, ticket_id: i64, actor: &str, note: &str) -> Result<Ticket, TicketError> {
+    pub async fn complete(
+        &self,
+        ticket_id: i64,
+        actor: &str,
+        note: &str,
+    ) -> Result<Ticket, TicketError> {
         self.act(ticket_id, actor, Action::Complete, note).await
     }
 
@@ -318,12 +351,22 @@ impl TicketDesk {
     }
 
     /// Closed with the owner's agreement.
-    pub async fn close(&self, ticket_id: i64, actor: &str, reason: &str) -> Result<Ticket, TicketError> {
+    pub async fn close(
+        &self,
+        ticket_id: i64,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Ticket, TicketError> {
         self.act(ticket_id, actor, Action::Close, reason).await
     }
 
     /// Not solved: back to the responsible person, with fresh SLA clocks.
-    pub async fn reopen(&self, ticket_id: i64, actor: &str, reason: &str) -> Result<Ticket, TicketError> {
+    pub async fn reopen(
+        &self,
+        ticket_id: i64,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Ticket, TicketError> {
         self.act(ticket_id, actor, Action::Reopen, reason).await
     }
 
@@ -336,7 +379,10 @@ impl TicketDesk {
         reason: &str,
     ) -> Result<Ticket, TicketError> {
         let now = self.clock.now();
-        let current = TicketRepo::new(&self.store).get(ticket_id).await?.ok_or(TicketError::NotFound(ticket_id))?;
+        let current = TicketRepo::new(&self.store)
+            .get(ticket_id)
+            .await?
+            .ok_or(TicketError::NotFound(ticket_id))?;
         // Fail early, before any look-up, when the state refuses the action.
         next_state(current.state, action, current.kind)
             .map_err(|source| TicketError::Transition { ticket_id, source })?;
@@ -346,7 +392,9 @@ impl TicketDesk {
         };
 
         let mut tx = self.store.begin_write().await?;
-        let mut ticket = repo::lock(&mut tx, ticket_id).await?.ok_or(TicketError::NotFound(ticket_id))?;
+        let mut ticket = repo::lock(&mut tx, ticket_id)
+            .await?
+            .ok_or(TicketError::NotFound(ticket_id))?;
         let from = ticket.state;
         ticket.state = next_state(from, action, ticket.kind)
             .map_err(|source| TicketError::Transition { ticket_id, source })?;
@@ -385,7 +433,15 @@ impl TicketDesk {
         }
         if action == Action::Complete {
             let due = now + Duration::minutes(self.policy.callback_after_minutes);
-            callbacks::create(&mut tx, ticket_id, ticket.owner_id, ticket.phone.as_deref(), now, due).await?;
+            callbacks::create(
+                &mut tx,
+                ticket_id,
+                ticket.owner_id,
+                ticket.phone.as_deref(),
+                now,
+                due,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(ticket)
@@ -395,8 +451,9 @@ impl TicketDesk {
         let clock = self.policy.clock(ticket.category);
         ticket.dispatched_at = Some(now);
         ticket.ack_due_at = Some(now + Duration::minutes(clock.acknowledge_minutes));
-        ticket.onsite_due_at =
-            ticket.owner_on_site.then(|| now + Duration::minutes(clock.on_site_minutes));
+        ticket.onsite_due_at = ticket
+            .owner_on_site
+            .then(|| now + Duration::minutes(clock.on_site_minutes));
         ticket.acknowledged_at = None;
         ticket.on_site_at = None;
         ticket.completed_at = None;
@@ -404,7 +461,9 @@ impl TicketDesk {
     }
 
     async fn dispatch_plan(&self, ticket: &Ticket) -> Result<DispatchPlan, TicketError> {
-        let unit_id = ticket.unit_id.ok_or(TicketError::NoUnit(ticket.ticket_id))?;
+        let unit_id = ticket
+            .unit_id
+            .ok_or(TicketError::NoUnit(ticket.ticket_id))?;
         let place = contacts::unit_place(&self.store, UnitRef::Id(unit_id))
             .await?
             .ok_or(TicketError::NoUnit(ticket.ticket_id))?;
@@ -427,13 +486,28 @@ impl TicketDesk {
     }
 
     /// Raises a ticket one level by hand.
-    pub async fn escalate(&self, ticket_id: i64, actor: &str, reason: &str) -> Result<Escalated, TicketError> {
-        let ticket = TicketRepo::new(&self.store).get(ticket_id).await?.ok_or(TicketError::NotFound(ticket_id))?;
+    pub async fn escalate(
+        &self,
+        ticket_id: i64,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Escalated, TicketError> {
+        let ticket = TicketRepo::new(&self.store)
+            .get(ticket_id)
+            .await?
+            .ok_or(TicketError::NotFound(ticket_id))?;
         if ticket.state == TicketState::Closed {
             return Err(TicketError::Closed(ticket_id));
         }
-        let level = ticket.level.next().ok_or(TicketError::AtTopLevel(ticket_id))?;
-        let reason = if reason.trim().is_empty() { "人工升级 / raised by hand" } else { reason };
+        let level = ticket
+            .level
+            .next()
+            .ok_or(TicketError::AtTopLevel(ticket_id))?;
+        let reason = if reason.trim().is_empty() {
+            "人工升级 / raised by hand"
+        } else {
+            reason
+        };
         self.escalate_to(&ticket, level, actor, reason)
             .await?
             .ok_or(TicketError::AtTopLevel(ticket_id))
@@ -445,7 +519,9 @@ impl TicketDesk {
         let mut done = Vec::new();
         for ticket in TicketRepo::new(&self.store).in_progress().await? {
             if let Some((level, reason)) = escalation_due(&ticket, &self.policy, now)
-                && let Some(escalated) = self.escalate_to(&ticket, level, "escalation-worker", &reason).await?
+                && let Some(escalated) = self
+                    .escalate_to(&ticket, level, "escalation-worker", &reason)
+                    .await?
             {
                 done.push(escalated);
             }
@@ -507,7 +583,11 @@ impl TicketDesk {
     }
 
     /// Who hears of a ticket at `level`: key → department head, hot → regional GM, major → group VP.
-    async fn escalation_recipient(&self, ticket: &Ticket, level: Level) -> Result<Option<Staff>, TicketError> {
+    async fn escalation_recipient(
+        &self,
+        ticket: &Ticket,
+        level: Level,
+    ) -> Result<Option<Staff>, TicketError> {
         let place = match ticket.unit_id {
             Some(id) => contacts::unit_place(&self.store, UnitRef::Id(id)).await?,
             None => None,
@@ -517,18 +597,27 @@ impl TicketDesk {
             Level::General => None,
             Level::Key => {
                 let head = match &place {
-                    Some(p) => contacts::responsible_for(&self.store, p.project_id, ticket.category)
-                        .await?
-                        .and_then(|(_, head)| head),
+                    Some(p) => {
+                        contacts::responsible_for(&self.store, p.project_id, ticket.category)
+                            .await?
+                            .and_then(|(_, head)| head)
+                    }
                     None => None,
                 };
                 match head {
                     Some(id) => contacts::staff_by_id(&self.store, id).await?,
-                    None => contacts::staff_with_role(&self.store, StaffRole::DepartmentHead, region).await?,
+                    None => {
+                        contacts::staff_with_role(&self.store, StaffRole::DepartmentHead, region)
+                            .await?
+                    }
                 }
             }
-            Level::Hot => contacts::staff_with_role(&self.store, StaffRole::RegionalGm, region).await?,
-            Level::Major => contacts::staff_with_role(&self.store, StaffRole::GroupVp, None).await?,
+            Level::Hot => {
+                contacts::staff_with_role(&self.store, StaffRole::RegionalGm, region).await?
+            }
+            Level::Major => {
+                contacts::staff_with_role(&self.store, StaffRole::GroupVp, None).await?
+            }
         };
         Ok(staff)
     }

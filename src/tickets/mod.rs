@@ -9,6 +9,7 @@
 
 mod desk;
 mod repo;
+pub mod report;
 pub mod sla;
 pub mod state;
 
@@ -88,6 +89,9 @@ pub struct Ticket {
 impl Ticket {
     /// Whether the work is still with the responsible person (the SLA clocks matter).
     pub fn is_in_progress(&self) -> bool {
-        matches!(self.state, TicketState::Dispatched | TicketState::Acknowledged | TicketState::OnSite)
+        matches!(
+            self.state,
+            TicketState::Dispatched | TicketState::Acknowledged | TicketState::OnSite
+        )
     }
 }

@@ -99,15 +99,22 @@ impl<'s> TicketRepo<'s> {
     /// Every ticket of an owner, newest first.
     pub async fn for_owner(&self, owner_id: i64) -> Result<Vec<Ticket>, sqlx::Error> {
         on_pool!(self.store, |pool| {
-            sqlx::query_as(concat!(ticket_select!(), "where t.owner_id = $1 order by t.ticket_id desc"))
-                .bind(owner_id)
-                .fetch_all(pool)
-                .await
+            sqlx::query_as(concat!(
+                ticket_select!(),
+                "where t.owner_id = $1 order by t.ticket_id desc"
+            ))
+            .bind(owner_id)
+            .fetch_all(pool)
+            .await
         })
     }
 
     /// Tickets matching `filter`, newest first; `overdue` is judged at `now`.
-    pub async fn list(&self, filter: &TicketFilter, now: DateTime<Utc>) -> Result<Vec<Ticket>, sqlx::Error> {
+    pub async fn list(
+        &self,
+        filter: &TicketFilter,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Ticket>, sqlx::Error> {
         let limit = filter.limit.unwrap_or(100).clamp(1, 10_000);
         let tickets: Vec<Ticket> = on_pool!(self.store, |pool| {
             sqlx::query_as(concat!(

@@ -27,15 +27,21 @@ impl Breach {
     /// A short Chinese and English description, for events and SMS texts.
     pub fn describe(self) -> String {
         match self {
-            Breach::Acknowledge { due } => format!("未在时限内响应 / no reply by {}", local_time(due)),
-            Breach::OnSite { due } => format!("未在时限内到场 / not on site by {}", local_time(due)),
+            Breach::Acknowledge { due } => {
+                format!("未在时限内响应 / no reply by {}", local_time(due))
+            }
+            Breach::OnSite { due } => {
+                format!("未在时限内到场 / not on site by {}", local_time(due))
+            }
         }
     }
 }
 
-/// `HH:MM` in China Standard Time.
+/// `MM-DD HH:MM` in China Standard Time.
 pub fn local_time(at: DateTime<Utc>) -> String {
-    at.with_timezone(&chrono_tz::Asia::Shanghai).format("%m-%d %H:%M").to_string()
+    at.with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%m-%d %H:%M")
+        .to_string()
 }
 
 /// The limit the ticket has broken and not yet met at `now`, if any.
@@ -59,26 +65,29 @@ pub fn breach(ticket: &Ticket, now: DateTime<Utc>) -> Option<Breach> {
 
 /// The escalation due at `now`: the level to raise the ticket to, and why.
 ///
-/// General becomes key as soon as a clock is broken; key becomes hot, and hot major, when the
-/// ticket has stayed unfinished at that level for the policy's minutes.
-pub fn escalation_due(ticket: &Ticket, policy: &SlaPolicy, now: DateTime<Utc>) -> Option<(Level, String)> {
-    if !ticket.is_in_progress() {
-        return None;
-    }
+/// General becomes key as soon as a clock is broken. Key becomes hot, and hot major, when the
+/// breach is still not remedied (still no reply, still nobody on site) after the policy's minutes
+/// at that level: once the work is under way, the ladder stops climbing.
+pub fn escalation_due(
+    ticket: &Ticket,
+    policy: &SlaPolicy,
+    now: DateTime<Utc>,
+) -> Option<(Level, String)> {
+    let breach = breach(ticket, now)?;
     let stayed = now - ticket.level_changed_at;
-    match ticket.level {
-        Level::General => breach(ticket, now).map(|b| (Level::Key, b.describe())),
-        Level::Key if stayed > Duration::minutes(policy.key_to_hot_minutes) => Some((
-            Level::Hot,
-            format!("重点工单{}分钟未解决 / key for {} minutes, unresolved", policy.key_to_hot_minutes, policy.key_to_hot_minutes),
-        )),
-        Level::Hot if stayed > Duration::minutes(policy.hot_to_major_minutes) => Some((
-            Level::Major,
-            format!(
-                "热点工单{}分钟未解决 / hot for {} minutes, unresolved",
-                policy.hot_to_major_minutes, policy.hot_to_major_minutes
-            ),
-        )),
-        _ => None,
-    }
+    let (next, minutes) = match ticket.level {
+        Level::General => return Some((Level::Key, breach.describe())),
+        Level::Key => (Level::Hot, policy.key_to_hot_minutes),
+        Level::Hot => (Level::Major, policy.hot_to_major_minutes),
+        Level::Major => return None,
+    };
+    (stayed > Duration::minutes(minutes)).then(|| {
+        let reason = format!(
+            "{}; {} minutes at level {}",
+            breach.describe(),
+            minutes,
+            ticket.level
+        );
+        (next, reason)
+    })
 }

@@ -151,8 +151,14 @@ mod tests {
 
     #[test]
     fn only_a_consultation_closes_from_new() {
-        assert_eq!(next_state(S::New, Action::Close, TicketKind::Consultation), Ok(S::Closed));
+        assert_eq!(
+            next_state(S::New, Action::Close, TicketKind::Consultation),
+            Ok(S::Closed)
+        );
         let err = next_state(S::New, Action::Close, TicketKind::Complaint).unwrap_err();
-        assert_eq!(err.to_string(), "cannot close a ticket that is new; allowed from new: dispatch");
+        assert_eq!(
+            err.to_string(),
+            "cannot close a ticket that is new; allowed from new: dispatch"
+        );
     }
 }

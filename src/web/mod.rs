@@ -1,1 +1,152 @@
-//! placeholder
+//! `huifang serve`: the JSON HTTP API over the ticket desk and the look-ups, plus the
+//! escalation worker. Thin: every handler parses, calls the domain and maps errors.
+
+mod error;
+mod lookup;
+mod tickets;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::routing::get;
+use clap::Args;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Config;
+use crate::store::Store;
+use crate::tickets::TicketDesk;
+
+pub use error::ApiError;
+
+/// Arguments of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default from `[http] listen`, else 127.0.0.1:8080); port 0 picks one.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Seconds between passes of the escalation worker (0 turns it off).
+    #[arg(long, default_value_t = 30)]
+    pub escalate_every: u64,
+}
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The ticket operations (with the store and the clock).
+    pub desk: TicketDesk,
+}
+
+impl AppState {
+    /// The store.
+    pub fn store(&self) -> &Store {
+        self.desk.store()
+    }
+}
+
+/// The routes of the API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(tickets::router())
+        .merge(lookup::router())
+        .with_state(state)
+}
+
+/// A running server: bound first, so its real address is known (tests listen on port 0).
+#[derive(Debug)]
+pub struct Application {
+    addr: SocketAddr,
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens the store and binds the listener.
+    pub async fn build(
+        config: &Config,
+        listen: &str,
+        clock: SharedClock,
+    ) -> anyhow::Result<Application> {
+        let store = Store::open(config.database_url()).await?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        let state = AppState {
+            desk: TicketDesk::new(store, clock, config.sla.clone()),
+        };
+        Ok(Application {
+            addr,
+            listener,
+            state,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(async move {
+                let _ = shutdown.wait_for(|stop| *stop).await;
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The desk the server works on.
+    pub fn desk(&self) -> &TicketDesk {
+        &self.state.desk
+    }
+}
+
+/// `huifang serve`: the API and the escalation worker until Ctrl-C.
+pub async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
+    let listen = args.listen.unwrap_or_else(|| config.http.listen.clone());
+    let app = Application::build(&config, &listen, Arc::new(SystemClock)).await?;
+    let (stop, shutdown) = watch::channel(false);
+    let worker = (args.escalate_every > 0).then(|| {
+        tokio::spawn(escalation_worker(
+            app.desk().clone(),
+            args.escalate_every,
+            shutdown.clone(),
+        ))
+    });
+    eprintln!("huifang serving on http://{}", app.addr());
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = stop.send(true);
+    });
+    app.run(shutdown).await?;
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+async fn escalation_worker(desk: TicketDesk, every: u64, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        match desk.escalate_overdue().await {
+            Ok(done) => {
+                for e in done {
+                    tracing::info!(ticket = e.ticket_id, level = %e.level, reason = %e.reason, "escalated");
+                }
+            }
+            Err(err) => tracing::error!(%err, "escalation pass failed; retrying next round"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(every)) => {}
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        }
+    }
+    tracing::info!("escalation worker stopped");
+}

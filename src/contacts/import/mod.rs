@@ -41,8 +41,13 @@ pub enum ImportKind {
 
 impl ImportKind {
     /// The order a full data set must be imported in (later kinds refer to earlier ones).
-    pub const ORDER: [ImportKind; 5] =
-        [ImportKind::Units, ImportKind::Suppliers, ImportKind::Components, ImportKind::Staff, ImportKind::Owners];
+    pub const ORDER: [ImportKind; 5] = [
+        ImportKind::Units,
+        ImportKind::Suppliers,
+        ImportKind::Components,
+        ImportKind::Staff,
+        ImportKind::Owners,
+    ];
 
     /// The usual file name.
     pub fn file_name(self) -> &'static str {
@@ -72,7 +77,11 @@ pub struct RowError {
 impl fmt::Display for RowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.column {
-            Some(column) => write!(f, "{}:{}: column `{}`: {}", self.file, self.line, column, self.reason),
+            Some(column) => write!(
+                f,
+                "{}:{}: column `{}`: {}",
+                self.file, self.line, column, self.reason
+            ),
             None => write!(f, "{}:{}: {}", self.file, self.line, self.reason),
         }
     }
@@ -150,12 +159,16 @@ impl Row<'_> {
     /// The trimmed value of `column`, or `None` when empty or absent.
     pub(crate) fn get(&self, column: &str) -> Option<&str> {
         let index = *self.columns.get(column)?;
-        self.record.get(index).map(str::trim).filter(|v| !v.is_empty())
+        self.record
+            .get(index)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
     }
 
     /// The value of a column that must not be empty.
     pub(crate) fn required(&self, column: &str) -> Result<&str, RowError> {
-        self.get(column).ok_or_else(|| self.error(column, "is empty"))
+        self.get(column)
+            .ok_or_else(|| self.error(column, "is empty"))
     }
 
     /// A parsed optional value.
@@ -164,7 +177,9 @@ impl Row<'_> {
         column: &str,
         parse: impl FnOnce(&str) -> Result<T, E>,
     ) -> Result<Option<T>, RowError> {
-        self.get(column).map(|v| parse(v).map_err(|e| self.error(column, e))).transpose()
+        self.get(column)
+            .map(|v| parse(v).map_err(|e| self.error(column, e)))
+            .transpose()
     }
 
     /// A yes/no column, `default` when empty.
@@ -192,7 +207,9 @@ fn parse_flag(value: &str) -> Result<bool, String> {
     match value.to_ascii_lowercase().as_str() {
         "1" | "y" | "yes" | "true" | "是" => Ok(true),
         "0" | "n" | "no" | "false" | "否" => Ok(false),
-        other => Err(format!("`{other}` is not yes/no (use 1/0, yes/no, true/false, 是/否)")),
+        other => Err(format!(
+            "`{other}` is not yes/no (use 1/0, yes/no, true/false, 是/否)"
+        )),
     }
 }
 
@@ -217,8 +234,12 @@ pub(crate) trait Importer {
     fn parse(&mut self, row: &Row<'_>) -> Result<Self::Row, RowError>;
 
     /// Writes a batch in one transaction; returns the rows refused at this stage.
-    async fn write(&mut self, store: &Store, file: &str, batch: Vec<Lined<Self::Row>>)
-    -> Result<Vec<RowError>, sqlx::Error>;
+    async fn write(
+        &mut self,
+        store: &Store,
+        file: &str,
+        batch: Vec<Lined<Self::Row>>,
+    ) -> Result<Vec<RowError>, sqlx::Error>;
 
     /// Work after the last batch (links between rows of the same file).
     async fn finish(&mut self, _store: &Store, _file: &str) -> Result<Vec<RowError>, sqlx::Error> {
@@ -234,8 +255,18 @@ pub async fn import_file(
     progress: &mut dyn FnMut(u64),
 ) -> Result<ImportReport, ImportError> {
     let file = path.display().to_string();
-    let reader = std::fs::File::open(path).map_err(|source| ImportError::Open { file: file.clone(), source })?;
-    import_reader(store, kind, &file, std::io::BufReader::with_capacity(1 << 16, reader), progress).await
+    let reader = std::fs::File::open(path).map_err(|source| ImportError::Open {
+        file: file.clone(),
+        source,
+    })?;
+    import_reader(
+        store,
+        kind,
+        &file,
+        std::io::BufReader::with_capacity(1 << 16, reader),
+        progress,
+    )
+    .await
 }
 
 /// Imports CSV text from `reader`; `file` names it in errors.
@@ -247,13 +278,53 @@ pub async fn import_reader(
     progress: &mut dyn FnMut(u64),
 ) -> Result<ImportReport, ImportError> {
     match kind {
-        ImportKind::Owners => run(store, kind, file, reader, progress, owners::Owners::new(store).await).await,
-        ImportKind::Units => run(store, kind, file, reader, progress, Ok(places::Units::default())).await,
-        ImportKind::Components => {
-            run(store, kind, file, reader, progress, places::Components::new(store).await).await
+        ImportKind::Owners => {
+            run(
+                store,
+                kind,
+                file,
+                reader,
+                progress,
+                owners::Owners::new(store).await,
+            )
+            .await
         }
-        ImportKind::Suppliers => run(store, kind, file, reader, progress, Ok(people::Suppliers)).await,
-        ImportKind::Staff => run(store, kind, file, reader, progress, people::StaffImport::new(store).await).await,
+        ImportKind::Units => {
+            run(
+                store,
+                kind,
+                file,
+                reader,
+                progress,
+                Ok(places::Units::default()),
+            )
+            .await
+        }
+        ImportKind::Components => {
+            run(
+                store,
+                kind,
+                file,
+                reader,
+                progress,
+                places::Components::new(store).await,
+            )
+            .await
+        }
+        ImportKind::Suppliers => {
+            run(store, kind, file, reader, progress, Ok(people::Suppliers)).await
+        }
+        ImportKind::Staff => {
+            run(
+                store,
+                kind,
+                file,
+                reader,
+                progress,
+                people::StaffImport::new(store).await,
+            )
+            .await
+        }
     }
 }
 
@@ -265,12 +336,28 @@ async fn run<I: Importer>(
     progress: &mut dyn FnMut(u64),
     importer: Result<I, sqlx::Error>,
 ) -> Result<ImportReport, ImportError> {
-    let db = |accepted: u64| move |source| ImportError::Db { file: file.to_string(), accepted, source };
+    let db = |accepted: u64| {
+        move |source| ImportError::Db {
+            file: file.to_string(),
+            accepted,
+            source,
+        }
+    };
     let mut importer = importer.map_err(db(0))?;
-    let mut csv = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::Headers).from_reader(reader);
+    let mut csv = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::Headers)
+        .from_reader(reader);
     let columns = check_columns::<I>(file, &mut csv)?;
     let before = count_rows(store, I::TABLE).await.map_err(db(0))?;
-    let mut report = ImportReport { kind, file: file.to_string(), rows: 0, accepted: 0, created: 0, rejected: Vec::new() };
+    let mut report = ImportReport {
+        kind,
+        file: file.to_string(),
+        rows: 0,
+        accepted: 0,
+        created: 0,
+        rejected: Vec::new(),
+    };
     let mut batch = Vec::with_capacity(BATCH);
     let mut record = csv::StringRecord::new();
     loop {
@@ -280,30 +367,57 @@ async fn run<I: Importer>(
             Ok(false) => break,
             Err(source) if matches!(source.kind(), csv::ErrorKind::Utf8 { .. }) => {
                 report.rows += 1;
-                report.rejected.push(RowError { file: file.into(), line, column: None, reason: source.to_string() });
+                report.rejected.push(RowError {
+                    file: file.into(),
+                    line,
+                    column: None,
+                    reason: source.to_string(),
+                });
                 continue;
             }
-            Err(source) => return Err(ImportError::Csv { file: file.into(), line, source }),
+            Err(source) => {
+                return Err(ImportError::Csv {
+                    file: file.into(),
+                    line,
+                    source,
+                });
+            }
         }
         if record.iter().all(|field| field.trim().is_empty()) {
             continue; // blank lines are not rows
         }
         report.rows += 1;
         let line = record.position().map_or(line, |p| p.line());
-        let row = Row { file, line, columns: &columns, record: &record };
+        let row = Row {
+            file,
+            line,
+            columns: &columns,
+            record: &record,
+        };
         match importer.parse(&row) {
             Ok(parsed) => batch.push(Lined { line, row: parsed }),
             Err(error) => report.rejected.push(error),
         }
         if batch.len() == BATCH {
-            flush(&mut importer, store, file, &mut batch, &mut report).await.map_err(db(report.accepted))?;
+            flush(&mut importer, store, file, &mut batch, &mut report)
+                .await
+                .map_err(db(report.accepted))?;
             progress(csv.position().byte());
         }
     }
-    flush(&mut importer, store, file, &mut batch, &mut report).await.map_err(db(report.accepted))?;
-    report.rejected.extend(importer.finish(store, file).await.map_err(db(report.accepted))?);
+    flush(&mut importer, store, file, &mut batch, &mut report)
+        .await
+        .map_err(db(report.accepted))?;
+    report.rejected.extend(
+        importer
+            .finish(store, file)
+            .await
+            .map_err(db(report.accepted))?,
+    );
     progress(csv.position().byte());
-    let after = count_rows(store, I::TABLE).await.map_err(db(report.accepted))?;
+    let after = count_rows(store, I::TABLE)
+        .await
+        .map_err(db(report.accepted))?;
     report.created = u64::try_from(after - before).unwrap_or(0);
     report.rejected.sort_by_key(|e| e.line);
     Ok(report)
@@ -332,11 +446,22 @@ fn check_columns<I: Importer>(
 ) -> Result<HashMap<String, usize>, ImportError> {
     let headers = csv
         .headers()
-        .map_err(|source| ImportError::Csv { file: file.into(), line: 1, source })?
+        .map_err(|source| ImportError::Csv {
+            file: file.into(),
+            line: 1,
+            source,
+        })?
         .clone();
-    let columns: HashMap<String, usize> =
-        headers.iter().enumerate().map(|(i, h)| (h.trim_start_matches('\u{feff}').to_lowercase(), i)).collect();
-    let missing: Vec<&str> = I::REQUIRED.iter().copied().filter(|c| !columns.contains_key(*c)).collect();
+    let columns: HashMap<String, usize> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.trim_start_matches('\u{feff}').to_lowercase(), i))
+        .collect();
+    let missing: Vec<&str> = I::REQUIRED
+        .iter()
+        .copied()
+        .filter(|c| !columns.contains_key(*c))
+        .collect();
     let unknown: Vec<&str> = columns
         .keys()
         .map(String::as_str)
@@ -357,7 +482,12 @@ fn check_columns<I: Importer>(
     Err(ImportError::Columns {
         file: file.into(),
         problem: problems.join("; "),
-        expected: I::REQUIRED.iter().chain(I::OPTIONAL).copied().collect::<Vec<_>>().join(","),
+        expected: I::REQUIRED
+            .iter()
+            .chain(I::OPTIONAL)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(","),
     })
 }
 
@@ -367,8 +497,13 @@ async fn count_rows(store: &Store, table: &'static str) -> Result<i64, sqlx::Err
 }
 
 /// All `code → id` pairs of a table, for resolving references in a file.
-pub(crate) async fn code_map(store: &Store, table: &'static str, id: &'static str) -> Result<HashMap<String, i64>, sqlx::Error> {
+pub(crate) async fn code_map(
+    store: &Store,
+    table: &'static str,
+    id: &'static str,
+) -> Result<HashMap<String, i64>, sqlx::Error> {
     let sql = sqlx::AssertSqlSafe(format!("select code, {id} from {table}"));
-    let rows: Vec<(String, i64)> = on_pool!(store, |pool| sqlx::query_as(sql).fetch_all(pool).await)?;
+    let rows: Vec<(String, i64)> =
+        on_pool!(store, |pool| sqlx::query_as(sql).fetch_all(pool).await)?;
     Ok(rows.into_iter().collect())
 }

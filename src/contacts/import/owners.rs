@@ -38,7 +38,11 @@ pub(crate) struct Owners {
 
 impl Owners {
     pub(crate) async fn new(store: &Store) -> Result<Owners, sqlx::Error> {
-        Ok(Owners { units: code_map(store, "units", "unit_id").await?, codes: HashMap::new(), phones: HashMap::new() })
+        Ok(Owners {
+            units: code_map(store, "units", "unit_id").await?,
+            codes: HashMap::new(),
+            phones: HashMap::new(),
+        })
     }
 }
 
@@ -47,22 +51,40 @@ const LANGUAGES: [&str; 2] = ["zh-CN", "en"];
 impl Importer for Owners {
     type Row = OwnerRow;
     const REQUIRED: &'static [&'static str] = &["code", "name", "phones"];
-    const OPTIONAL: &'static [&'static str] =
-        &["email", "language", "time_zone", "consent_voice", "consent_sms", "consent_email", "units"];
+    const OPTIONAL: &'static [&'static str] = &[
+        "email",
+        "language",
+        "time_zone",
+        "consent_voice",
+        "consent_sms",
+        "consent_email",
+        "units",
+    ];
     const TABLE: &'static str = "owners";
 
     fn parse(&mut self, row: &Row<'_>) -> Result<OwnerRow, RowError> {
         let code = row.required("code")?.to_string();
         if let Some(first) = self.codes.get(&code) {
-            return Err(row.error("code", format!("`{code}` already given on line {first}; the first row is kept")));
+            return Err(row.error(
+                "code",
+                format!("`{code}` already given on line {first}; the first row is kept"),
+            ));
         }
         let mut phones = Vec::new();
-        for raw in row.required("phones")?.split([';', '/', '|']).map(str::trim).filter(|p| !p.is_empty()) {
+        for raw in row
+            .required("phones")?
+            .split([';', '/', '|'])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
             let phone = Phone::parse(raw).map_err(|e| row.error("phones", e))?;
             if let Some((other, line)) = self.phones.get(phone.as_str())
                 && *other != code
             {
-                return Err(row.error("phones", format!("{phone} already belongs to owner {other} (line {line})")));
+                return Err(row.error(
+                    "phones",
+                    format!("{phone} already belongs to owner {other} (line {line})"),
+                ));
             }
             if !phones.contains(&String::from(phone.clone())) {
                 phones.push(phone.into());
@@ -74,18 +96,34 @@ impl Importer for Owners {
             .split([';', '|'])
             .map(str::trim)
             .filter(|u| !u.is_empty())
-            .map(|u| self.units.get(u).copied().ok_or_else(|| row.error("units", format!("no unit `{u}`: import units.csv first"))))
+            .map(|u| {
+                self.units.get(u).copied().ok_or_else(|| {
+                    row.error("units", format!("no unit `{u}`: import units.csv first"))
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let language = match row.get("language") {
             None => "zh-CN".to_string(),
             Some(l) => LANGUAGES
                 .iter()
-                .find(|known| known.eq_ignore_ascii_case(l) || (l.eq_ignore_ascii_case("zh") && known.starts_with("zh")))
+                .find(|known| {
+                    known.eq_ignore_ascii_case(l)
+                        || (l.eq_ignore_ascii_case("zh") && known.starts_with("zh"))
+                })
                 .map(|known| known.to_string())
-                .ok_or_else(|| row.error("language", format!("`{l}` is not one of {}", LANGUAGES.join(", "))))?,
+                .ok_or_else(|| {
+                    row.error(
+                        "language",
+                        format!("`{l}` is not one of {}", LANGUAGES.join(", ")),
+                    )
+                })?,
         };
         let time_zone = row
-            .parsed("time_zone", |tz| tz.parse::<Tz>().map(|_| tz.to_string()).map_err(|_| format!("`{tz}` is not an IANA time zone")))?
+            .parsed("time_zone", |tz| {
+                tz.parse::<Tz>()
+                    .map(|_| tz.to_string())
+                    .map_err(|_| format!("`{tz}` is not an IANA time zone"))
+            })?
             .unwrap_or_else(|| "Asia/Shanghai".to_string());
         let owner = OwnerRow {
             name: row.required("name")?.to_string(),
@@ -101,12 +139,18 @@ impl Importer for Owners {
         };
         self.codes.insert(owner.code.clone(), row.line());
         for phone in &owner.phones {
-            self.phones.insert(phone.clone(), (owner.code.clone(), row.line()));
+            self.phones
+                .insert(phone.clone(), (owner.code.clone(), row.line()));
         }
         Ok(owner)
     }
 
-    async fn write(&mut self, store: &Store, _file: &str, batch: Vec<Lined<OwnerRow>>) -> Result<Vec<RowError>, sqlx::Error> {
+    async fn write(
+        &mut self,
+        store: &Store,
+        _file: &str,
+        batch: Vec<Lined<OwnerRow>>,
+    ) -> Result<Vec<RowError>, sqlx::Error> {
         let now = Utc::now();
         let rows: Vec<&OwnerRow> = batch.iter().map(|l| &l.row).collect();
         let mut tx = store.begin_write().await?;
@@ -132,8 +176,12 @@ impl Importer for Owners {
                    consent_email = excluded.consent_email, updated_at = excluded.updated_at
                  returning code, owner_id",
             );
-            let ids: HashMap<String, i64> =
-                insert.build_query_as::<(String, i64)>().fetch_all(&mut *conn).await?.into_iter().collect();
+            let ids: HashMap<String, i64> = insert
+                .build_query_as::<(String, i64)>()
+                .fetch_all(&mut *conn)
+                .await?
+                .into_iter()
+                .collect();
 
             // The file's lists are the whole truth for these owners: replace their phones and units.
             let mut clear = QueryBuilder::new("delete from owner_phones where owner_id in ");
@@ -149,12 +197,20 @@ impl Importer for Owners {
 
             let phones: Vec<(String, i64, i64)> = rows
                 .iter()
-                .flat_map(|o| o.phones.iter().enumerate().map(|(i, p)| (p.clone(), ids[&o.code], i as i64)))
+                .flat_map(|o| {
+                    o.phones
+                        .iter()
+                        .enumerate()
+                        .map(|(i, p)| (p.clone(), ids[&o.code], i as i64))
+                })
                 .collect();
             for chunk in phones.chunks(5_000) {
-                let mut insert = QueryBuilder::new("insert into owner_phones (phone, owner_id, position) ");
+                let mut insert =
+                    QueryBuilder::new("insert into owner_phones (phone, owner_id, position) ");
                 insert.push_values(chunk, |mut b, (phone, owner, position)| {
-                    b.push_bind(phone.clone()).push_bind(*owner).push_bind(*position);
+                    b.push_bind(phone.clone())
+                        .push_bind(*owner)
+                        .push_bind(*position);
                 });
                 // A number that moved from another owner (re-issued numbers) follows the file.
                 insert.push(" on conflict (phone) do update set owner_id = excluded.owner_id, position = excluded.position");

@@ -38,7 +38,12 @@ impl Importer for Suppliers {
         })
     }
 
-    async fn write(&mut self, store: &Store, _file: &str, batch: Vec<Lined<SupplierRow>>) -> Result<Vec<RowError>, sqlx::Error> {
+    async fn write(
+        &mut self,
+        store: &Store,
+        _file: &str,
+        batch: Vec<Lined<SupplierRow>>,
+    ) -> Result<Vec<RowError>, sqlx::Error> {
         let now = Utc::now();
         let mut tx = store.begin_write().await?;
         for Lined { row, .. } in &batch {
@@ -68,7 +73,10 @@ impl Importer for Suppliers {
 pub(crate) fn parse_email(value: &str) -> Result<String, String> {
     match value.split_once('@') {
         Some((local, domain))
-            if !local.is_empty() && domain.contains('.') && !domain.contains('@') && !value.contains(char::is_whitespace) =>
+            if !local.is_empty()
+                && domain.contains('.')
+                && !domain.contains('@')
+                && !value.contains(char::is_whitespace) =>
         {
             Ok(value.to_string())
         }
@@ -112,24 +120,41 @@ impl StaffImport {
 impl Importer for StaffImport {
     type Row = StaffRow;
     const REQUIRED: &'static [&'static str] = &["code", "name", "role", "phone"];
-    const OPTIONAL: &'static [&'static str] =
-        &["department", "email", "region_code", "project_code", "categories", "head_code"];
+    const OPTIONAL: &'static [&'static str] = &[
+        "department",
+        "email",
+        "region_code",
+        "project_code",
+        "categories",
+        "head_code",
+    ];
     const TABLE: &'static str = "staff";
 
     fn parse(&mut self, row: &Row<'_>) -> Result<StaffRow, RowError> {
         let role = StaffRole::parse(row.required("role")?).map_err(|e| row.error("role", e))?;
         let lookup = |column: &str, map: &HashMap<String, i64>, what: &str| {
-            row.parsed(column, |code| map.get(code).copied().ok_or(format!("no {what} `{code}`: import units.csv first")))
+            row.parsed(column, |code| {
+                map.get(code)
+                    .copied()
+                    .ok_or(format!("no {what} `{code}`: import units.csv first"))
+            })
         };
         let region_id = lookup("region_code", &self.regions, "region")?;
         let project_id = lookup("project_code", &self.projects, "project")?;
         let categories = row
             .parsed("categories", |list| {
-                list.split([';', ',', '|']).map(str::trim).filter(|c| !c.is_empty()).map(Category::parse).collect::<Result<Vec<_>, _>>()
+                list.split([';', ',', '|'])
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(Category::parse)
+                    .collect::<Result<Vec<_>, _>>()
             })?
             .unwrap_or_default();
         if role == StaffRole::Responsible && (project_id.is_none() || categories.is_empty()) {
-            return Err(row.error("categories", "a responsible person needs a project_code and categories"));
+            return Err(row.error(
+                "categories",
+                "a responsible person needs a project_code and categories",
+            ));
         }
         if role == StaffRole::RegionalGm && region_id.is_none() {
             return Err(row.error("region_code", "a regional GM needs a region_code"));
@@ -139,7 +164,10 @@ impl Importer for StaffImport {
             name: row.required("name")?.to_string(),
             role,
             department: row.get("department").unwrap_or_default().to_string(),
-            phone: row.parsed("phone", Phone::parse)?.map(String::from).unwrap_or_default(),
+            phone: row
+                .parsed("phone", Phone::parse)?
+                .map(String::from)
+                .unwrap_or_default(),
             email: row.parsed("email", parse_email)?,
             region_id,
             project_id,
@@ -148,7 +176,12 @@ impl Importer for StaffImport {
         })
     }
 
-    async fn write(&mut self, store: &Store, _file: &str, batch: Vec<Lined<StaffRow>>) -> Result<Vec<RowError>, sqlx::Error> {
+    async fn write(
+        &mut self,
+        store: &Store,
+        _file: &str,
+        batch: Vec<Lined<StaffRow>>,
+    ) -> Result<Vec<RowError>, sqlx::Error> {
         let now = Utc::now();
         let mut tx = store.begin_write().await?;
         for Lined { line, row } in batch {
@@ -176,7 +209,13 @@ impl Importer for StaffImport {
             })?;
             if let Some(project_id) = row.project_id {
                 for category in row.categories {
-                    self.pending.push((line, project_id, category, row.code.clone(), row.head_code.clone()));
+                    self.pending.push((
+                        line,
+                        project_id,
+                        category,
+                        row.code.clone(),
+                        row.head_code.clone(),
+                    ));
                 }
             }
         }
@@ -197,14 +236,18 @@ impl Importer for StaffImport {
                             file: file.to_string(),
                             line,
                             column: Some("head_code".into()),
-                            reason: format!("no staff `{head}`; the row is kept without a department head"),
+                            reason: format!(
+                                "no staff `{head}`; the row is kept without a department head"
+                            ),
                         });
                         None
                     }
                 },
                 None => None,
             };
-            let Some(staff_id) = staff.get(&code).copied() else { continue };
+            let Some(staff_id) = staff.get(&code).copied() else {
+                continue;
+            };
             on_tx!(&mut tx, |conn| {
                 sqlx::query(
                     "insert into responsibilities (project_id, category, staff_id, head_staff_id) values ($1, $2, $3, $4)

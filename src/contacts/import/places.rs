@@ -37,8 +37,14 @@ pub(crate) fn unit_code(project: &str, building: &str, number: &str) -> String {
 
 impl Importer for Units {
     type Row = UnitRow;
-    const REQUIRED: &'static [&'static str] =
-        &["region_code", "region_name", "project_code", "project_name", "building", "unit"];
+    const REQUIRED: &'static [&'static str] = &[
+        "region_code",
+        "region_name",
+        "project_code",
+        "project_name",
+        "building",
+        "unit",
+    ];
     const OPTIONAL: &'static [&'static str] = &["city", "floor", "area_m2", "handover_date"];
     const TABLE: &'static str = "units";
 
@@ -60,7 +66,10 @@ impl Importer for Units {
             city: row.get("city").unwrap_or_default().to_string(),
             building: code("building")?,
             number: code("unit")?,
-            floor: row.parsed("floor", |v| v.parse::<i64>().map_err(|_| format!("`{v}` is not a whole number")))?,
+            floor: row.parsed("floor", |v| {
+                v.parse::<i64>()
+                    .map_err(|_| format!("`{v}` is not a whole number"))
+            })?,
             area_m2: row.parsed("area_m2", |v| match v.parse::<f64>() {
                 Ok(a) if a > 0.0 && a.is_finite() => Ok(a),
                 _ => Err(format!("`{v}` is not a positive area")),
@@ -69,7 +78,12 @@ impl Importer for Units {
         })
     }
 
-    async fn write(&mut self, store: &Store, _file: &str, batch: Vec<Lined<UnitRow>>) -> Result<Vec<RowError>, sqlx::Error> {
+    async fn write(
+        &mut self,
+        store: &Store,
+        _file: &str,
+        batch: Vec<Lined<UnitRow>>,
+    ) -> Result<Vec<RowError>, sqlx::Error> {
         let now = Utc::now();
         let mut tx = store.begin_write().await?;
         for Lined { row, .. } in &batch {
@@ -192,27 +206,37 @@ impl Components {
 
 impl Importer for Components {
     type Row = ComponentRow;
-    const REQUIRED: &'static [&'static str] = &["unit_code", "component", "supplier_code", "warranty_months"];
+    const REQUIRED: &'static [&'static str] =
+        &["unit_code", "component", "supplier_code", "warranty_months"];
     const OPTIONAL: &'static [&'static str] = &[];
     const TABLE: &'static str = "unit_components";
 
     fn parse(&mut self, row: &Row<'_>) -> Result<ComponentRow, RowError> {
         let unit = row.required("unit_code")?;
-        let unit_id = *self
-            .units
-            .get(unit)
-            .ok_or_else(|| row.error("unit_code", format!("no unit `{unit}`: import units.csv first")))?;
+        let unit_id = *self.units.get(unit).ok_or_else(|| {
+            row.error(
+                "unit_code",
+                format!("no unit `{unit}`: import units.csv first"),
+            )
+        })?;
         let supplier = row.required("supplier_code")?;
-        let supplier_id = *self
-            .suppliers
-            .get(supplier)
-            .ok_or_else(|| row.error("supplier_code", format!("no supplier `{supplier}`: import suppliers.csv first")))?;
+        let supplier_id = *self.suppliers.get(supplier).ok_or_else(|| {
+            row.error(
+                "supplier_code",
+                format!("no supplier `{supplier}`: import suppliers.csv first"),
+            )
+        })?;
         let months = row.required("warranty_months")?;
         let warranty_months = months
             .parse::<i64>()
             .ok()
             .filter(|m| (0..=1200).contains(m))
-            .ok_or_else(|| row.error("warranty_months", format!("`{months}` is not a number of months (0-1200)")))?;
+            .ok_or_else(|| {
+                row.error(
+                    "warranty_months",
+                    format!("`{months}` is not a number of months (0-1200)"),
+                )
+            })?;
         Ok(ComponentRow {
             unit_id,
             component: row.required("component")?.to_lowercase(),
@@ -221,7 +245,12 @@ impl Importer for Components {
         })
     }
 
-    async fn write(&mut self, store: &Store, _file: &str, batch: Vec<Lined<ComponentRow>>) -> Result<Vec<RowError>, sqlx::Error> {
+    async fn write(
+        &mut self,
+        store: &Store,
+        _file: &str,
+        batch: Vec<Lined<ComponentRow>>,
+    ) -> Result<Vec<RowError>, sqlx::Error> {
         let mut tx = store.begin_write().await?;
         for Lined { row, .. } in &batch {
             on_tx!(&mut tx, |conn| {

@@ -1,0 +1,59 @@
+//! API errors: a status and `{"error": "..."}`; database details are logged, never shown.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::tickets::TicketError;
+
+/// An error an API call answers with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The thing asked for does not exist (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is malformed or names something unknown (422).
+    #[error("{0}")]
+    Invalid(String),
+    /// The request conflicts with the current state (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// Something failed inside (500).
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl From<TicketError> for ApiError {
+    fn from(err: TicketError) -> ApiError {
+        match err {
+            TicketError::NotFound(_) => ApiError::NotFound(err.to_string()),
+            TicketError::Transition { .. }
+            | TicketError::AtTopLevel(_)
+            | TicketError::Closed(_) => ApiError::Conflict(err.to_string()),
+            TicketError::Db(db) => ApiError::Internal(db.into()),
+            other => ApiError::Invalid(other.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> ApiError {
+        ApiError::Internal(err.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Internal(err) => {
+                tracing::error!(error = %format!("{err:#}"), "request failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        (status, Json(json!({ "error": self.to_string() }))).into_response()
+    }
+}

@@ -1,0 +1,89 @@
+//! `/api/tickets`: open, list, show and act on tickets.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState};
+use crate::tickets::{Action, OpenTicket, TicketFilter, TicketRepo};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/tickets", post(open).get(list))
+        .route("/api/tickets/{id}", get(show))
+        .route("/api/tickets/{id}/{action}", post(act))
+}
+
+/// Who acts and why, for the life-cycle calls; both optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActBody {
+    #[serde(default)]
+    actor: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn open(
+    State(state): State<AppState>,
+    body: Result<Json<OpenTicket>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Json(request) = body.map_err(|e| ApiError::Invalid(e.body_text()))?;
+    let ticket = state.desk.open(request).await?;
+    Ok((StatusCode::CREATED, Json(json!(ticket))))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    filter: Result<Query<TicketFilter>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(filter) = filter.map_err(|e| ApiError::Invalid(e.body_text()))?;
+    let tickets = TicketRepo::new(state.store())
+        .list(&filter, state.desk.now())
+        .await?;
+    Ok(Json(json!(tickets)))
+}
+
+async fn show(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
+    let repo = TicketRepo::new(state.store());
+    let ticket = repo
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("ticket #{id} does not exist")))?;
+    let timeline = repo.timeline(id).await?;
+    Ok(Json(json!({ "ticket": ticket, "timeline": timeline })))
+}
+
+async fn act(
+    State(state): State<AppState>,
+    Path((id, action)): Path<(i64, String)>,
+    body: Option<Json<ActBody>>,
+) -> Result<Json<Value>, ApiError> {
+    let ActBody { actor, reason } = body.map(|Json(b)| b).unwrap_or_default();
+    let actor = actor.unwrap_or_else(|| "api".to_string());
+    let reason = reason.unwrap_or_default();
+    if action == "escalate" {
+        let done = state.desk.escalate(id, &actor, &reason).await?;
+        return Ok(Json(json!(done)));
+    }
+    let action = Action::ALL
+        .into_iter()
+        .find(|a| a.as_str() == action)
+        .ok_or_else(|| {
+            let known: Vec<&str> = Action::ALL
+                .iter()
+                .map(|a| a.as_str())
+                .chain(["escalate"])
+                .collect();
+            ApiError::NotFound(format!(
+                "unknown ticket action `{action}`; known: {}",
+                known.join(", ")
+            ))
+        })?;
+    let ticket = state.desk.act(id, &actor, action, &reason).await?;
+    Ok(Json(json!(ticket)))
+}

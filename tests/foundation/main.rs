@@ -1,0 +1,10 @@
+//! Foundation tests: store, import, look-ups, tickets, SLA and escalation, API and CLI.
+//! One test binary for the area keeps link time down.
+
+mod api;
+mod cli;
+mod helpers;
+mod import;
+mod lookup;
+mod schema;
+mod tickets;

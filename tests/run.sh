@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine too: installs what is missing, starts what must run,
+# then runs cargo test. SQLite is always tested; PostgreSQL too when TEST_DATABASE_URL is set
+# (.ci/run sets it to the machine's local cluster).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v pg_isready >/dev/null 2>&1 || need_apt+=(postgresql-client)
+if [ ${#need_apt[@]} -gt 0 ] && [ -n "${TEST_DATABASE_URL:-}" ]; then
+  echo "tests/run.sh: installing ${need_apt[*]}"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need_apt[@]}"; fi
+fi
+
+if [ -n "${TEST_DATABASE_URL:-}" ]; then
+  # Start the local cluster if it is down (the command of shared/docs/peers.md).
+  if ! pg_isready -q -d "$TEST_DATABASE_URL" 2>/dev/null; then
+    echo "tests/run.sh: PostgreSQL is not answering; starting the local cluster"
+    if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+      pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    fi
+    for _ in $(seq 1 30); do pg_isready -q -d "$TEST_DATABASE_URL" && break; sleep 1; done
+    pg_isready -d "$TEST_DATABASE_URL" || { echo "tests/run.sh: PostgreSQL at $TEST_DATABASE_URL is down" >&2; exit 1; }
+  fi
+  # Each test makes its own schema t_*; drop those of earlier runs.
+  psql -q -d "$TEST_DATABASE_URL" -v ON_ERROR_STOP=1 -c "do \$\$ declare s text; begin
+      for s in select nspname from pg_namespace where nspname like 't\\_%' loop
+        execute format('drop schema %I cascade', s); end loop; end \$\$;" >/dev/null
+  echo "tests/run.sh: testing on SQLite and on PostgreSQL ($TEST_DATABASE_URL)"
+else
+  echo "tests/run.sh: testing on SQLite (set TEST_DATABASE_URL=postgres://... to test PostgreSQL too)"
+fi
+
+cargo test --all-targets "$@"
