@@ -102,6 +102,38 @@ async fn reimport_updates_instead_of_duplicating() {
 }
 
 #[tokio::test]
+async fn a_key_given_twice_in_one_file_keeps_the_first_row() {
+    for db in databases().await {
+        small_world(&db.store).await;
+        let units = "region_code,region_name,project_code,project_name,building,unit,floor\n\
+            EAST,华东区域,HYF,海韵府,5,101,1\nEAST,华东区域,HYF,海韵府,5,101,9\n";
+        let report = import(&db.store, ImportKind::Units, units).await;
+        let errors: Vec<String> = report.rejected.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            errors,
+            [
+                "units.csv:3: column `unit`: `HYF-5-101` already given on line 2; the first row is kept"
+            ],
+            "{}",
+            db.name
+        );
+        let components = "unit_code,component,supplier_code,warranty_months\n\
+            HYF-5-101,kitchen,SUP01,24\nHYF-5-101,Kitchen,SUP02,12\n";
+        let report = import(&db.store, ImportKind::Components, components).await;
+        assert_eq!(report.accepted, 1, "{}", db.name);
+        assert_eq!(report.rejected[0].line, 3);
+        let suppliers = "code,name\nSUP07,甲\nSUP07,乙\n";
+        assert_eq!(
+            import(&db.store, ImportKind::Suppliers, suppliers)
+                .await
+                .rejected
+                .len(),
+            1
+        );
+    }
+}
+
+#[tokio::test]
 async fn wrong_columns_refuse_the_file_naming_them() {
     for db in databases().await {
         let csv = "code,nmae,phones,colour\nO1,x,13800000000,red\n";

@@ -213,6 +213,36 @@ fn parse_flag(value: &str) -> Result<bool, String> {
     }
 }
 
+/// The line each key was first given on, so a file that repeats a key keeps its first row and
+/// names the repeat (one statement must not update the same row twice).
+#[derive(Debug, Default)]
+pub(crate) struct FirstSeen(HashMap<String, u64>);
+
+impl FirstSeen {
+    /// Refuses `key` when an earlier row of the file had it; remembers it otherwise.
+    pub(crate) fn check(
+        &mut self,
+        row: &Row<'_>,
+        column: &str,
+        key: String,
+    ) -> Result<(), RowError> {
+        match self.0.entry(key) {
+            std::collections::hash_map::Entry::Occupied(first) => Err(row.error(
+                column,
+                format!(
+                    "`{}` already given on line {}; the first row is kept",
+                    first.key(),
+                    first.get()
+                ),
+            )),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(row.line());
+                Ok(())
+            }
+        }
+    }
+}
+
 /// A parsed row waiting for its batch, with its line for batch-level errors.
 pub(crate) struct Lined<T> {
     pub(crate) line: u64,
@@ -312,7 +342,15 @@ pub async fn import_reader(
             .await
         }
         ImportKind::Suppliers => {
-            run(store, kind, file, reader, progress, Ok(people::Suppliers)).await
+            run(
+                store,
+                kind,
+                file,
+                reader,
+                progress,
+                Ok(people::Suppliers::default()),
+            )
+            .await
         }
         ImportKind::Staff => {
             run(

@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use sqlx::QueryBuilder;
 
 use super::people::parse_email;
-use super::{Importer, Lined, Row, RowError, code_map};
+use super::{FirstSeen, Importer, Lined, Row, RowError, code_map};
 use crate::on_tx;
 use crate::phone::Phone;
 use crate::store::Store;
@@ -30,8 +30,8 @@ pub(crate) struct OwnerRow {
 /// Imports owners.
 pub(crate) struct Owners {
     units: HashMap<String, i64>,
-    /// Line of each code seen in this file.
-    codes: HashMap<String, u64>,
+    /// Codes given so far in this file.
+    codes: FirstSeen,
     /// Owner code and line of each phone seen in this file.
     phones: HashMap<String, (String, u64)>,
 }
@@ -40,7 +40,7 @@ impl Owners {
     pub(crate) async fn new(store: &Store) -> Result<Owners, sqlx::Error> {
         Ok(Owners {
             units: code_map(store, "units", "unit_id").await?,
-            codes: HashMap::new(),
+            codes: FirstSeen::default(),
             phones: HashMap::new(),
         })
     }
@@ -64,12 +64,6 @@ impl Importer for Owners {
 
     fn parse(&mut self, row: &Row<'_>) -> Result<OwnerRow, RowError> {
         let code = row.required("code")?.to_string();
-        if let Some(first) = self.codes.get(&code) {
-            return Err(row.error(
-                "code",
-                format!("`{code}` already given on line {first}; the first row is kept"),
-            ));
-        }
         let mut phones = Vec::new();
         for raw in row
             .required("phones")?
@@ -137,7 +131,7 @@ impl Importer for Owners {
             phones,
             code,
         };
-        self.codes.insert(owner.code.clone(), row.line());
+        self.codes.check(row, "code", owner.code.clone())?;
         for phone in &owner.phones {
             self.phones
                 .insert(phone.clone(), (owner.code.clone(), row.line()));

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 
-use super::{Importer, Lined, Row, RowError, code_map};
+use super::{FirstSeen, Importer, Lined, Row, RowError, code_map};
 use crate::on_tx;
 use crate::phone::Phone;
 use crate::store::Store;
@@ -20,7 +20,10 @@ pub(crate) struct SupplierRow {
 }
 
 /// Imports suppliers.
-pub(crate) struct Suppliers;
+#[derive(Default)]
+pub(crate) struct Suppliers {
+    codes: FirstSeen,
+}
 
 impl Importer for Suppliers {
     type Row = SupplierRow;
@@ -29,13 +32,15 @@ impl Importer for Suppliers {
     const TABLE: &'static str = "suppliers";
 
     fn parse(&mut self, row: &Row<'_>) -> Result<SupplierRow, RowError> {
-        Ok(SupplierRow {
+        let supplier = SupplierRow {
             code: row.required("code")?.to_string(),
             name: row.required("name")?.to_string(),
             trade: row.get("trade").unwrap_or_default().to_string(),
             phone: row.parsed("phone", Phone::parse)?.map(String::from),
             email: row.parsed("email", parse_email)?,
-        })
+        };
+        self.codes.check(row, "code", supplier.code.clone())?;
+        Ok(supplier)
     }
 
     async fn write(
@@ -101,6 +106,7 @@ pub(crate) struct StaffRow {
 /// Imports staff; responsible persons' `categories` in their `project` fill the matrix, and
 /// `head_code` names the department head escalations of those go to.
 pub(crate) struct StaffImport {
+    codes: FirstSeen,
     regions: HashMap<String, i64>,
     projects: HashMap<String, i64>,
     /// (line, project, category, staff code, head code) to link once every row is in.
@@ -110,6 +116,7 @@ pub(crate) struct StaffImport {
 impl StaffImport {
     pub(crate) async fn new(store: &Store) -> Result<StaffImport, sqlx::Error> {
         Ok(StaffImport {
+            codes: FirstSeen::default(),
             regions: code_map(store, "regions", "region_id").await?,
             projects: code_map(store, "projects", "project_id").await?,
             pending: Vec::new(),
@@ -159,7 +166,7 @@ impl Importer for StaffImport {
         if role == StaffRole::RegionalGm && region_id.is_none() {
             return Err(row.error("region_code", "a regional GM needs a region_code"));
         }
-        Ok(StaffRow {
+        let staff = StaffRow {
             code: row.required("code")?.to_string(),
             name: row.required("name")?.to_string(),
             role,
@@ -173,7 +180,9 @@ impl Importer for StaffImport {
             project_id,
             categories,
             head_code: row.get("head_code").map(str::to_string),
-        })
+        };
+        self.codes.check(row, "code", staff.code.clone())?;
+        Ok(staff)
     }
 
     async fn write(

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 
 use chrono::{NaiveDate, Utc};
 
-use super::{Importer, Lined, Row, RowError, code_map};
+use sqlx::QueryBuilder;
+
+use super::{FirstSeen, Importer, Lined, Row, RowError, code_map};
 use crate::on_tx;
 use crate::store::{Store, Tx};
 
@@ -25,6 +27,7 @@ pub(crate) struct UnitRow {
 /// Imports units, creating their region, project and building on first sight.
 #[derive(Default)]
 pub(crate) struct Units {
+    seen: FirstSeen,
     regions: HashMap<String, i64>,
     projects: HashMap<String, i64>,
     buildings: HashMap<(i64, String), i64>,
@@ -58,7 +61,7 @@ impl Importer for Units {
                 }
             })
         };
-        Ok(UnitRow {
+        let unit = UnitRow {
             region_code: row.required("region_code")?.to_string(),
             region_name: row.required("region_name")?.to_string(),
             project_code: code("project_code")?,
@@ -75,7 +78,10 @@ impl Importer for Units {
                 _ => Err(format!("`{v}` is not a positive area")),
             })?,
             handover_date: row.parsed("handover_date", parse_date)?,
-        })
+        };
+        let code = unit_code(&unit.project_code, &unit.building, &unit.number);
+        self.seen.check(row, "unit", code)?;
+        Ok(unit)
     }
 
     async fn write(
@@ -86,29 +92,33 @@ impl Importer for Units {
     ) -> Result<Vec<RowError>, sqlx::Error> {
         let now = Utc::now();
         let mut tx = store.begin_write().await?;
+        let mut buildings = Vec::with_capacity(batch.len());
         for Lined { row, .. } in &batch {
-            let building_id = self.building(&mut tx, row).await?;
-            let code = unit_code(&row.project_code, &row.building, &row.number);
-            on_tx!(&mut tx, |conn| {
-                sqlx::query(
-                    "insert into units (code, building_id, number, floor, area_m2, handover_date, updated_at)
-                     values ($1, $2, $3, $4, $5, $6, $7)
-                     on conflict (code) do update set building_id = excluded.building_id,
-                         number = excluded.number, floor = excluded.floor, area_m2 = excluded.area_m2,
-                         handover_date = excluded.handover_date, updated_at = excluded.updated_at",
-                )
-                .bind(&code)
-                .bind(building_id)
-                .bind(&row.number)
-                .bind(row.floor)
-                .bind(row.area_m2)
-                .bind(row.handover_date)
-                .bind(now)
-                .execute(conn)
-                .await
-                .map(drop)
-            })?;
+            buildings.push(self.building(&mut tx, row).await?);
         }
+        on_tx!(&mut tx, |conn| {
+            let mut insert = QueryBuilder::new(
+                "insert into units (code, building_id, number, floor, area_m2, handover_date, updated_at) ",
+            );
+            insert.push_values(
+                batch.iter().zip(&buildings),
+                |mut b, (Lined { row, .. }, building)| {
+                    b.push_bind(unit_code(&row.project_code, &row.building, &row.number))
+                        .push_bind(*building)
+                        .push_bind(row.number.clone())
+                        .push_bind(row.floor)
+                        .push_bind(row.area_m2)
+                        .push_bind(row.handover_date)
+                        .push_bind(now);
+                },
+            );
+            insert.push(
+                " on conflict (code) do update set building_id = excluded.building_id,
+                   number = excluded.number, floor = excluded.floor, area_m2 = excluded.area_m2,
+                   handover_date = excluded.handover_date, updated_at = excluded.updated_at",
+            );
+            insert.build().execute(conn).await.map(drop)
+        })?;
         tx.commit().await?;
         Ok(Vec::new())
     }
@@ -191,6 +201,7 @@ pub(crate) struct ComponentRow {
 
 /// Imports per-unit components; units and suppliers must exist.
 pub(crate) struct Components {
+    seen: FirstSeen,
     units: HashMap<String, i64>,
     suppliers: HashMap<String, i64>,
 }
@@ -198,6 +209,7 @@ pub(crate) struct Components {
 impl Components {
     pub(crate) async fn new(store: &Store) -> Result<Components, sqlx::Error> {
         Ok(Components {
+            seen: FirstSeen::default(),
             units: code_map(store, "units", "unit_id").await?,
             suppliers: code_map(store, "suppliers", "supplier_id").await?,
         })
@@ -237,9 +249,12 @@ impl Importer for Components {
                     format!("`{months}` is not a number of months (0-1200)"),
                 )
             })?;
+        let component = row.required("component")?.to_lowercase();
+        self.seen
+            .check(row, "component", format!("{unit} {component}"))?;
         Ok(ComponentRow {
             unit_id,
-            component: row.required("component")?.to_lowercase(),
+            component,
             supplier_id,
             warranty_months,
         })
@@ -252,23 +267,22 @@ impl Importer for Components {
         batch: Vec<Lined<ComponentRow>>,
     ) -> Result<Vec<RowError>, sqlx::Error> {
         let mut tx = store.begin_write().await?;
-        for Lined { row, .. } in &batch {
-            on_tx!(&mut tx, |conn| {
-                sqlx::query(
-                    "insert into unit_components (unit_id, component, supplier_id, warranty_months)
-                     values ($1, $2, $3, $4)
-                     on conflict (unit_id, component) do update set supplier_id = excluded.supplier_id,
-                         warranty_months = excluded.warranty_months",
-                )
-                .bind(row.unit_id)
-                .bind(&row.component)
-                .bind(row.supplier_id)
-                .bind(row.warranty_months)
-                .execute(conn)
-                .await
-                .map(drop)
-            })?;
-        }
+        on_tx!(&mut tx, |conn| {
+            let mut insert = QueryBuilder::new(
+                "insert into unit_components (unit_id, component, supplier_id, warranty_months) ",
+            );
+            insert.push_values(&batch, |mut b, Lined { row, .. }| {
+                b.push_bind(row.unit_id)
+                    .push_bind(row.component.clone())
+                    .push_bind(row.supplier_id)
+                    .push_bind(row.warranty_months);
+            });
+            insert.push(
+                " on conflict (unit_id, component) do update set supplier_id = excluded.supplier_id,
+                   warranty_months = excluded.warranty_months",
+            );
+            insert.build().execute(conn).await.map(drop)
+        })?;
         tx.commit().await?;
         Ok(Vec::new())
     }
