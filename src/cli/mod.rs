@@ -1,5 +1,6 @@
 //! The command line: parse, load configuration, call the library, print.
 
+mod dnc;
 mod import;
 mod lookup;
 mod output;
@@ -44,6 +45,9 @@ pub enum Command {
     Ticket(ticket::TicketCommand),
     /// Screen pop by phone number, or a unit component's supplier and warranty.
     Lookup(lookup::LookupArgs),
+    /// The do-not-call list.
+    #[command(subcommand)]
+    Dnc(dnc::DncCommand),
     /// Raise every overdue ticket one level (the escalation worker's pass); `--every` repeats.
     Escalate(ticket::EscalateArgs),
     /// Serve the JSON HTTP API (and run the escalation worker).
@@ -76,6 +80,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(&open(&config).await?, args).await,
         Command::Ticket(command) => ticket::run(&desk(&config).await?, command).await,
         Command::Lookup(args) => lookup::run(&open(&config).await?, args).await,
+        Command::Dnc(command) => dnc::run(&open(&config).await?, command).await,
         Command::Escalate(args) => ticket::escalate_overdue(&desk(&config).await?, args).await,
         Command::Serve(args) => crate::web::serve(config, args)
             .await

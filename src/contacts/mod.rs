@@ -4,6 +4,7 @@
 //! fittings, windows, ...) each with its supplier and warranty. Staff carry the responsibility
 //! matrix (project × category → person) and the escalation chain.
 
+pub mod dnc;
 pub mod import;
 mod lookup;
 mod warranty;
@@ -17,7 +18,7 @@ use serde::Serialize;
 use crate::on_pool;
 use crate::phone::Phone;
 use crate::store::Store;
-use crate::vocab::{Category, Channel, StaffRole};
+use crate::vocab::{Category, StaffRole};
 
 /// An owner (业主).
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -212,46 +213,5 @@ pub async fn staff_with_role(
         .bind(region_id)
         .fetch_optional(pool)
         .await
-    })
-}
-
-/// Whether `phone` is on the do-not-call list for `channel` (globally or for every channel).
-pub async fn is_do_not_call(
-    store: &Store,
-    phone: &Phone,
-    channel: Channel,
-) -> Result<bool, sqlx::Error> {
-    on_pool!(store, |pool| {
-        sqlx::query_scalar::<_, i64>(
-            "select count(*) from dnc where phone = $1 and (channel = $2 or channel = 'all') and scope = ''",
-        )
-        .bind(phone.as_str())
-        .bind(channel.as_str())
-        .fetch_one(pool)
-        .await
-        .map(|n| n > 0)
-    })
-}
-
-/// Puts `phone` on the global do-not-call list for `channel`.
-pub async fn add_do_not_call(
-    store: &Store,
-    phone: &Phone,
-    channel: Channel,
-    reason: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), sqlx::Error> {
-    on_pool!(store, |pool| {
-        sqlx::query(
-            "insert into dnc (phone, channel, scope, reason, created_at) values ($1, $2, '', $3, $4)
-             on conflict (phone, channel, scope) do update set reason = excluded.reason",
-        )
-        .bind(phone.as_str())
-        .bind(channel.as_str())
-        .bind(reason)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(drop)
     })
 }

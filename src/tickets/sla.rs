@@ -91,3 +91,89 @@ pub fn escalation_due(
         (next, reason)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::vocab::{Category, TicketKind, Warranty};
+
+    fn at(minutes: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 6, 1, 1, 0, 0).unwrap() + Duration::minutes(minutes)
+    }
+
+    fn dispatched(on_site: bool) -> Ticket {
+        Ticket {
+            ticket_id: 1,
+            owner_id: None,
+            unit_id: None,
+            unit_code: None,
+            phone: None,
+            kind: TicketKind::Repair,
+            category: Category::Materials,
+            component: None,
+            description: "x".into(),
+            state: TicketState::Dispatched,
+            level: Level::General,
+            warranty: Warranty::NotApplicable,
+            warranty_until: None,
+            paid: false,
+            owner_on_site: on_site,
+            assignee_id: Some(1),
+            reopen_count: 0,
+            opened_at: at(0),
+            dispatched_at: Some(at(0)),
+            ack_due_at: Some(at(10)),
+            acknowledged_at: None,
+            onsite_due_at: on_site.then(|| at(60)),
+            on_site_at: None,
+            completed_at: None,
+            closed_at: None,
+            level_changed_at: at(0),
+            updated_at: at(0),
+        }
+    }
+
+    #[test]
+    fn breaches_start_strictly_after_the_deadline() {
+        let ticket = dispatched(false);
+        assert_eq!(breach(&ticket, at(10)), None);
+        assert_eq!(
+            breach(&ticket, at(11)),
+            Some(Breach::Acknowledge { due: at(10) })
+        );
+        let mut replied = ticket.clone();
+        replied.state = TicketState::Acknowledged;
+        replied.acknowledged_at = Some(at(12));
+        assert_eq!(
+            breach(&replied, at(500)),
+            None,
+            "late, but replied: no open breach"
+        );
+    }
+
+    #[test]
+    fn the_ladder_stops_once_the_breach_is_remedied() {
+        let policy = SlaPolicy::default();
+        let mut ticket = dispatched(true);
+        ticket.state = TicketState::Acknowledged;
+        ticket.acknowledged_at = Some(at(5));
+        ticket.level = Level::Key;
+        ticket.level_changed_at = at(61);
+        assert_eq!(
+            escalation_due(&ticket, &policy, at(182)).map(|(l, _)| l),
+            Some(Level::Hot)
+        );
+        ticket.state = TicketState::OnSite;
+        ticket.on_site_at = Some(at(150));
+        assert_eq!(escalation_due(&ticket, &policy, at(182)), None);
+        ticket.state = TicketState::Completed;
+        ticket.on_site_at = None;
+        assert_eq!(
+            escalation_due(&ticket, &policy, at(10_000)),
+            None,
+            "finished work never escalates"
+        );
+    }
+}

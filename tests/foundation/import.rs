@@ -134,6 +134,37 @@ async fn a_key_given_twice_in_one_file_keeps_the_first_row() {
 }
 
 #[tokio::test]
+async fn spreadsheets_import_like_csv_with_sheet_row_numbers() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/owners.xlsx");
+    for db in databases().await {
+        small_world(&db.store).await;
+        let report = import_file(&db.store, ImportKind::Owners, &path, &mut |_| {})
+            .await
+            .unwrap();
+        assert_eq!((report.rows, report.accepted), (3, 2), "{}", db.name);
+        assert_eq!(report.rejected.len(), 1);
+        assert_eq!(
+            report.rejected[0].line, 5,
+            "the spreadsheet's own row number"
+        );
+        assert_eq!(report.rejected[0].column.as_deref(), Some("phones"));
+        let owner = owner_by_code(&db.store, "O20002").await.unwrap().unwrap();
+        assert!(owner.consent_voice && !owner.consent_sms);
+        assert_eq!(
+            owner_phones(&db.store, owner.owner_id).await.unwrap(),
+            ["+8613800002222", "+862164002222"]
+        );
+        let typed_as_number = owner_by_code(&db.store, "O20001").await.unwrap().unwrap();
+        assert_eq!(
+            owner_phones(&db.store, typed_as_number.owner_id)
+                .await
+                .unwrap(),
+            ["+8613800001111"]
+        );
+    }
+}
+
+#[tokio::test]
 async fn wrong_columns_refuse_the_file_naming_them() {
     for db in databases().await {
         let csv = "code,nmae,phones,colour\nO1,x,13800000000,red\n";

@@ -113,3 +113,49 @@ async fn component_lookup_names_the_supplier_and_the_warranty() {
         );
     }
 }
+
+#[tokio::test]
+async fn do_not_call_blocks_its_channel_or_all() {
+    use huifang::contacts::dnc;
+    use huifang::vocab::Channel;
+    for db in databases().await {
+        let phone = Phone::parse("13812345678").unwrap();
+        assert!(
+            !dnc::is_blocked(&db.store, &phone, Channel::Voice)
+                .await
+                .unwrap()
+        );
+        dnc::add(&db.store, &phone, Channel::Sms, "回复退订", morning())
+            .await
+            .unwrap();
+        assert!(
+            dnc::is_blocked(&db.store, &phone, Channel::Sms)
+                .await
+                .unwrap(),
+            "{}",
+            db.name
+        );
+        assert!(
+            !dnc::is_blocked(&db.store, &phone, Channel::Voice)
+                .await
+                .unwrap()
+        );
+        dnc::add(&db.store, &phone, Channel::All, "投诉骚扰", morning())
+            .await
+            .unwrap();
+        dnc::add(&db.store, &phone, Channel::All, "again", morning())
+            .await
+            .unwrap();
+        for channel in [Channel::Voice, Channel::Sms, Channel::Email] {
+            assert!(dnc::is_blocked(&db.store, &phone, channel).await.unwrap());
+        }
+        assert_eq!(dnc::list(&db.store).await.unwrap().len(), 2);
+        assert!(dnc::remove(&db.store, &phone, Channel::All).await.unwrap());
+        assert!(!dnc::remove(&db.store, &phone, Channel::All).await.unwrap());
+        assert!(
+            !dnc::is_blocked(&db.store, &phone, Channel::Voice)
+                .await
+                .unwrap()
+        );
+    }
+}

@@ -8,6 +8,7 @@
 mod owners;
 mod people;
 mod places;
+mod spreadsheet;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -114,6 +115,14 @@ pub enum ImportError {
         file: String,
         /// Why.
         source: std::io::Error,
+    },
+    /// A spreadsheet could not be read.
+    #[error("cannot read spreadsheet {file}: {reason}")]
+    Spreadsheet {
+        /// The file.
+        file: String,
+        /// Why.
+        reason: String,
     },
     /// The CSV is broken beyond one row (bad encoding, I/O).
     #[error("{file}:{line}: {source}")]
@@ -277,7 +286,8 @@ pub(crate) trait Importer {
     }
 }
 
-/// Imports the file at `path`; `progress` is told the bytes read so far.
+/// Imports the CSV file (or XLSX/XLS/ODS spreadsheet, first sheet) at `path`; `progress` is
+/// told the bytes read so far.
 pub async fn import_file(
     store: &Store,
     kind: ImportKind,
@@ -285,6 +295,10 @@ pub async fn import_file(
     progress: &mut dyn FnMut(u64),
 ) -> Result<ImportReport, ImportError> {
     let file = path.display().to_string();
+    if spreadsheet::is_spreadsheet(path) {
+        let csv = spreadsheet::first_sheet_as_csv(path)?;
+        return import_reader(store, kind, &file, csv.as_slice(), progress).await;
+    }
     let reader = std::fs::File::open(path).map_err(|source| ImportError::Open {
         file: file.clone(),
         source,
