@@ -22,10 +22,12 @@ if [ -n "${TEST_DATABASE_URL:-}" ]; then
     for _ in $(seq 1 30); do pg_isready -q -d "$TEST_DATABASE_URL" && break; sleep 1; done
     pg_isready -d "$TEST_DATABASE_URL" || { echo "tests/run.sh: PostgreSQL at $TEST_DATABASE_URL is down" >&2; exit 1; }
   fi
-  # Each test makes its own schema t_*; drop those of earlier runs.
-  psql -q -d "$TEST_DATABASE_URL" -v ON_ERROR_STOP=1 -c "do \$\$ declare s text; begin
-      for s in select nspname from pg_namespace where nspname like 't\\_%' loop
-        execute format('drop schema %I cascade', s); end loop; end \$\$;" >/dev/null
+  # Each test makes its own schema t_*; drop those of earlier runs (one transaction each, so
+  # the server's lock table is never asked for all of them at once).
+  psql -qtA -d "$TEST_DATABASE_URL" -c "select nspname from pg_namespace where nspname like 't\\_%'" |
+    while read -r schema; do
+      psql -q -d "$TEST_DATABASE_URL" -c "drop schema \"$schema\" cascade" >/dev/null
+    done
   echo "tests/run.sh: testing on SQLite and on PostgreSQL ($TEST_DATABASE_URL)"
 else
   echo "tests/run.sh: testing on SQLite (set TEST_DATABASE_URL=postgres://... to test PostgreSQL too)"

@@ -321,158 +321,127 @@ pub async fn import_reader(
     reader: impl Read,
     progress: &mut dyn FnMut(u64),
 ) -> Result<ImportReport, ImportError> {
+    let job = Job {
+        store,
+        kind,
+        file,
+        progress,
+    };
     match kind {
-        ImportKind::Owners => {
-            run(
-                store,
-                kind,
-                file,
-                reader,
-                progress,
-                owners::Owners::new(store).await,
-            )
-            .await
-        }
-        ImportKind::Units => {
-            run(
-                store,
-                kind,
-                file,
-                reader,
-                progress,
-                Ok(places::Units::default()),
-            )
-            .await
-        }
-        ImportKind::Components => {
-            run(
-                store,
-                kind,
-                file,
-                reader,
-                progress,
-                places::Components::new(store).await,
-            )
-            .await
-        }
-        ImportKind::Suppliers => {
-            run(
-                store,
-                kind,
-                file,
-                reader,
-                progress,
-                Ok(people::Suppliers::default()),
-            )
-            .await
-        }
-        ImportKind::Staff => {
-            run(
-                store,
-                kind,
-                file,
-                reader,
-                progress,
-                people::StaffImport::new(store).await,
-            )
-            .await
-        }
+        ImportKind::Owners => job.run(reader, owners::Owners::new(store).await).await,
+        ImportKind::Units => job.run(reader, Ok(places::Units::default())).await,
+        ImportKind::Components => job.run(reader, places::Components::new(store).await).await,
+        ImportKind::Suppliers => job.run(reader, Ok(people::Suppliers::default())).await,
+        ImportKind::Staff => job.run(reader, people::StaffImport::new(store).await).await,
     }
 }
 
-async fn run<I: Importer>(
-    store: &Store,
+/// One import: where to, what, from where, and who hears of progress.
+struct Job<'a> {
+    store: &'a Store,
     kind: ImportKind,
-    file: &str,
-    reader: impl Read,
-    progress: &mut dyn FnMut(u64),
-    importer: Result<I, sqlx::Error>,
-) -> Result<ImportReport, ImportError> {
-    let db = |accepted: u64| {
-        move |source| ImportError::Db {
-            file: file.to_string(),
-            accepted,
-            source,
-        }
-    };
-    let mut importer = importer.map_err(db(0))?;
-    let mut csv = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::Headers)
-        .from_reader(reader);
-    let columns = check_columns::<I>(file, &mut csv)?;
-    let before = count_rows(store, I::TABLE).await.map_err(db(0))?;
-    let mut report = ImportReport {
-        kind,
-        file: file.to_string(),
-        rows: 0,
-        accepted: 0,
-        created: 0,
-        rejected: Vec::new(),
-    };
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut record = csv::StringRecord::new();
-    loop {
-        let line = csv.position().line();
-        match csv.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(source) if matches!(source.kind(), csv::ErrorKind::Utf8 { .. }) => {
-                report.rows += 1;
-                report.rejected.push(RowError {
-                    file: file.into(),
-                    line,
-                    column: None,
-                    reason: source.to_string(),
-                });
-                continue;
-            }
-            Err(source) => {
-                return Err(ImportError::Csv {
-                    file: file.into(),
-                    line,
-                    source,
-                });
-            }
-        }
-        if record.iter().all(|field| field.trim().is_empty()) {
-            continue; // blank lines are not rows
-        }
-        report.rows += 1;
-        let line = record.position().map_or(line, |p| p.line());
-        let row = Row {
+    file: &'a str,
+    progress: &'a mut dyn FnMut(u64),
+}
+
+impl Job<'_> {
+    async fn run<I: Importer>(
+        self,
+        reader: impl Read,
+        importer: Result<I, sqlx::Error>,
+    ) -> Result<ImportReport, ImportError> {
+        let Job {
+            store,
+            kind,
             file,
-            line,
-            columns: &columns,
-            record: &record,
+            progress,
+        } = self;
+        let db = |accepted: u64| {
+            move |source| ImportError::Db {
+                file: file.to_string(),
+                accepted,
+                source,
+            }
         };
-        match importer.parse(&row) {
-            Ok(parsed) => batch.push(Lined { line, row: parsed }),
-            Err(error) => report.rejected.push(error),
+        let mut importer = importer.map_err(db(0))?;
+        let mut csv = csv::ReaderBuilder::new()
+            .flexible(true)
+            .trim(csv::Trim::Headers)
+            .from_reader(reader);
+        let columns = check_columns::<I>(file, &mut csv)?;
+        let before = count_rows(store, I::TABLE).await.map_err(db(0))?;
+        let mut report = ImportReport {
+            kind,
+            file: file.to_string(),
+            rows: 0,
+            accepted: 0,
+            created: 0,
+            rejected: Vec::new(),
+        };
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut record = csv::StringRecord::new();
+        loop {
+            let line = csv.position().line();
+            match csv.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(source) if matches!(source.kind(), csv::ErrorKind::Utf8 { .. }) => {
+                    report.rows += 1;
+                    report.rejected.push(RowError {
+                        file: file.into(),
+                        line,
+                        column: None,
+                        reason: source.to_string(),
+                    });
+                    continue;
+                }
+                Err(source) => {
+                    return Err(ImportError::Csv {
+                        file: file.into(),
+                        line,
+                        source,
+                    });
+                }
+            }
+            if record.iter().all(|field| field.trim().is_empty()) {
+                continue; // blank lines are not rows
+            }
+            report.rows += 1;
+            let line = record.position().map_or(line, |p| p.line());
+            let row = Row {
+                file,
+                line,
+                columns: &columns,
+                record: &record,
+            };
+            match importer.parse(&row) {
+                Ok(parsed) => batch.push(Lined { line, row: parsed }),
+                Err(error) => report.rejected.push(error),
+            }
+            if batch.len() == BATCH {
+                flush(&mut importer, store, file, &mut batch, &mut report)
+                    .await
+                    .map_err(db(report.accepted))?;
+                progress(csv.position().byte());
+            }
         }
-        if batch.len() == BATCH {
-            flush(&mut importer, store, file, &mut batch, &mut report)
-                .await
-                .map_err(db(report.accepted))?;
-            progress(csv.position().byte());
-        }
-    }
-    flush(&mut importer, store, file, &mut batch, &mut report)
-        .await
-        .map_err(db(report.accepted))?;
-    report.rejected.extend(
-        importer
-            .finish(store, file)
+        flush(&mut importer, store, file, &mut batch, &mut report)
             .await
-            .map_err(db(report.accepted))?,
-    );
-    progress(csv.position().byte());
-    let after = count_rows(store, I::TABLE)
-        .await
-        .map_err(db(report.accepted))?;
-    report.created = u64::try_from(after - before).unwrap_or(0);
-    report.rejected.sort_by_key(|e| e.line);
-    Ok(report)
+            .map_err(db(report.accepted))?;
+        report.rejected.extend(
+            importer
+                .finish(store, file)
+                .await
+                .map_err(db(report.accepted))?,
+        );
+        progress(csv.position().byte());
+        let after = count_rows(store, I::TABLE)
+            .await
+            .map_err(db(report.accepted))?;
+        report.created = u64::try_from(after - before).unwrap_or(0);
+        report.rejected.sort_by_key(|e| e.line);
+        Ok(report)
+    }
 }
 
 async fn flush<I: Importer>(
