@@ -69,7 +69,9 @@ pub async fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<Summary> {
     };
     let started = Instant::now();
     let store = fresh_store(path).await?;
+    let loading = Instant::now();
     load_sample(&store).await?;
+    let loaded_in = loading.elapsed();
     let day = NaiveDate::from_ymd_opt(2026, 11, 20).context("demo date")?;
     let start = chrono_tz::Asia::Shanghai
         .from_local_datetime(&day.and_hms_opt(8, 0, 0).context("demo time")?)
@@ -81,6 +83,7 @@ pub async fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<Summary> {
     let day_of = simulate_day(&desk, &clock, args).await?;
     let end = clock.now();
     let figures = summary(&store, start, end, end).await?;
+    println!("sample data set (campaigns/sample) imported in {loaded_in:.2?}");
     print_summary(&figures, &config.sla, started.elapsed());
     println!("\nThe database is left at {path}. Try:");
     println!(

@@ -26,7 +26,7 @@ if [ -n "${TEST_DATABASE_URL:-}" ]; then
   # the server's lock table is never asked for all of them at once).
   psql -qtA -d "$TEST_DATABASE_URL" -c "select nspname from pg_namespace where nspname like 't\\_%'" |
     while read -r schema; do
-      psql -q -d "$TEST_DATABASE_URL" -c "drop schema \"$schema\" cascade" >/dev/null
+      PGOPTIONS="-c client_min_messages=warning" psql -q -d "$TEST_DATABASE_URL" -c "drop schema \"$schema\" cascade" >/dev/null
     done
   echo "tests/run.sh: testing on SQLite and on PostgreSQL ($TEST_DATABASE_URL)"
 else
