@@ -27,7 +27,8 @@ async fn bad_rows_are_reported_and_good_rows_kept() {
             O10001,陈静,13700000008,,,,,,,\n\
             O10009,孙悦,13700000001,,,,,,,\n\
             \n\
-            O10010,马超,13700000010,,en,Europe/London,0,1,0,\n";
+            O10010,马超,13700000010,,en,Europe/London,0,1,0,\n\
+            O10011,Smith, John,13700000011,,en,,1,1,1,\n";
         let report = import(&db.store, ImportKind::Owners, csv).await;
         let errors: Vec<String> = report.rejected.iter().map(|e| e.to_string()).collect();
         assert_eq!(
@@ -41,13 +42,14 @@ async fn bad_rows_are_reported_and_good_rows_kept() {
                 "owners.csv:8: column `units`: no unit `NOPE-1-101`: import units.csv first",
                 "owners.csv:9: column `code`: `O10001` already given on line 2; the first row is kept",
                 "owners.csv:10: column `phones`: +8613700000001 already belongs to owner O10001 (line 2)",
+                "owners.csv:13: has 11 fields but the header has 10 (a comma inside a value must be quoted)",
             ],
             "{}",
             db.name
         );
         assert_eq!(
             (report.rows, report.accepted, report.created),
-            (10, 2, 2),
+            (11, 2, 2),
             "{}",
             db.name
         );

@@ -408,6 +408,20 @@ impl Job<'_> {
             }
             report.rows += 1;
             let line = record.position().map_or(line, |p| p.line());
+            if record.len() != columns.len() {
+                // An unquoted comma shifts every later column: refuse rather than guess.
+                report.rejected.push(RowError {
+                    file: file.into(),
+                    line,
+                    column: None,
+                    reason: format!(
+                        "has {} fields but the header has {} (a comma inside a value must be quoted)",
+                        record.len(),
+                        columns.len()
+                    ),
+                });
+                continue;
+            }
             let row = Row {
                 file,
                 line,
@@ -488,10 +502,13 @@ fn check_columns<I: Importer>(
         .map(String::as_str)
         .filter(|c| !I::REQUIRED.contains(c) && !I::OPTIONAL.contains(c))
         .collect();
-    if missing.is_empty() && unknown.is_empty() {
+    let mut problems = Vec::new();
+    if columns.len() != headers.len() {
+        problems.push("a column name appears twice".to_string());
+    }
+    if missing.is_empty() && unknown.is_empty() && problems.is_empty() {
         return Ok(columns);
     }
-    let mut problems = Vec::new();
     if !missing.is_empty() {
         problems.push(format!("missing column(s) {}", missing.join(", ")));
     }
