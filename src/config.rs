@@ -44,6 +44,40 @@ pub struct Config {
     pub sla: SlaPolicy,
     /// The HTTP server.
     pub http: HttpConfig,
+    /// SIP trunks by name (`[trunks.main]`), used by `huifang call --trunk main` and campaigns.
+    pub trunks: BTreeMap<String, TrunkConfig>,
+}
+
+/// `[trunks.NAME]`: where and how to place calls.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkConfig {
+    /// Outbound proxy `host:port`; when absent, calls go to the host of the dialled URI.
+    pub proxy: Option<String>,
+    /// The domain dialled numbers are put in (`sip:NUMBER@domain`), when a number is dialled.
+    pub domain: Option<String>,
+    /// `udp` (default) or `tcp`.
+    #[serde(default = "default_transport")]
+    pub transport: String,
+    /// Digest user name.
+    pub username: Option<String>,
+    /// Digest password.
+    pub password: Option<String>,
+    /// The caller ID owners see (our 400 number).
+    pub caller_id: Option<String>,
+    /// Register to the proxy with this address of record and expiry.
+    pub register: Option<String>,
+    /// Ring time-out in seconds (at least 15).
+    #[serde(default = "default_ring_seconds")]
+    pub ring_timeout_secs: u64,
+}
+
+fn default_transport() -> String {
+    "udp".into()
+}
+
+fn default_ring_seconds() -> u64 {
+    30
 }
 
 /// `[http]`

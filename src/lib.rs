@@ -10,6 +10,7 @@
 //! - [`contacts`]: owners, units, suppliers, staff; CSV import; screen-pop look-ups.
 //! - [`outbox`], [`callbacks`]: the contracts with the channels and the callback campaigns.
 //! - [`sample`]: the deterministic generator of the fictional sample data set.
+//! - [`telephony`]: SIP, RTP, prompts, DTMF, bridging and recording (sans-IO core, one transport).
 //! - [`store`]: sqlx on SQLite (embedded default) or PostgreSQL.
 //! - [`vocab`], [`phone`], [`clock`], [`config`]: the shared small types.
 
@@ -23,6 +24,7 @@ pub mod outbox;
 pub mod phone;
 pub mod sample;
 pub mod store;
+pub mod telephony;
 pub mod tickets;
 pub mod vocab;
 pub mod web;

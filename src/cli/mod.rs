@@ -1,9 +1,11 @@
 //! The command line: parse, load configuration, call the library, print.
 
+mod call;
 mod dnc;
 mod import;
 mod lookup;
 mod output;
+mod phones;
 mod ticket;
 
 use std::path::PathBuf;
@@ -52,6 +54,10 @@ pub enum Command {
     Escalate(ticket::EscalateArgs),
     /// Serve the JSON HTTP API (and run the escalation worker).
     Serve(crate::web::ServeArgs),
+    /// Place one SIP call: play prompts, collect digits, record; print every event.
+    Call(call::CallArgs),
+    /// Run the built-in phone simulator (simulated owners answering, busy, pressing keys).
+    Phones(phones::PhonesArgs),
     /// Write the deterministic sample data set (CSV) into a folder.
     Sample {
         /// Folder to write into.
@@ -76,6 +82,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => crate::demo::run(&config, &args)
             .await
             .map(|_| ExitCode::SUCCESS),
+        Command::Call(args) => call::run(&config, args).await,
+        Command::Phones(args) => phones::run(args).await,
         Command::Sample { out, seed, owners } => sample(out, seed, owners),
         Command::Import(args) => import::run(&open(&config).await?, args).await,
         Command::Ticket(command) => ticket::run(&desk(&config).await?, command).await,

@@ -1,0 +1,295 @@
+//! Requests inside an established dialog: BYE either way, INFO digits, re-INVITE, ACK.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use rsip::Header;
+use rsip::Method;
+use rsip::headers::UntypedHeader;
+use rsip::headers::{CSeq, CallId, From, MaxForwards, To, Via};
+
+use super::call::{Direction, State};
+use super::{CallEvent, CallKey, Endpoint, Owner, Side, Transport};
+use crate::telephony::Digit;
+use crate::telephony::sip::Disposition;
+use crate::telephony::sip::message::{self, Parsed};
+
+impl Endpoint {
+    /// Where in-dialog requests go: the first route, else the remote target, when they name
+    /// an IP address; else the address the call has used so far (we resolve no names here).
+    pub(super) fn dialog_next_hop(&self, key: CallKey) -> (SocketAddr, Transport) {
+        let Some(call) = self.calls.get(&key) else {
+            return (self.config.local, Transport::Udp);
+        };
+        let hop = call
+            .route_set
+            .first()
+            .map(|r| message::uri_of(r).to_string())
+            .unwrap_or_else(|| call.remote_target.clone());
+        let addr = message::host_port(&hop).and_then(|(host, port)| {
+            let ip: IpAddr = host.parse().ok()?;
+            Some(SocketAddr::new(ip, port.unwrap_or(5060)))
+        });
+        (addr.unwrap_or(call.destination), call.transport)
+    }
+
+    /// Builds an in-dialog request with the next local CSeq.
+    fn dialog_request(
+        &mut self,
+        key: CallKey,
+        method: Method,
+        extra: Vec<Header>,
+        body: &[u8],
+    ) -> Option<Vec<u8>> {
+        let transport = self.calls.get(&key)?.transport;
+        let (via, _) = self.via(transport);
+        let user_agent = self.config.user_agent.clone();
+        let call = self.calls.get_mut(&key)?;
+        call.local_cseq += 1;
+        let remote = match &call.remote_tag {
+            Some(tag) => format!("{};tag={tag}", call.remote_uri),
+            None => call.remote_uri.clone(),
+        };
+        let mut headers = vec![
+            Header::Via(Via::new(via)),
+            Header::MaxForwards(MaxForwards::new("70")),
+            Header::From(From::new(format!(
+                "{};tag={}",
+                call.local_uri, call.local_tag
+            ))),
+            Header::To(To::new(remote)),
+            Header::CallId(CallId::new(call.call_id.clone())),
+            Header::CSeq(CSeq::new(format!("{} {method}", call.local_cseq))),
+        ];
+        for route in &call.route_set {
+            headers.push(Header::Route(rsip::headers::Route::new(route.clone())));
+        }
+        headers.push(message::other("User-Agent", user_agent));
+        headers.extend(extra);
+        Some(message::build_request(
+            method,
+            &call.remote_target,
+            headers,
+            body,
+        ))
+    }
+
+    /// Sends a BYE and waits for its answer (or Timer F) to end the call.
+    pub(super) fn send_bye(&mut self, now: Instant, key: CallKey) {
+        let Some(bytes) = self.dialog_request(key, Method::Bye, Vec::new(), b"") else {
+            return;
+        };
+        if let Some(call) = self.calls.get_mut(&key) {
+            call.state = State::Terminating;
+            call.ok = None;
+        }
+        let (to, transport) = self.dialog_next_hop(key);
+        self.start_client(now, Owner::Call(key), to, transport, bytes);
+    }
+
+    /// Sends an INFO in an established dialog (DTMF by `application/dtmf-relay`, say).
+    pub fn send_info(
+        &mut self,
+        now: Instant,
+        key: CallKey,
+        content_type: &str,
+        body: &str,
+    ) -> Result<(), super::CallError> {
+        let state = self.calls.get(&key).map(|c| c.state);
+        if state != Some(State::Established) {
+            return Err(super::CallError::State {
+                call: key,
+                action: "send INFO",
+            });
+        }
+        let extra = vec![Header::ContentType(rsip::headers::ContentType::new(
+            content_type,
+        ))];
+        if let Some(bytes) = self.dialog_request(key, Method::Info, extra, body.as_bytes()) {
+            let (to, transport) = self.dialog_next_hop(key);
+            self.start_client(now, Owner::None, to, transport, bytes);
+        }
+        Ok(())
+    }
+
+    fn call_of(&self, req: &Parsed) -> Option<CallKey> {
+        let key = *self.by_call_id.get(&req.call_id)?;
+        let call = self.calls.get(&key)?;
+        // Our tag is in To of their requests.
+        (req.to_tag.as_deref() == Some(call.local_tag.as_str())).then_some(key)
+    }
+
+    pub(super) fn dialog_bye(&mut self, now: Instant, req: Parsed) {
+        let Some(key) = self.call_of(&req) else {
+            self.reply(now, &req, 481, None);
+            return;
+        };
+        self.reply(now, &req, 200, None);
+        let reason = req.header("Reason");
+        let state = self.calls.get(&key).map(|c| c.state);
+        if matches!(
+            state,
+            Some(State::Established | State::Early | State::Terminating)
+        ) {
+            let disposition = match state {
+                Some(State::Terminating) => self
+                    .calls
+                    .get(&key)
+                    .and_then(|c| c.cancel_wanted)
+                    .unwrap_or(Disposition::Answered),
+                _ => Disposition::Answered,
+            };
+            self.end(now, key, disposition, None, Side::Remote, reason);
+        }
+    }
+
+    pub(super) fn dialog_info(&mut self, now: Instant, req: Parsed) {
+        let Some(key) = self.call_of(&req) else {
+            self.reply(now, &req, 481, None);
+            return;
+        };
+        let digit = match req.content_type().as_deref() {
+            Some("application/dtmf-relay") => req.body_text().and_then(|b| dtmf_relay_digit(&b)),
+            Some("application/dtmf") => req
+                .body_text()
+                .and_then(|b| b.trim().chars().next())
+                .and_then(|c| Digit::parse(c).ok()),
+            _ => None,
+        };
+        self.reply(now, &req, 200, None);
+        if let Some(digit) = digit {
+            self.emit(key, CallEvent::Digit(digit));
+        }
+    }
+
+    /// A re-INVITE: answer with our SDP unchanged (session version bumped) and report theirs.
+    pub(super) fn dialog_reinvite(&mut self, now: Instant, req: Parsed) {
+        let Some(key) = self.call_of(&req) else {
+            self.reply(now, &req, 481, None);
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&key) else {
+            return;
+        };
+        if call.remote_cseq.is_some_and(|seq| req.cseq <= seq) {
+            self.reply(now, &req, 500, None); // out of order (RFC 3261 §12.2.2)
+            return;
+        }
+        call.remote_cseq = Some(req.cseq);
+        if let Some(target) = req.contact_uri() {
+            call.remote_target = target;
+        }
+        let sdp = call
+            .local_sdp
+            .clone()
+            .map(|s| bump_sdp_version(&s))
+            .unwrap_or_default();
+        call.local_sdp = Some(sdp.clone());
+        let local_tag = call.local_tag.clone();
+        let contact = self.contact(call_transport(self, key));
+        let mut headers = message::response_headers(&req, Some(&local_tag));
+        headers.push(Header::Contact(rsip::headers::Contact::new(contact)));
+        headers.push(Header::ContentType(rsip::headers::ContentType::new(
+            "application/sdp",
+        )));
+        let bytes = message::build_response(200, headers, sdp.as_bytes());
+        self.respond(now, &req, 200, bytes);
+        if let Some(offer) = req.body_text() {
+            self.emit(key, CallEvent::RemoteSdp { sdp: offer });
+        }
+    }
+
+    /// An ACK: for a non-2xx it belongs to the INVITE server transaction; for our 2xx it
+    /// confirms the dialog and stops the 200's retransmission.
+    pub(super) fn on_ack(&mut self, now: Instant, req: &Parsed) {
+        if let Some(entry) = self
+            .servers
+            .get_mut(&(req.branch.clone(), Method::Invite.to_string()))
+            && let super::ServerTx::Invite(tx) = &mut entry.tx
+            && tx.is_final()
+        {
+            tx.on_ack(now);
+            let key = (req.branch.clone(), Method::Invite.to_string());
+            self.server_outputs(now, key, Vec::new());
+        }
+        let Some(key) = self.call_of(req) else { return };
+        let Some(call) = self.calls.get_mut(&key) else {
+            return;
+        };
+        if call.direction == Direction::Incoming && call.ok.take().is_some() {
+            self.emit(key, CallEvent::Confirmed);
+        }
+    }
+}
+
+fn call_transport(endpoint: &Endpoint, key: CallKey) -> Transport {
+    endpoint
+        .calls
+        .get(&key)
+        .map_or(Transport::Udp, |c| c.transport)
+}
+
+/// The digit of an `application/dtmf-relay` body (`Signal=4\r\nDuration=160`).
+fn dtmf_relay_digit(body: &str) -> Option<Digit> {
+    body.lines().find_map(|line| {
+        let (name, value) = line.split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("signal") {
+            return None;
+        }
+        let value = value.trim();
+        match value.parse::<u8>() {
+            Ok(n) if value.len() > 1 => Digit::from_event(n).ok(),
+            _ => Digit::parse(value.chars().next()?).ok(),
+        }
+    })
+}
+
+/// Increments the session version of an SDP's `o=` line, as a changed or repeated answer must.
+pub(crate) fn bump_sdp_version(sdp: &str) -> String {
+    sdp.split_inclusive('\n')
+        .map(|line| {
+            if let Some(rest) = line.strip_prefix("o=") {
+                let mut fields: Vec<String> = rest.split(' ').map(str::to_string).collect();
+                if fields.len() >= 3
+                    && let Ok(v) = fields[2].parse::<u64>()
+                {
+                    fields[2] = (v + 1).to_string();
+                    return format!("o={}", fields.join(" "));
+                }
+            }
+            line.to_string()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dtmf_relay_bodies() {
+        assert_eq!(
+            dtmf_relay_digit("Signal=4\r\nDuration=160\r\n").map(Digit::as_char),
+            Some('4')
+        );
+        assert_eq!(
+            dtmf_relay_digit("Signal= #\r\n").map(Digit::as_char),
+            Some('#')
+        );
+        assert_eq!(
+            dtmf_relay_digit("Signal=11\r\n").map(Digit::as_char),
+            Some('#')
+        );
+        assert_eq!(dtmf_relay_digit("Duration=160"), None);
+        assert_eq!(dtmf_relay_digit("Signal=x"), None);
+    }
+
+    #[test]
+    fn sdp_version_is_bumped() {
+        let sdp = "v=0\r\no=- 1 7 IN IP4 127.0.0.1\r\ns=-\r\n";
+        assert_eq!(
+            bump_sdp_version(sdp),
+            "v=0\r\no=- 1 8 IN IP4 127.0.0.1\r\ns=-\r\n"
+        );
+    }
+}

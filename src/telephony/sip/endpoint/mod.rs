@@ -1,0 +1,617 @@
+//! The user agent engine: every call, transaction and registration of one SIP endpoint.
+//!
+//! Sans-IO in the style of `quinn-proto`: the transport feeds [`Endpoint::handle_datagram`]
+//! and [`Endpoint::handle_timeout`], issues commands ([`Endpoint::dial`], [`Endpoint::answer`],
+//! [`Endpoint::hangup`], ...), and drains [`Endpoint::poll_transmit`], [`Endpoint::poll_event`]
+//! and [`Endpoint::poll_timeout`] until they are empty. Nothing here reads a clock, opens a
+//! socket or resolves a name: addresses are `SocketAddr`s and time is an `Instant` passed in.
+
+mod call;
+mod dialog;
+mod register;
+mod uac;
+mod uas;
+
+pub use call::{CallEvent, CallKey, Side};
+pub use register::{RegKey, RegState, Register};
+pub use uac::{Dial, DialError};
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rsip::Method;
+
+use super::message::{self, MessageError, Parsed};
+use super::transaction::{
+    ClientInvite, ClientNonInvite, ServerInvite, ServerNonInvite, Timers, TxOutput,
+};
+use call::Call;
+use register::Registration;
+
+/// The transport a message travels on; TCP is reliable, so retransmission timers stay off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// Datagrams: the transaction layer retransmits.
+    Udp,
+    /// A stream: reliable, framed by Content-Length.
+    Tcp,
+}
+
+impl Transport {
+    /// The token used in Via (`SIP/2.0/UDP`).
+    pub fn token(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+        }
+    }
+
+    fn reliable(self) -> bool {
+        self == Transport::Tcp
+    }
+}
+
+impl std::str::FromStr for Transport {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Transport, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "udp" => Ok(Transport::Udp),
+            "tcp" => Ok(Transport::Tcp),
+            other => Err(format!("`{other}` is not a SIP transport (udp or tcp)")),
+        }
+    }
+}
+
+/// Bytes the transport must send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// The next hop.
+    pub to: SocketAddr,
+    /// Over which transport.
+    pub transport: Transport,
+    /// One whole SIP message.
+    pub bytes: Vec<u8>,
+}
+
+/// Something the endpoint's user should know.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A call changed.
+    Call {
+        /// Which call.
+        call: CallKey,
+        /// What happened.
+        event: CallEvent,
+    },
+    /// A registration changed.
+    Registration {
+        /// Which registration.
+        registration: RegKey,
+        /// Its new state.
+        state: RegState,
+    },
+}
+
+/// How the endpoint presents itself.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// The address written into Via and Contact (the transport's bound address).
+    pub local: SocketAddr,
+    /// The user part of our Contact.
+    pub contact_user: String,
+    /// User-Agent header value.
+    pub user_agent: String,
+    /// RFC 3261 T1/T2/T4.
+    pub timers: Timers,
+    /// The shortest ring time-out a dial may ask for (a dialer that hangs up sooner annoys
+    /// owners who were reaching for the phone; regulators ask for 15 s).
+    pub min_ring_timeout: Duration,
+    /// How long a finished call is remembered to absorb late retransmissions.
+    pub linger: Duration,
+}
+
+impl EndpointConfig {
+    /// Defaults for an endpoint bound at `local`.
+    pub fn new(local: SocketAddr) -> EndpointConfig {
+        EndpointConfig {
+            local,
+            contact_user: "huifang".into(),
+            user_agent: concat!("huifang/", env!("CARGO_PKG_VERSION")).into(),
+            timers: Timers::default(),
+            min_ring_timeout: Duration::from_secs(15),
+            linger: Duration::from_secs(32),
+        }
+    }
+}
+
+/// Why a command on a call was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// No such call (never existed, or ended and forgotten).
+    #[error("no call {0}")]
+    Unknown(CallKey),
+    /// The call is not in a state that allows it.
+    #[error("call {call} cannot {action} now")]
+    State {
+        /// Which call.
+        call: CallKey,
+        /// What was asked.
+        action: &'static str,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Owner {
+    Call(CallKey),
+    Reg(RegKey),
+    /// A stand-alone request (OPTIONS ping) whose answer nobody waits for.
+    None,
+}
+
+#[derive(Debug)]
+enum ClientTx {
+    Invite(Box<ClientInvite>),
+    NonInvite(ClientNonInvite),
+}
+
+#[derive(Debug)]
+struct ClientEntry {
+    tx: ClientTx,
+    owner: Owner,
+    to: SocketAddr,
+    transport: Transport,
+}
+
+#[derive(Debug)]
+enum ServerTx {
+    Invite(ServerInvite),
+    NonInvite(ServerNonInvite),
+}
+
+#[derive(Debug)]
+struct ServerEntry {
+    tx: ServerTx,
+    from: SocketAddr,
+    transport: Transport,
+}
+
+/// (branch, method): CANCEL shares its INVITE's branch, so the method is part of the key.
+type ClientKey = (String, String);
+type ServerKey = (String, String);
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerRef {
+    Client(String, String),
+    Server(String, String),
+    Call(CallKey),
+    Reg(RegKey),
+}
+
+/// One SIP user agent: many calls, their transactions and registrations.
+#[derive(Debug)]
+pub struct Endpoint {
+    config: EndpointConfig,
+    rng: ChaCha8Rng,
+    next_key: u64,
+    calls: HashMap<CallKey, Call>,
+    by_call_id: HashMap<String, CallKey>,
+    clients: HashMap<ClientKey, ClientEntry>,
+    servers: HashMap<ServerKey, ServerEntry>,
+    registrations: HashMap<RegKey, Registration>,
+    timers: BinaryHeap<Reverse<(Instant, TimerRef)>>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+}
+
+impl Endpoint {
+    /// A new endpoint; `seed` feeds the tags, branches and Call-IDs it makes up.
+    pub fn new(config: EndpointConfig, seed: u64) -> Endpoint {
+        Endpoint {
+            config,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            next_key: 1,
+            calls: HashMap::new(),
+            by_call_id: HashMap::new(),
+            clients: HashMap::new(),
+            servers: HashMap::new(),
+            registrations: HashMap::new(),
+            timers: BinaryHeap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &EndpointConfig {
+        &self.config
+    }
+
+    /// How many calls are remembered (live or lingering).
+    pub fn call_count(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Feeds one datagram (or one framed stream message) received from `from`.
+    ///
+    /// A malformed message is returned as an error for the transport to log; it changes nothing.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        transport: Transport,
+        bytes: &[u8],
+    ) -> Result<(), MessageError> {
+        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+            return Ok(()); // keep-alive (RFC 5626 CRLF)
+        }
+        let parsed = message::parse(bytes)?;
+        if parsed.msg.is_response() {
+            self.on_response(now, parsed);
+        } else {
+            self.on_request(now, from, transport, parsed);
+        }
+        Ok(())
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((at, _))) = self.timers.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((_, target))) = self.timers.pop() else {
+                break;
+            };
+            match target {
+                TimerRef::Client(branch, method) => self.client_timeout(now, branch, &method),
+                TimerRef::Server(branch, method) => self.server_timeout(now, branch, &method),
+                TimerRef::Call(key) => self.call_timeout(now, key),
+                TimerRef::Reg(key) => self.reg_timeout(now, key),
+            }
+        }
+    }
+
+    /// The next instant [`Endpoint::handle_timeout`] wants to be called (may be early).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// The next message to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the user.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    // ---- plumbing shared by the role files ----
+
+    fn new_key(&mut self) -> u64 {
+        let key = self.next_key;
+        self.next_key += 1;
+        key
+    }
+
+    fn token(&mut self, len: usize) -> String {
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        (0..len)
+            .map(|_| ALPHABET[self.rng.random_range(0..ALPHABET.len())] as char)
+            .collect()
+    }
+
+    fn branch(&mut self) -> String {
+        format!("z9hG4bK{}", self.token(16))
+    }
+
+    fn via(&mut self, transport: Transport) -> (String, String) {
+        let branch = self.branch();
+        let via = format!(
+            "SIP/2.0/{} {};branch={branch};rport",
+            transport.token(),
+            self.config.local
+        );
+        (via, branch)
+    }
+
+    fn contact(&self, transport: Transport) -> String {
+        let param = match transport {
+            Transport::Udp => "",
+            Transport::Tcp => ";transport=tcp",
+        };
+        format!(
+            "<sip:{}@{}{param}>",
+            self.config.contact_user, self.config.local
+        )
+    }
+
+    fn emit(&mut self, call: CallKey, event: CallEvent) {
+        self.events.push_back(Event::Call { call, event });
+    }
+
+    fn send(&mut self, to: SocketAddr, transport: Transport, bytes: Vec<u8>) {
+        self.transmits.push_back(Transmit {
+            to,
+            transport,
+            bytes,
+        });
+    }
+
+    fn arm(&mut self, at: Instant, target: TimerRef) {
+        self.timers.push(Reverse((at, target)));
+    }
+
+    /// Starts a client transaction for `request` and routes its first transmission.
+    fn start_client(
+        &mut self,
+        now: Instant,
+        owner: Owner,
+        to: SocketAddr,
+        transport: Transport,
+        request: Vec<u8>,
+    ) {
+        let reliable = transport.reliable();
+        let timers = self.config.timers;
+        let started = if request.starts_with(b"INVITE ") {
+            ClientInvite::start(now, request, reliable, timers).map(|(tx, out)| {
+                (
+                    tx.branch().to_string(),
+                    Method::Invite,
+                    ClientTx::Invite(Box::new(tx)),
+                    out,
+                )
+            })
+        } else {
+            ClientNonInvite::start(now, request, reliable, timers).map(|(tx, out)| {
+                let method = first_method(&out).unwrap_or(Method::Options);
+                (
+                    tx.branch().to_string(),
+                    method,
+                    ClientTx::NonInvite(tx),
+                    out,
+                )
+            })
+        };
+        let (branch, method, tx, out) = match started {
+            Ok(started) => started,
+            Err(err) => {
+                // We built it ourselves, so this is a bug; never a panic on the wire.
+                tracing::error!(%err, "built an unparseable request");
+                return;
+            }
+        };
+        let entry = ClientEntry {
+            tx,
+            owner,
+            to,
+            transport,
+        };
+        let key = (branch, method.to_string());
+        self.clients.insert(key.clone(), entry);
+        self.client_outputs(now, key, out);
+    }
+
+    fn client_outputs(&mut self, now: Instant, key: ClientKey, out: Vec<TxOutput>) {
+        let Some(entry) = self.clients.get(&key) else {
+            return;
+        };
+        let (to, transport, owner) = (entry.to, entry.transport, entry.owner);
+        let deadline = match &entry.tx {
+            ClientTx::Invite(tx) => tx.deadline(),
+            ClientTx::NonInvite(tx) => tx.deadline(),
+        };
+        let terminated = match &entry.tx {
+            ClientTx::Invite(tx) => tx.is_terminated(),
+            ClientTx::NonInvite(tx) => tx.is_terminated(),
+        };
+        if terminated {
+            self.clients.remove(&key);
+        } else if let Some(at) = deadline {
+            self.arm(at, TimerRef::Client(key.0.clone(), key.1.clone()));
+        }
+        for output in out {
+            match output {
+                TxOutput::Send(bytes) => self.send(to, transport, bytes),
+                TxOutput::Response(response) => self.tu_response(now, owner, *response),
+                TxOutput::Timeout => {
+                    let method = message::parse_method(&key.1).unwrap_or(Method::Options);
+                    self.tu_timeout(now, owner, method)
+                }
+            }
+        }
+    }
+
+    fn on_response(&mut self, now: Instant, response: Parsed) {
+        let key = (response.branch.clone(), response.cseq_method.to_string());
+        let Some(entry) = self.clients.get_mut(&key) else {
+            // A 2xx retransmitted after its transaction ended belongs to the dialog.
+            if response.cseq_method == Method::Invite
+                && response.status().unwrap_or(0) >= 200
+                && let Some(&call) = self.by_call_id.get(&response.call_id)
+            {
+                self.uac_late_2xx(now, call, &response);
+            }
+            return;
+        };
+        let out = match &mut entry.tx {
+            ClientTx::Invite(tx) => tx.on_response(now, response),
+            ClientTx::NonInvite(tx) => tx.on_response(now, response),
+        };
+        self.client_outputs(now, key, out);
+    }
+
+    fn client_timeout(&mut self, now: Instant, branch: String, method: &str) {
+        let key = (branch, method.to_string());
+        let Some(entry) = self.clients.get_mut(&key) else {
+            return;
+        };
+        let due = match &entry.tx {
+            ClientTx::Invite(tx) => tx.deadline(),
+            ClientTx::NonInvite(tx) => tx.deadline(),
+        };
+        if due.is_none_or(|at| at > now) {
+            return; // a stale heap entry; the live deadline has its own
+        }
+        let out = match &mut entry.tx {
+            ClientTx::Invite(tx) => tx.on_timeout(now),
+            ClientTx::NonInvite(tx) => tx.on_timeout(now),
+        };
+        self.client_outputs(now, key, out);
+    }
+
+    /// Sends a response within the server transaction of `request`.
+    fn respond(&mut self, now: Instant, request: &Parsed, status: u16, bytes: Vec<u8>) {
+        let key = (
+            request.branch.clone(),
+            request.cseq_method_of_request().to_string(),
+        );
+        let Some(entry) = self.servers.get_mut(&key) else {
+            return;
+        };
+        let out = match &mut entry.tx {
+            ServerTx::Invite(tx) => tx.respond(now, status, bytes),
+            ServerTx::NonInvite(tx) => tx.respond(now, status, bytes),
+        };
+        self.server_outputs(now, key, out);
+    }
+
+    /// Builds and sends a response with no body beyond `extra` headers.
+    fn reply(&mut self, now: Instant, request: &Parsed, status: u16, to_tag: Option<&str>) {
+        let mut headers = message::response_headers(request, to_tag);
+        headers.push(message::other("User-Agent", self.config.user_agent.clone()));
+        let bytes = message::build_response(status, headers, b"");
+        self.respond(now, request, status, bytes);
+    }
+
+    fn server_outputs(&mut self, now: Instant, key: ServerKey, out: Vec<TxOutput>) {
+        let Some(entry) = self.servers.get(&key) else {
+            return;
+        };
+        let (to, transport) = (entry.from, entry.transport);
+        let (deadline, terminated) = match &entry.tx {
+            ServerTx::Invite(tx) => (tx.deadline(), tx.is_terminated()),
+            ServerTx::NonInvite(tx) => (tx.deadline(), tx.is_terminated()),
+        };
+        if terminated {
+            self.servers.remove(&key);
+        } else if let Some(at) = deadline {
+            self.arm(at, TimerRef::Server(key.0.clone(), key.1.clone()));
+        }
+        for output in out {
+            match output {
+                TxOutput::Send(bytes) => self.send(to, transport, bytes),
+                TxOutput::Timeout => self.uas_no_ack(now, &key.0),
+                TxOutput::Response(_) => {}
+            }
+        }
+    }
+
+    fn server_timeout(&mut self, now: Instant, branch: String, method: &str) {
+        let key = (branch, method.to_string());
+        let Some(entry) = self.servers.get_mut(&key) else {
+            return;
+        };
+        let due = match &entry.tx {
+            ServerTx::Invite(tx) => tx.deadline(),
+            ServerTx::NonInvite(tx) => tx.deadline(),
+        };
+        if due.is_none_or(|at| at > now) {
+            return;
+        }
+        let out = match &mut entry.tx {
+            ServerTx::Invite(tx) => tx.on_timeout(now),
+            ServerTx::NonInvite(tx) => tx.on_timeout(now),
+        };
+        self.server_outputs(now, key, out);
+    }
+
+    fn on_request(&mut self, now: Instant, from: SocketAddr, transport: Transport, req: Parsed) {
+        let Some(method) = req.method() else { return };
+        if method == Method::Ack {
+            self.on_ack(now, &req);
+            return;
+        }
+        let key = (req.branch.clone(), method.to_string());
+        if let Some(entry) = self.servers.get_mut(&key) {
+            let out = match &mut entry.tx {
+                ServerTx::Invite(tx) => tx.on_retransmission(),
+                ServerTx::NonInvite(tx) => tx.on_retransmission(),
+            };
+            self.server_outputs(now, key, out);
+            return;
+        }
+        let reliable = transport.reliable();
+        let timers = self.config.timers;
+        let tx = if method == Method::Invite {
+            ServerTx::Invite(ServerInvite::new(reliable, timers))
+        } else {
+            ServerTx::NonInvite(ServerNonInvite::new(reliable, timers))
+        };
+        self.servers.insert(
+            key,
+            ServerEntry {
+                tx,
+                from,
+                transport,
+            },
+        );
+        match method {
+            Method::Invite if req.to_tag.is_none() => self.uas_invite(now, from, transport, req),
+            Method::Invite => self.dialog_reinvite(now, req),
+            Method::Cancel => self.uas_cancel(now, req),
+            Method::Bye => self.dialog_bye(now, req),
+            Method::Info => self.dialog_info(now, req),
+            Method::Options => self.answer_options(now, &req),
+            Method::Update if req.to_tag.is_some() => self.reply(now, &req, 200, None),
+            _ => self.reply_not_allowed(now, &req),
+        }
+    }
+
+    fn answer_options(&mut self, now: Instant, req: &Parsed) {
+        let mut headers = message::response_headers(req, Some("opt"));
+        headers.push(message::other("Allow", ALLOW));
+        headers.push(message::other(
+            "Accept",
+            "application/sdp, application/dtmf-relay, application/dtmf",
+        ));
+        headers.push(message::other("User-Agent", self.config.user_agent.clone()));
+        let bytes = message::build_response(200, headers, b"");
+        self.respond(now, req, 200, bytes);
+    }
+
+    fn reply_not_allowed(&mut self, now: Instant, req: &Parsed) {
+        let mut headers = message::response_headers(req, None);
+        headers.push(message::other("Allow", ALLOW));
+        let bytes = message::build_response(405, headers, b"");
+        self.respond(now, req, 405, bytes);
+    }
+}
+
+/// The methods we answer.
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
+
+fn first_method(out: &[TxOutput]) -> Option<Method> {
+    out.iter().find_map(|o| match o {
+        TxOutput::Send(bytes) => {
+            let line = bytes.split(|b| *b == b' ').next()?;
+            message::parse_method(std::str::from_utf8(line).ok()?)
+        }
+        _ => None,
+    })
+}
+
+impl Parsed {
+    /// The method a request's server transaction is keyed by (CANCEL has its own).
+    fn cseq_method_of_request(&self) -> Method {
+        self.method().unwrap_or(self.cseq_method)
+    }
+}
+
+#[cfg(test)]
+mod tests;

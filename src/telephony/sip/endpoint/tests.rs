@@ -1,0 +1,281 @@
+//! Two endpoints wired together on virtual time: the sans-IO core end to end.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::telephony::sip::Disposition;
+
+struct Pair {
+    now: Instant,
+    a: Endpoint,
+    b: Endpoint,
+    /// Drop the first n messages from a to b (loss).
+    drop_a_to_b: usize,
+    log: Vec<String>,
+}
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+impl Pair {
+    fn new() -> Pair {
+        Pair {
+            now: Instant::now(),
+            a: Endpoint::new(EndpointConfig::new(addr(5060)), 1),
+            b: Endpoint::new(EndpointConfig::new(addr(5080)), 2),
+            drop_a_to_b: 0,
+            log: Vec::new(),
+        }
+    }
+
+    /// Delivers messages until both are quiet; returns events of (a, b).
+    fn drive(&mut self) -> (Vec<Event>, Vec<Event>) {
+        let (mut ea, mut eb) = (Vec::new(), Vec::new());
+        loop {
+            let mut moved = false;
+            while let Some(t) = self.a.poll_transmit() {
+                moved = true;
+                self.log.push(first_line(&t.bytes));
+                if self.drop_a_to_b > 0 {
+                    self.drop_a_to_b -= 1;
+                    continue;
+                }
+                self.b
+                    .handle_datagram(self.now, addr(5060), t.transport, &t.bytes)
+                    .unwrap();
+            }
+            while let Some(t) = self.b.poll_transmit() {
+                moved = true;
+                self.log.push(first_line(&t.bytes));
+                self.a
+                    .handle_datagram(self.now, addr(5080), t.transport, &t.bytes)
+                    .unwrap();
+            }
+            ea.extend(std::iter::from_fn(|| self.a.poll_event()));
+            eb.extend(std::iter::from_fn(|| self.b.poll_event()));
+            if !moved {
+                return (ea, eb);
+            }
+        }
+    }
+
+    /// Advances virtual time to the next timer of either side.
+    fn advance(&mut self, limit: Instant) -> bool {
+        let next = [self.a.poll_timeout(), self.b.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        match next {
+            Some(at) if at <= limit => {
+                self.now = self.now.max(at);
+                self.a.handle_timeout(self.now);
+                self.b.handle_timeout(self.now);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+fn first_line(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn dial() -> Dial {
+    Dial {
+        to: "sip:owner@127.0.0.1:5080".into(),
+        from: "sip:4008001234@127.0.0.1".into(),
+        display_name: Some("huifang".into()),
+        next_hop: addr(5080),
+        via_proxy: false,
+        transport: Transport::Udp,
+        offer: "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n".into(),
+        ring_timeout: Duration::from_secs(15),
+        credentials: None,
+        headers: vec![("X-Campaign".into(), "7".into())],
+    }
+}
+
+fn incoming(events: &[Event]) -> CallKey {
+    events
+        .iter()
+        .find_map(|e| match e {
+            Event::Call {
+                call,
+                event: CallEvent::Incoming { .. },
+            } => Some(*call),
+            _ => None,
+        })
+        .expect("an incoming call")
+}
+
+fn ended(events: &[Event]) -> Option<(Disposition, Option<u16>, Side)> {
+    events.iter().find_map(|e| match e {
+        Event::Call {
+            event:
+                CallEvent::Ended {
+                    disposition,
+                    status,
+                    by,
+                    ..
+                },
+            ..
+        } => Some((*disposition, *status, *by)),
+        _ => None,
+    })
+}
+
+#[test]
+fn answered_call_then_bye_from_the_callee() {
+    let mut p = Pair::new();
+    let call = p.a.dial(p.now, dial()).unwrap();
+    let (ea, eb) = p.drive();
+    assert!(ea.contains(&Event::Call {
+        call,
+        event: CallEvent::Trying
+    }));
+    let theirs = incoming(&eb);
+    p.b.ring(p.now, theirs).unwrap();
+    p.b.answer(p.now, theirs, "v=0\r\n".into()).unwrap();
+    let (ea, eb) = p.drive();
+    assert!(ea.contains(&Event::Call {
+        call,
+        event: CallEvent::Ringing
+    }));
+    assert!(ea.iter().any(|e| matches!(
+        e,
+        Event::Call {
+            event: CallEvent::Answered { sdp: Some(_) },
+            ..
+        }
+    )));
+    assert!(eb.contains(&Event::Call {
+        call: theirs,
+        event: CallEvent::Confirmed
+    }));
+    p.b.hangup(p.now, theirs).unwrap();
+    let (ea, eb) = p.drive();
+    assert_eq!(
+        ended(&ea),
+        Some((Disposition::Answered, None, Side::Remote))
+    );
+    assert_eq!(ended(&eb), Some((Disposition::Answered, None, Side::Local)));
+    // Both forget the call after lingering.
+    let end = p.now + Duration::from_secs(60);
+    while p.advance(end) {
+        p.drive();
+    }
+    assert_eq!((p.a.call_count(), p.b.call_count()), (0, 0));
+}
+
+#[test]
+fn busy_is_reported_with_its_status() {
+    let mut p = Pair::new();
+    p.a.dial(p.now, dial()).unwrap();
+    let (_, eb) = p.drive();
+    p.b.reject(p.now, incoming(&eb), 486).unwrap();
+    let (ea, _) = p.drive();
+    assert_eq!(
+        ended(&ea),
+        Some((Disposition::Busy, Some(486), Side::Remote))
+    );
+    assert!(p.log.iter().any(|l| l.starts_with("ACK ")));
+}
+
+#[test]
+fn ring_timeout_cancels_after_fifteen_seconds() {
+    let mut p = Pair::new();
+    let start = p.now;
+    let mut d = dial();
+    d.ring_timeout = Duration::from_secs(3); // raised to the 15 s minimum
+    p.a.dial(p.now, d).unwrap();
+    let (_, eb) = p.drive();
+    p.b.ring(p.now, incoming(&eb)).unwrap();
+    p.drive();
+    let mut ea_all = Vec::new();
+    let mut eb_all = Vec::new();
+    while p.advance(start + Duration::from_secs(20)) {
+        let (ea, eb) = p.drive();
+        ea_all.extend(ea);
+        eb_all.extend(eb);
+    }
+    assert!(p.log.iter().any(|l| l.starts_with("CANCEL ")));
+    assert_eq!(
+        ended(&ea_all),
+        Some((Disposition::NoAnswer, Some(487), Side::Local))
+    );
+    assert_eq!(
+        ended(&eb_all),
+        Some((Disposition::Cancelled, Some(487), Side::Remote))
+    );
+}
+
+#[test]
+fn lost_invite_is_retransmitted() {
+    let mut p = Pair::new();
+    p.drop_a_to_b = 1;
+    p.a.dial(p.now, dial()).unwrap();
+    let (_, eb) = p.drive();
+    assert!(eb.is_empty());
+    assert!(p.advance(p.now + Duration::from_secs(1)));
+    let (_, eb) = p.drive();
+    let theirs = incoming(&eb);
+    p.b.answer(p.now, theirs, "v=0\r\n".into()).unwrap();
+    let (ea, _) = p.drive();
+    assert!(ea.iter().any(|e| matches!(
+        e,
+        Event::Call {
+            event: CallEvent::Answered { .. },
+            ..
+        }
+    )));
+}
+
+#[test]
+fn info_digits_reach_the_caller() {
+    let mut p = Pair::new();
+    let call = p.a.dial(p.now, dial()).unwrap();
+    let (_, eb) = p.drive();
+    let theirs = incoming(&eb);
+    p.b.answer(p.now, theirs, "v=0\r\n".into()).unwrap();
+    p.drive();
+    p.b.send_info(
+        p.now,
+        theirs,
+        "application/dtmf-relay",
+        "Signal=4\r\nDuration=160\r\n",
+    )
+    .unwrap();
+    let (events, _) = p.drive();
+    assert!(events.contains(&Event::Call {
+        call,
+        event: CallEvent::Digit(crate::telephony::Digit::parse('4').unwrap())
+    }));
+}
+
+#[test]
+fn options_and_unknown_methods_are_answered() {
+    let mut p = Pair::new();
+    let req = "OPTIONS sip:huifang@127.0.0.1:5080 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKo1\r\nFrom: <sip:x@127.0.0.1>;tag=1\r\nTo: <sip:huifang@127.0.0.1:5080>\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    p.b.handle_datagram(p.now, addr(5060), Transport::Udp, req.as_bytes())
+        .unwrap();
+    let t = p.b.poll_transmit().unwrap();
+    assert!(first_line(&t.bytes).starts_with("SIP/2.0 200"));
+    let msg = req
+        .replace("OPTIONS", "MESSAGE")
+        .replace("z9hG4bKo1", "z9hG4bKo2");
+    p.b.handle_datagram(p.now, addr(5060), Transport::Udp, msg.as_bytes())
+        .unwrap();
+    let t = p.b.poll_transmit().unwrap();
+    assert!(first_line(&t.bytes).starts_with("SIP/2.0 405"));
+    assert!(
+        p.b.handle_datagram(p.now, addr(5060), Transport::Udp, b"NOT SIP")
+            .is_err()
+    );
+}

@@ -1,0 +1,553 @@
+//! SIP messages: parsed and built with `rsip`, plus the few fields every layer needs.
+//!
+//! `rsip` tokenizes a message but leaves compact header names (`v:`, `i:`, ...) as unknown
+//! headers and checks nothing about mandatory ones. [`parse`] fixes both, so the layers above
+//! can rely on a message having Via, From, To, Call-ID and CSeq.
+
+use rsip::headers::UntypedHeader;
+use rsip::headers::{CSeq, CallId, ContentLength, ContentType, From, To, Via};
+use rsip::message::HasHeaders;
+use rsip::{Header, Method, SipMessage};
+
+/// Why bytes off the wire are not a SIP message we can handle.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MessageError {
+    /// The start line or headers do not parse.
+    #[error("not a SIP message: {0}")]
+    Syntax(String),
+    /// A header every request and response must carry is missing.
+    #[error("SIP message without a {0} header")]
+    Missing(&'static str),
+    /// A header is present but its value is malformed.
+    #[error("malformed {header} header `{value}`")]
+    Malformed {
+        /// The header's name.
+        header: &'static str,
+        /// Its raw value.
+        value: String,
+    },
+}
+
+/// A message off the wire with the fields transactions and dialogs match on.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// The message itself.
+    pub msg: SipMessage,
+    /// Call-ID.
+    pub call_id: String,
+    /// CSeq number.
+    pub cseq: u32,
+    /// CSeq method (for responses, the method of the request answered).
+    pub cseq_method: Method,
+    /// The `branch` of the top Via.
+    pub branch: String,
+    /// The tag of From.
+    pub from_tag: Option<String>,
+    /// The tag of To (absent on an initial request).
+    pub to_tag: Option<String>,
+}
+
+impl Parsed {
+    /// The status code, for a response.
+    pub fn status(&self) -> Option<u16> {
+        match &self.msg {
+            SipMessage::Response(r) => Some(r.status_code.code()),
+            SipMessage::Request(_) => None,
+        }
+    }
+
+    /// The request method, for a request.
+    pub fn method(&self) -> Option<Method> {
+        match &self.msg {
+            SipMessage::Request(r) => Some(r.method),
+            SipMessage::Response(_) => None,
+        }
+    }
+
+    /// The message body.
+    pub fn body(&self) -> &[u8] {
+        self.msg.body()
+    }
+
+    /// The body as text, when there is one.
+    pub fn body_text(&self) -> Option<String> {
+        let body = self.body();
+        (!body.is_empty()).then(|| String::from_utf8_lossy(body).into_owned())
+    }
+
+    /// The first value of a header by name (case-insensitive, compact forms normalised).
+    pub fn header(&self, name: &str) -> Option<String> {
+        headers_named(self.msg.headers(), name).into_iter().next()
+    }
+
+    /// Every value of a header by name, in order.
+    pub fn headers(&self, name: &str) -> Vec<String> {
+        headers_named(self.msg.headers(), name)
+    }
+
+    /// The URI inside the first Contact header (without the angle brackets).
+    pub fn contact_uri(&self) -> Option<String> {
+        self.header("Contact").map(|v| uri_of(&v).to_string())
+    }
+
+    /// The Content-Type's media type, lower-cased without parameters.
+    pub fn content_type(&self) -> Option<String> {
+        self.header("Content-Type").map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+    }
+}
+
+/// Parses a datagram (or one framed TCP message) into a [`Parsed`] message.
+pub fn parse(bytes: &[u8]) -> Result<Parsed, MessageError> {
+    if bytes.len() > 65_535 {
+        return Err(MessageError::Syntax(
+            "message longer than 65535 bytes".into(),
+        ));
+    }
+    let mut msg = SipMessage::try_from(bytes)
+        .map_err(|e| MessageError::Syntax(first_line(&e.to_string())))?;
+    normalise_compact(msg.headers_mut());
+    let headers = msg.headers();
+    let call_id = headers_named(headers, "Call-ID")
+        .into_iter()
+        .next()
+        .ok_or(MessageError::Missing("Call-ID"))?;
+    let cseq_raw = headers_named(headers, "CSeq")
+        .into_iter()
+        .next()
+        .ok_or(MessageError::Missing("CSeq"))?;
+    let (cseq, cseq_method) = parse_cseq(&cseq_raw).ok_or_else(|| MessageError::Malformed {
+        header: "CSeq",
+        value: cseq_raw.clone(),
+    })?;
+    let via = headers_named(headers, "Via")
+        .into_iter()
+        .next()
+        .ok_or(MessageError::Missing("Via"))?;
+    let branch = param(&via, "branch").unwrap_or_default();
+    let from = headers_named(headers, "From")
+        .into_iter()
+        .next()
+        .ok_or(MessageError::Missing("From"))?;
+    let to = headers_named(headers, "To")
+        .into_iter()
+        .next()
+        .ok_or(MessageError::Missing("To"))?;
+    if let SipMessage::Request(r) = &msg
+        && r.method != cseq_method
+        && r.method != Method::Ack
+        && r.method != Method::Cancel
+    {
+        return Err(MessageError::Malformed {
+            header: "CSeq",
+            value: cseq_raw,
+        });
+    }
+    Ok(Parsed {
+        call_id,
+        cseq,
+        cseq_method,
+        branch,
+        from_tag: tag_of(&from),
+        to_tag: tag_of(&to),
+        msg,
+    })
+}
+
+/// Splits a stream (TCP) buffer into one message: returns its length when a whole message
+/// (headers and `Content-Length` bytes of body) is in `buf`, `Ok(None)` when more is needed.
+pub fn frame(buf: &[u8]) -> Result<Option<usize>, MessageError> {
+    let start = buf
+        .iter()
+        .position(|b| !matches!(b, b'\r' | b'\n'))
+        .unwrap_or(buf.len());
+    let Some(end) = find(&buf[start..], b"\r\n\r\n") else {
+        if buf.len() > 65_535 {
+            return Err(MessageError::Syntax(
+                "headers longer than 65535 bytes".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let head = &buf[start..start + end];
+    let text = String::from_utf8_lossy(head);
+    let mut length = None;
+    for line in text.split("\r\n").skip(1) {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("content-length") || name == "l" {
+            length = Some(
+                value
+                    .trim()
+                    .parse::<usize>()
+                    .map_err(|_| MessageError::Malformed {
+                        header: "Content-Length",
+                        value: value.trim().to_string(),
+                    })?,
+            );
+        }
+    }
+    // RFC 3261 §18.3: over a stream, Content-Length is mandatory.
+    let length = length.ok_or(MessageError::Missing("Content-Length"))?;
+    if length > 65_535 {
+        return Err(MessageError::Syntax("body longer than 65535 bytes".into()));
+    }
+    let total = start + end + 4 + length;
+    Ok((buf.len() >= total).then_some(total))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn first_line(s: &str) -> String {
+    s.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect()
+}
+
+/// Maps compact header names (RFC 3261 §7.3.3) to their typed `rsip` headers.
+fn normalise_compact(headers: &mut rsip::Headers) {
+    for header in headers.iter_mut() {
+        if let Header::Other(name, value) = header {
+            let value = value.clone();
+            let typed = match name.as_str() {
+                "v" | "V" => Header::Via(Via::new(value)),
+                "i" | "I" => Header::CallId(CallId::new(value)),
+                "f" | "F" => Header::From(From::new(value)),
+                "t" | "T" => Header::To(To::new(value)),
+                "m" | "M" => Header::Contact(rsip::headers::Contact::new(value)),
+                "l" | "L" => Header::ContentLength(ContentLength::new(value)),
+                "c" | "C" => Header::ContentType(ContentType::new(value)),
+                _ => continue,
+            };
+            *header = typed;
+        }
+    }
+}
+
+/// The canonical name of a header, for look-ups by name.
+fn header_name(header: &Header) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    Cow::Borrowed(match header {
+        Header::Via(_) => "via",
+        Header::From(_) => "from",
+        Header::To(_) => "to",
+        Header::CallId(_) => "call-id",
+        Header::CSeq(_) => "cseq",
+        Header::Contact(_) => "contact",
+        Header::ContentLength(_) => "content-length",
+        Header::ContentType(_) => "content-type",
+        Header::Route(_) => "route",
+        Header::RecordRoute(_) => "record-route",
+        Header::WwwAuthenticate(_) => "www-authenticate",
+        Header::ProxyAuthenticate(_) => "proxy-authenticate",
+        Header::Authorization(_) => "authorization",
+        Header::ProxyAuthorization(_) => "proxy-authorization",
+        Header::Expires(_) => "expires",
+        Header::MaxForwards(_) => "max-forwards",
+        Header::Allow(_) => "allow",
+        Header::Other(name, _) => return Cow::Owned(name.to_ascii_lowercase()),
+        _ => "",
+    })
+}
+
+/// The value of a header as text (what follows `Name: `).
+fn header_value(header: &Header) -> String {
+    let line = header.to_string();
+    match line.split_once(':') {
+        Some((_, v)) => v.trim().to_string(),
+        None => line,
+    }
+}
+
+fn headers_named(headers: &rsip::Headers, name: &str) -> Vec<String> {
+    let wanted = name.to_ascii_lowercase();
+    headers
+        .iter()
+        .filter(|h| header_name(h) == wanted.as_str())
+        .flat_map(|h| {
+            let value = header_value(h);
+            // Via, Route and Record-Route may carry several comma-separated values.
+            if matches!(wanted.as_str(), "via" | "route" | "record-route") {
+                split_list(&value)
+            } else {
+                vec![value]
+            }
+        })
+        .collect()
+}
+
+/// Splits a comma-separated header list, respecting `<...>` and quotes.
+pub fn split_list(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let (mut depth, mut quoted, mut start) = (0i32, false, 0);
+    for (i, c) in value.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '<' if !quoted => depth += 1,
+            '>' if !quoted => depth -= 1,
+            ',' if !quoted && depth == 0 => {
+                out.push(value[start..i].trim().to_string());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    let last = value[start..].trim();
+    if !last.is_empty() {
+        out.push(last.to_string());
+    }
+    out
+}
+
+fn parse_cseq(raw: &str) -> Option<(u32, Method)> {
+    let mut parts = raw.split_whitespace();
+    let number = parts.next()?.parse().ok()?;
+    let method = parse_method(parts.next()?)?;
+    Some((number, method))
+}
+
+/// Parses a method name.
+pub fn parse_method(name: &str) -> Option<Method> {
+    Method::all()
+        .into_iter()
+        .find(|m| m.to_string().eq_ignore_ascii_case(name))
+}
+
+/// The value of `;name=value` in a header (outside the angle brackets of a name-addr).
+pub fn param(header: &str, name: &str) -> Option<String> {
+    let params = match header.rfind('>') {
+        Some(i) => &header[i + 1..],
+        None => header,
+    };
+    params.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        k.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+/// The `tag` parameter of a From or To header.
+pub fn tag_of(header: &str) -> Option<String> {
+    param(header, "tag").filter(|t| !t.is_empty())
+}
+
+/// The URI of a name-addr (`"Bob" <sip:bob@host>;tag=1` → `sip:bob@host`) or addr-spec.
+pub fn uri_of(header: &str) -> &str {
+    match (header.find('<'), header.find('>')) {
+        (Some(a), Some(b)) if a < b => &header[a + 1..b],
+        _ => header.split(';').next().unwrap_or(header).trim(),
+    }
+}
+
+/// The host and port of a SIP URI (`sip:user@127.0.0.1:5080;transport=tcp` → `127.0.0.1`, 5080).
+pub fn host_port(uri: &str) -> Option<(String, Option<u16>)> {
+    let rest = uri
+        .strip_prefix("sips:")
+        .or_else(|| uri.strip_prefix("sip:"))?;
+    let rest = rest.split(['?']).next()?;
+    let hostport = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let hostport = hostport.split(';').next()?;
+    if let Some(v6) = hostport.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        let port = after.strip_prefix(':').and_then(|p| p.parse().ok());
+        return Some((host.to_string(), port));
+    }
+    match hostport.rsplit_once(':') {
+        Some((h, p)) => Some((h.to_string(), Some(p.parse().ok()?))),
+        None => Some((hostport.to_string(), None)),
+    }
+}
+
+/// The user part of a SIP URI.
+pub fn user_of(uri: &str) -> Option<&str> {
+    let rest = uri
+        .strip_prefix("sips:")
+        .or_else(|| uri.strip_prefix("sip:"))?;
+    rest.rsplit_once('@')
+        .map(|(u, _)| u.split(':').next().unwrap_or(u))
+}
+
+/// Builds a request with `rsip`: start line, the given headers in order, Content-Length and body.
+pub fn build_request(method: Method, uri: &str, headers: Vec<Header>, body: &[u8]) -> Vec<u8> {
+    let uri = rsip::Uri::try_from(uri).unwrap_or_else(|_| rsip::Uri {
+        host_with_port: rsip::Domain::from(uri.to_string()).into(),
+        ..Default::default()
+    });
+    let mut headers: rsip::Headers = headers.into();
+    headers.push(Header::ContentLength(
+        ContentLength::from(body.len() as u32),
+    ));
+    rsip::Request {
+        method,
+        uri,
+        version: rsip::Version::V2,
+        headers,
+        body: body.to_vec(),
+    }
+    .to_string()
+    .into_bytes()
+}
+
+/// Builds a response with `rsip`.
+pub fn build_response(status: u16, headers: Vec<Header>, body: &[u8]) -> Vec<u8> {
+    let mut headers: rsip::Headers = headers.into();
+    headers.push(Header::ContentLength(
+        ContentLength::from(body.len() as u32),
+    ));
+    rsip::Response {
+        status_code: rsip::StatusCode::from(status),
+        version: rsip::Version::V2,
+        headers,
+        body: body.to_vec(),
+    }
+    .to_string()
+    .into_bytes()
+}
+
+/// Copies the headers a response must echo from its request (Via list, From, To, Call-ID,
+/// CSeq), adding `to_tag` to To when the request's To has none.
+pub fn response_headers(request: &Parsed, to_tag: Option<&str>) -> Vec<Header> {
+    let mut out = Vec::new();
+    for via in request.headers("Via") {
+        out.push(Header::Via(Via::new(via)));
+    }
+    if let Some(from) = request.header("From") {
+        out.push(Header::From(From::new(from)));
+    }
+    if let Some(to) = request.header("To") {
+        let to = match (tag_of(&to), to_tag) {
+            (None, Some(tag)) => format!("{to};tag={tag}"),
+            _ => to,
+        };
+        out.push(Header::To(To::new(to)));
+    }
+    out.push(Header::CallId(CallId::new(request.call_id.clone())));
+    out.push(Header::CSeq(CSeq::new(format!(
+        "{} {}",
+        request.cseq, request.cseq_method
+    ))));
+    out
+}
+
+/// A named header that `rsip` has no variant for, or whose variant we do not need typed.
+pub fn other(name: &str, value: impl Into<String>) -> Header {
+    Header::Other(name.to_string(), value.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INVITE: &str = "INVITE sip:owner@127.0.0.1:5080 SIP/2.0\r\n\
+        v: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK776asdhds;rport\r\n\
+        Max-Forwards: 70\r\n\
+        t: <sip:owner@127.0.0.1:5080>\r\n\
+        f: \"huifang\" <sip:400@127.0.0.1>;tag=1928301774\r\n\
+        i: a84b4c76e66710@127.0.0.1\r\n\
+        CSeq: 314159 INVITE\r\n\
+        m: <sip:400@127.0.0.1:5060>\r\n\
+        Content-Length: 0\r\n\r\n";
+
+    #[test]
+    fn compact_headers_are_understood() {
+        let p = parse(INVITE.as_bytes()).unwrap();
+        assert_eq!(p.call_id, "a84b4c76e66710@127.0.0.1");
+        assert_eq!(p.cseq, 314159);
+        assert_eq!(p.cseq_method, Method::Invite);
+        assert_eq!(p.branch, "z9hG4bK776asdhds");
+        assert_eq!(p.from_tag.as_deref(), Some("1928301774"));
+        assert_eq!(p.to_tag, None);
+        assert_eq!(p.contact_uri().as_deref(), Some("sip:400@127.0.0.1:5060"));
+        assert_eq!(p.method(), Some(Method::Invite));
+    }
+
+    #[test]
+    fn malformed_messages_are_errors_not_panics() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"\r\n\r\n",
+            b"garbage",
+            b"INVITE\r\n\r\n",
+            b"SIP/2.0 abc OK\r\n\r\n",
+            b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\n\r\n",
+            b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: one INVITE\r\n\r\n",
+            b"INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 BYE\r\n\r\n",
+            b"\xff\xfe\x00\x01 SIP/2.0\r\n\r\n",
+            b"SIP/2.0 200 OK\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n",
+        ];
+        for case in cases {
+            assert!(parse(case).is_err(), "{:?}", String::from_utf8_lossy(case));
+        }
+    }
+
+    #[test]
+    fn built_requests_parse_back() {
+        let bytes = build_request(
+            Method::Options,
+            "sip:owner@127.0.0.1:5080",
+            vec![
+                Header::Via(Via::new("SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKx")),
+                Header::From(From::new("<sip:a@127.0.0.1>;tag=a")),
+                Header::To(To::new("<sip:owner@127.0.0.1:5080>")),
+                Header::CallId(CallId::new("c1")),
+                Header::CSeq(CSeq::new("1 OPTIONS")),
+            ],
+            b"",
+        );
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.starts_with("OPTIONS sip:owner@127.0.0.1:5080 SIP/2.0\r\n"));
+        assert!(text.ends_with("Content-Length: 0\r\n\r\n"));
+        let p = parse(&bytes).unwrap();
+        assert_eq!(p.branch, "z9hG4bKx");
+        let response = build_response(200, response_headers(&p, Some("b")), b"");
+        let r = parse(&response).unwrap();
+        assert_eq!(r.status(), Some(200));
+        assert_eq!(r.to_tag.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn stream_framing_waits_for_the_body() {
+        let msg = b"BYE sip:a@b SIP/2.0\r\nContent-Length: 4\r\n\r\nabcdNEXT";
+        assert_eq!(frame(&msg[..20]).unwrap(), None);
+        assert_eq!(frame(&msg[..msg.len() - 5]).unwrap(), None);
+        assert_eq!(frame(msg).unwrap(), Some(msg.len() - 4));
+        assert_eq!(
+            frame(b"\r\n\r\nBYE x SIP/2.0\r\nl: 0\r\n\r\n").unwrap(),
+            Some(27)
+        );
+        assert!(frame(b"BYE x SIP/2.0\r\nContent-Length: many\r\n\r\n").is_err());
+        assert!(frame(b"BYE x SIP/2.0\r\nVia: x\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn uri_helpers() {
+        assert_eq!(uri_of("\"Bob\" <sip:bob@h:5>;tag=1"), "sip:bob@h:5");
+        assert_eq!(
+            host_port("sip:bob@127.0.0.1:5080;transport=tcp"),
+            Some(("127.0.0.1".into(), Some(5080)))
+        );
+        assert_eq!(host_port("sip:[::1]:5"), Some(("::1".into(), Some(5))));
+        assert_eq!(
+            host_port("sip:example.com"),
+            Some(("example.com".into(), None))
+        );
+        assert_eq!(user_of("sip:4001@h"), Some("4001"));
+        assert_eq!(
+            split_list("<sip:a;lr>, <sip:b,c;lr>,sip:d"),
+            vec!["<sip:a;lr>", "<sip:b,c;lr>", "sip:d"]
+        );
+    }
+}

@@ -1,0 +1,276 @@
+//! The SIP task: one loop that owns the [`Endpoint`], its UDP socket and TCP connections,
+//! and routes the endpoint's events to the calls' channels.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+
+use super::Command;
+use super::call::{IncomingRaw, SipUpdate};
+use crate::telephony::sip::message;
+use crate::telephony::sip::{CallEvent, CallKey, Endpoint, EndpointConfig, Event, Transport};
+
+type Frames = mpsc::UnboundedSender<(SocketAddr, Vec<u8>)>;
+
+struct Task {
+    endpoint: Endpoint,
+    udp: UdpSocket,
+    calls: HashMap<CallKey, mpsc::UnboundedSender<SipUpdate>>,
+    incoming: mpsc::UnboundedSender<IncomingRaw>,
+    tcp_out: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
+    tcp_in: Frames,
+}
+
+/// Starts the task; returns its command sender and the stream of incoming calls.
+pub(super) fn spawn(
+    config: EndpointConfig,
+    udp: UdpSocket,
+    tcp: Option<TcpListener>,
+) -> (
+    mpsc::UnboundedSender<Command>,
+    mpsc::UnboundedReceiver<IncomingRaw>,
+) {
+    let (commands, command_rx) = mpsc::unbounded_channel();
+    let (incoming, incoming_rx) = mpsc::unbounded_channel();
+    let (tcp_in, tcp_rx) = mpsc::unbounded_channel();
+    // Tags, branches and Call-IDs must differ between runs and between user agents.
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id()).rotate_left(32)
+        ^ super::session_id();
+    let task = Task {
+        endpoint: Endpoint::new(config, seed),
+        udp,
+        calls: HashMap::new(),
+        incoming,
+        tcp_out: HashMap::new(),
+        tcp_in,
+    };
+    tokio::spawn(task.run(command_rx, tcp_rx, tcp));
+    (commands, incoming_rx)
+}
+
+impl Task {
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut tcp_rx: mpsc::UnboundedReceiver<(SocketAddr, Vec<u8>)>,
+        tcp: Option<TcpListener>,
+    ) {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let deadline = self.endpoint.poll_timeout();
+            let sleep = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let accept = async {
+                match &tcp {
+                    Some(listener) => listener.accept().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                received = self.udp.recv_from(&mut buf) => match received {
+                    Ok((n, from)) => self.receive(from, Transport::Udp, &buf[..n]),
+                    Err(err) => tracing::debug!(%err, "SIP UDP receive error"),
+                },
+                Some((from, bytes)) = tcp_rx.recv() => self.receive(from, Transport::Tcp, &bytes),
+                accepted = accept => match accepted {
+                    Ok((stream, peer)) => self.adopt(stream, peer),
+                    Err(err) => tracing::warn!(%err, "SIP TCP accept failed"),
+                },
+                command = commands.recv() => match command {
+                    None | Some(Command::Shutdown) => break,
+                    Some(command) => self.command(command),
+                },
+                () = sleep => self.endpoint.handle_timeout(Instant::now()),
+            }
+            self.flush().await;
+        }
+        tracing::debug!("SIP task stopped");
+    }
+
+    fn receive(&mut self, from: SocketAddr, transport: Transport, bytes: &[u8]) {
+        if let Err(err) = self
+            .endpoint
+            .handle_datagram(Instant::now(), from, transport, bytes)
+        {
+            // A malformed message is logged and dropped, never fatal.
+            tracing::warn!(%from, %err, "dropped a malformed SIP message");
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        let now = Instant::now();
+        match command {
+            Command::Dial { dial, reply } => {
+                let result = self.endpoint.dial(now, *dial).map(|key| {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    self.calls.insert(key, tx);
+                    (key, rx)
+                });
+                let _ = reply.send(result);
+            }
+            Command::Answer { call, sdp, reply } => {
+                let _ = reply.send(self.endpoint.answer(now, call, sdp));
+            }
+            Command::Ring(call) => {
+                let _ = self.endpoint.ring(now, call);
+            }
+            Command::Reject(call, status) => {
+                let _ = self.endpoint.reject(now, call, status);
+            }
+            Command::Hangup(call) => {
+                let _ = self.endpoint.hangup(now, call);
+            }
+            Command::Info {
+                call,
+                content_type,
+                body,
+            } => {
+                let _ = self.endpoint.send_info(now, call, &content_type, &body);
+            }
+            Command::Register(register) => {
+                self.endpoint.register(now, *register);
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    async fn flush(&mut self) {
+        while let Some(transmit) = self.endpoint.poll_transmit() {
+            match transmit.transport {
+                Transport::Udp => {
+                    if let Err(err) = self.udp.send_to(&transmit.bytes, transmit.to).await {
+                        tracing::warn!(to = %transmit.to, %err, "SIP UDP send failed");
+                    }
+                }
+                Transport::Tcp => self.send_tcp(transmit.to, transmit.bytes),
+            }
+        }
+        while let Some(event) = self.endpoint.poll_event() {
+            match event {
+                Event::Call {
+                    call,
+                    event:
+                        CallEvent::Incoming {
+                            from,
+                            to,
+                            uri,
+                            offer,
+                        },
+                } => {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    self.calls.insert(call, tx);
+                    let raw = IncomingRaw {
+                        key: call,
+                        from,
+                        to,
+                        uri,
+                        offer,
+                        updates: rx,
+                    };
+                    if self.incoming.send(raw).is_err() {
+                        let _ = self.endpoint.reject(Instant::now(), call, 480);
+                    }
+                }
+                Event::Call { call, event } => {
+                    let ended = matches!(event, CallEvent::Ended { .. });
+                    if let Some(tx) = self.calls.get(&call) {
+                        let _ = tx.send(event);
+                    }
+                    if ended {
+                        self.calls.remove(&call);
+                    }
+                }
+                Event::Registration {
+                    registration,
+                    state,
+                } => {
+                    tracing::info!(?registration, ?state, "registration");
+                }
+            }
+        }
+    }
+
+    /// Sends over the TCP connection to `to`, connecting first when there is none.
+    fn send_tcp(&mut self, to: SocketAddr, bytes: Vec<u8>) {
+        if let Some(tx) = self.tcp_out.get(&to)
+            && tx.send(bytes.clone()).is_ok()
+        {
+            return;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(bytes);
+        self.tcp_out.insert(to, tx);
+        let frames = self.tcp_in.clone();
+        tokio::spawn(async move {
+            match TcpStream::connect(to).await {
+                Ok(stream) => serve_connection(stream, to, rx, frames).await,
+                Err(err) => tracing::warn!(%to, %err, "SIP TCP connect failed"),
+            }
+        });
+    }
+
+    /// Takes an accepted connection: its writes go through `tcp_out`, its reads to the loop.
+    fn adopt(&mut self, stream: TcpStream, peer: SocketAddr) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.tcp_out.insert(peer, tx);
+        tokio::spawn(serve_connection(stream, peer, rx, self.tcp_in.clone()));
+    }
+}
+
+/// Reads framed messages from a connection into `frames` and writes what `outgoing` brings.
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut outgoing: mpsc::UnboundedReceiver<Vec<u8>>,
+    frames: Frames,
+) {
+    let (mut reader, mut writer) = stream.into_split();
+    let read = async move {
+        let mut buf = Vec::with_capacity(8192);
+        let mut chunk = vec![0u8; 8192];
+        loop {
+            match reader.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            loop {
+                match message::frame(&buf) {
+                    Ok(Some(len)) => {
+                        let msg: Vec<u8> = buf.drain(..len).collect();
+                        if frames.send((peer, msg)).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(err) => {
+                        // A stream that lost framing cannot be resynchronised: close it.
+                        tracing::warn!(%peer, %err, "closing SIP TCP connection");
+                        return;
+                    }
+                }
+            }
+        }
+    };
+    let write = async move {
+        while let Some(bytes) = outgoing.recv().await {
+            if writer.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::select! {
+        () = read => {},
+        () = write => {},
+    }
+}
