@@ -6,10 +6,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-command -v pg_isready >/dev/null 2>&1 || need_apt+=(postgresql-client)
-if [ ${#need_apt[@]} -gt 0 ] && [ -n "${TEST_DATABASE_URL:-}" ]; then
-  echo "tests/run.sh: installing ${need_apt[*]}"
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need_apt[@]}"; fi
+if [ -n "${TEST_DATABASE_URL:-}" ]; then
+  command -v pg_isready >/dev/null 2>&1 || need_apt+=(postgresql-client)
+fi
+# The real SIP peers of tests/telephony (shared/docs/peers.md): sipp, baresip, sox (reads the
+# recordings), espeak-ng (speaks prompts). The tests fail, never skip, when they are missing.
+command -v sipp >/dev/null 2>&1 || need_apt+=(sip-tester)
+command -v baresip >/dev/null 2>&1 || need_apt+=(baresip)
+command -v sox >/dev/null 2>&1 || need_apt+=(sox)
+command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "tests/run.sh: installing ${need_apt[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+  else
+    echo "tests/run.sh: missing ${need_apt[*]}; not root, so install them yourself" >&2
+  fi
 fi
 
 if [ -n "${TEST_DATABASE_URL:-}" ]; then

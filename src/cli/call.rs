@@ -67,8 +67,23 @@ pub struct CallArgs {
     pub json: bool,
 }
 
-/// Runs `huifang call`; exit 0 when the call was answered, 1 when not.
+/// A mistake in the command line itself: reported, and the exit code is 2 (as clap's own).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Usage(String);
+
+/// Runs `huifang call`; exit 0 when the call was answered, 1 when not, 2 for a usage error.
 pub(super) async fn run(config: &Config, args: CallArgs) -> anyhow::Result<ExitCode> {
+    match place(config, args).await {
+        Err(err) if err.downcast_ref::<Usage>().is_some() => {
+            eprintln!("error: {err}");
+            Ok(ExitCode::from(2))
+        }
+        other => other,
+    }
+}
+
+async fn place(config: &Config, args: CallArgs) -> anyhow::Result<ExitCode> {
     let trunk = match &args.trunk {
         Some(name) => Some(
             config
@@ -86,13 +101,14 @@ pub(super) async fn run(config: &Config, args: CallArgs) -> anyhow::Result<ExitC
     } else if let Some(domain) = trunk.as_ref().and_then(|t| t.domain.clone()) {
         format!("sip:{}@{domain}", args.target)
     } else {
-        bail!(
+        return Err(Usage(format!(
             "`{}` is not a SIP URI (sip:USER@HOST:PORT); give --trunk with a domain to dial a number",
             args.target
-        );
+        ))
+        .into());
     };
     let Some((host, port)) = message::host_port(&target) else {
-        bail!("`{target}` is not a SIP URI (sip:USER@HOST:PORT)");
+        return Err(Usage(format!("`{target}` is not a SIP URI (sip:USER@HOST:PORT)")).into());
     };
     let transport = match (args.transport, trunk.as_ref().map(|t| t.transport.as_str())) {
         (Some(t), _) => t,
@@ -115,7 +131,7 @@ pub(super) async fn run(config: &Config, args: CallArgs) -> anyhow::Result<ExitC
     let credentials = match (username, password) {
         (Some(username), Some(password)) => Some(Credentials { username, password }),
         (None, None) => None,
-        _ => bail!("give both --username and --password (or neither)"),
+        _ => return Err(Usage("give both --username and --password (or neither)".into()).into()),
     };
     // Load every prompt before dialling: a missing file is an error now, not mid-call.
     let ua_listen = match args.listen {

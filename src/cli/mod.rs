@@ -1,5 +1,6 @@
 //! The command line: parse, load configuration, call the library, print.
 
+mod bench;
 mod call;
 mod dnc;
 mod import;
@@ -54,6 +55,9 @@ pub enum Command {
     Escalate(ticket::EscalateArgs),
     /// Serve the JSON HTTP API (and run the escalation worker).
     Serve(crate::web::ServeArgs),
+    /// Telephony load generators for the benchmark (see benches/telephony.sh).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Place one SIP call: play prompts, collect digits, record; print every event.
     Call(call::CallArgs),
     /// Run the built-in phone simulator (simulated owners answering, busy, pressing keys).
@@ -83,6 +87,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await
             .map(|_| ExitCode::SUCCESS),
         Command::Call(args) => call::run(&config, args).await,
+        Command::Bench(command) => bench::run(command).await,
         Command::Phones(args) => phones::run(args).await,
         Command::Sample { out, seed, owners } => sample(out, seed, owners),
         Command::Import(args) => import::run(&open(&config).await?, args).await,

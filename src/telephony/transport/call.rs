@@ -427,6 +427,13 @@ impl Call {
         self.ended.clone()
     }
 
+    /// Plays `prompt` over and over (a load generator's call; ends with the call).
+    pub fn leg_play_loop(&self, prompt: &Arc<Prompt>) {
+        if let Some(leg) = &self.leg {
+            leg.play(vec![Arc::clone(prompt); 1000], false);
+        }
+    }
+
     /// Releases the media leg, finishing any recording; call after the end.
     pub async fn close(&mut self) {
         if let Some(leg) = self.leg.take() {

@@ -214,13 +214,18 @@ impl Endpoint {
             _ => {
                 let call_state = call.state;
                 let cancelled = call.cancel_wanted;
+                let had_credentials = call.credentials.is_some();
                 if matches!(status, 401 | 407) && self.retry_with_auth(now, key, &response) {
                     return;
                 }
-                let reason = reason_of(&response);
+                let mut reason = reason_of(&response);
                 let (disposition, by) = match (status, cancelled) {
                     (487, Some(why)) => (why, Side::Local),
-                    (401 | 407, _) => (Disposition::AuthFailed, Side::Remote),
+                    (401 | 407, _) => {
+                        let tries = self.calls.get(&key).map_or(0, |c| c.auth_tries);
+                        reason = Some(auth_failure(had_credentials, tries));
+                        (Disposition::AuthFailed, Side::Remote)
+                    }
                     _ => (Disposition::from_status(status), Side::Remote),
                 };
                 if call_state != State::Ended {
@@ -438,6 +443,19 @@ impl Endpoint {
             Owner::Reg(key) => self.reg_failed(now, key, None, "registrar did not answer".into()),
             Owner::None => {}
         }
+    }
+}
+
+/// Why a digest challenge ended the call, in words an operator can act on.
+fn auth_failure(had_credentials: bool, tries: u32) -> String {
+    match (had_credentials, tries) {
+        (false, _) => "authentication required but no credentials are configured \
+                       (give --username and --password, or the trunk's)"
+            .into(),
+        (true, 0) => {
+            "cannot answer the server's digest challenge (unsupported algorithm or qop)".into()
+        }
+        (true, _) => "the server refused our credentials: wrong user name or password".into(),
     }
 }
 
