@@ -14,6 +14,9 @@ use super::call::{IncomingRaw, SipUpdate};
 use crate::telephony::sip::message;
 use crate::telephony::sip::{CallEvent, CallKey, Endpoint, EndpointConfig, Event, Transport};
 
+/// Most datagrams or commands handled before the loop flushes and looks at its timers.
+const BATCH: usize = 64;
+
 type Frames = mpsc::UnboundedSender<(SocketAddr, Vec<u8>)>;
 
 struct Task {
@@ -78,8 +81,8 @@ impl Task {
                 }
             };
             tokio::select! {
-                received = self.udp.recv_from(&mut buf) => match received {
-                    Ok((n, from)) => self.receive(from, Transport::Udp, &buf[..n]),
+                readable = self.udp.readable() => match readable {
+                    Ok(()) => self.drain_udp(&mut buf),
                     Err(err) => tracing::debug!(%err, "SIP UDP receive error"),
                 },
                 Some((from, bytes)) = tcp_rx.recv() => self.receive(from, Transport::Tcp, &bytes),
@@ -87,15 +90,55 @@ impl Task {
                     Ok((stream, peer)) => self.adopt(stream, peer),
                     Err(err) => tracing::warn!(%err, "SIP TCP accept failed"),
                 },
-                command = commands.recv() => match command {
-                    None | Some(Command::Shutdown) => break,
-                    Some(command) => self.command(command),
+                command = commands.recv() => {
+                    // Take every command already queued: one flush for a burst of dials.
+                    let mut next = command;
+                    let mut stop = false;
+                    for taken in 1..=BATCH {
+                        match next {
+                            None | Some(Command::Shutdown) => {
+                                stop = true;
+                                break;
+                            }
+                            Some(command) => self.command(command),
+                        }
+                        next = match commands.try_recv() {
+                            Ok(command) if taken < BATCH => Some(command),
+                            Ok(Command::Shutdown) => {
+                                stop = true;
+                                break;
+                            }
+                            Ok(command) => {
+                                // The batch is full: handle this one, the rest next turn.
+                                self.command(command);
+                                break;
+                            }
+                            Err(_) => break,
+                        };
+                    }
+                    if stop {
+                        break;
+                    }
                 },
                 () = sleep => self.endpoint.handle_timeout(Instant::now()),
             }
             self.flush().await;
         }
         tracing::debug!("SIP task stopped");
+    }
+
+    /// Reads every datagram waiting (up to a batch), so a burst costs one flush.
+    fn drain_udp(&mut self, buf: &mut [u8]) {
+        for _ in 0..BATCH {
+            match self.udp.try_recv_from(buf) {
+                Ok((n, from)) => self.receive(from, Transport::Udp, &buf[..n]),
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(err) => {
+                    // ICMP errors surface here on Linux; they concern one peer, not the socket.
+                    tracing::debug!(%err, "SIP UDP receive error");
+                }
+            }
+        }
     }
 
     fn receive(&mut self, from: SocketAddr, transport: Transport, bytes: &[u8]) {
