@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::telephony::sip::auth::Credentials;
-use crate::telephony::sip::{Transport, message};
+use crate::telephony::sip::{RegState, Register, Transport, message};
 use crate::telephony::transport::{
     CallUpdate, Collect, DialRequest, PlayEnd, UserAgent, UserAgentConfig,
 };
@@ -164,6 +164,9 @@ async fn place(config: &Config, args: CallArgs) -> anyhow::Result<ExitCode> {
     request.ring_timeout = Duration::from_secs(ring);
 
     let printer = Printer { json: args.json };
+    if let Some(aor) = trunk.as_ref().and_then(|t| t.register.clone()) {
+        register(&ua, &request, aor, printer).await?;
+    }
     let mut call = ua.dial(request).await?;
     call.observe(move |update| printer.update(update));
     let answered = call.wait_answer().await;
@@ -214,6 +217,48 @@ async fn place(config: &Config, args: CallArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Registers with the trunk before the call and waits (10 s at most) for the registrar's word.
+async fn register(
+    ua: &UserAgent,
+    request: &DialRequest,
+    aor: String,
+    printer: Printer,
+) -> anyhow::Result<()> {
+    let hop = match &request.proxy {
+        Some(proxy) => proxy.clone(),
+        None => {
+            let (host, port) = message::host_port(&aor)
+                .ok_or_else(|| Usage(format!("trunk register `{aor}` is not a SIP URI")))?;
+            format!("{host}:{}", port.unwrap_or(5060))
+        }
+    };
+    let registrar = tokio::net::lookup_host(&hop)
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+        .with_context(|| format!("cannot resolve the registrar `{hop}`"))?;
+    let mut states = ua.register(Register {
+        registrar,
+        transport: request.transport,
+        aor,
+        expires: 3600,
+        credentials: request.credentials.clone(),
+    })?;
+    match tokio::time::timeout(Duration::from_secs(10), states.recv()).await {
+        Ok(Some(RegState::Registered { expires })) => {
+            printer.registered(expires);
+            Ok(())
+        }
+        Ok(Some(RegState::Failed { status, reason })) => {
+            bail!(
+                "registration failed ({}): {reason}",
+                status.map_or("no answer".into(), |s| s.to_string())
+            )
+        }
+        _ => bail!("the registrar did not answer within 10 s"),
+    }
 }
 
 /// The local address that routes to `host` (no packet is sent: a connected UDP socket only
@@ -276,6 +321,14 @@ impl Printer {
             );
         } else {
             println!("digits `{digits}` ({end:?})");
+        }
+    }
+
+    fn registered(&self, expires: u32) {
+        if self.json {
+            println!("{}", json!({"event": "registered", "expires": expires}));
+        } else {
+            println!("registered for {expires} s");
         }
     }
 

@@ -143,7 +143,6 @@ impl Call {
         ua: UserAgent,
         sip: mpsc::UnboundedReceiver<SipUpdate>,
         leg: MediaLeg,
-        _outgoing: bool,
     ) -> Call {
         Call {
             key,
@@ -546,7 +545,7 @@ impl Incoming {
         })?;
         done.await.map_err(|_| UaError::Stopped)??;
         leg.connect(params);
-        let mut call = Call::new(self.key, self.ua.clone(), self.updates, leg, false);
+        let mut call = Call::new(self.key, self.ua.clone(), self.updates, leg);
         call.media = Some(params);
         Ok(call)
     }

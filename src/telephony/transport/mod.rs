@@ -20,7 +20,7 @@ use super::media::PromptLibrary;
 use super::media::engine::{MediaEngine, MediaError};
 use super::sip::auth::Credentials;
 use super::sip::endpoint::{CallError, DialError};
-use super::sip::{CallKey, Dial, EndpointConfig, Register, Transport};
+use super::sip::{CallKey, Dial, EndpointConfig, RegState, Register, Transport};
 
 /// How to start a [`UserAgent`].
 #[derive(Debug, Clone)]
@@ -140,7 +140,7 @@ pub(crate) enum Command {
         content_type: String,
         body: String,
     },
-    Register(Box<Register>),
+    Register(Box<Register>, mpsc::UnboundedSender<RegState>),
     Shutdown,
 }
 
@@ -241,7 +241,7 @@ impl UserAgent {
             reply,
         })?;
         let (key, updates) = answer.await.map_err(|_| UaError::Stopped)??;
-        Ok(Call::new(key, self.clone(), updates, leg, true))
+        Ok(Call::new(key, self.clone(), updates, leg))
     }
 
     /// Waits for the next incoming call (the phone simulator and agents' legs).
@@ -250,9 +250,15 @@ impl UserAgent {
         Some(Incoming::new(raw, self.clone()))
     }
 
-    /// Registers with a trunk's registrar; refreshes are automatic.
-    pub fn register(&self, register: Register) -> Result<(), UaError> {
-        self.send(Command::Register(Box::new(register)))
+    /// Registers with a trunk's registrar; refreshes are automatic. Every change of the
+    /// registration's state (registered, refreshed, failed) arrives on the returned channel.
+    pub fn register(
+        &self,
+        register: Register,
+    ) -> Result<mpsc::UnboundedReceiver<RegState>, UaError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.send(Command::Register(Box::new(register), tx))?;
+        Ok(rx)
     }
 
     /// Stops the SIP task (calls in progress are abandoned).

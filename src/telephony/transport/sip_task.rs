@@ -12,7 +12,9 @@ use tokio::sync::mpsc;
 use super::Command;
 use super::call::{IncomingRaw, SipUpdate};
 use crate::telephony::sip::message;
-use crate::telephony::sip::{CallEvent, CallKey, Endpoint, EndpointConfig, Event, Transport};
+use crate::telephony::sip::{
+    CallEvent, CallKey, Endpoint, EndpointConfig, Event, RegKey, RegState, Transport,
+};
 
 /// Most datagrams or commands handled before the loop flushes and looks at its timers.
 const BATCH: usize = 64;
@@ -23,6 +25,7 @@ struct Task {
     endpoint: Endpoint,
     udp: UdpSocket,
     calls: HashMap<CallKey, mpsc::UnboundedSender<SipUpdate>>,
+    registrations: HashMap<RegKey, mpsc::UnboundedSender<RegState>>,
     incoming: mpsc::UnboundedSender<IncomingRaw>,
     tcp_out: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
     tcp_in: Frames,
@@ -50,6 +53,7 @@ pub(super) fn spawn(
         endpoint: Endpoint::new(config, seed),
         udp,
         calls: HashMap::new(),
+        registrations: HashMap::new(),
         incoming,
         tcp_out: HashMap::new(),
         tcp_in,
@@ -181,8 +185,9 @@ impl Task {
             } => {
                 let _ = self.endpoint.send_info(now, call, &content_type, &body);
             }
-            Command::Register(register) => {
-                self.endpoint.register(now, *register);
+            Command::Register(register, updates) => {
+                let key = self.endpoint.register(now, *register);
+                self.registrations.insert(key, updates);
             }
             Command::Shutdown => {}
         }
@@ -239,6 +244,9 @@ impl Task {
                     state,
                 } => {
                     tracing::info!(?registration, ?state, "registration");
+                    if let Some(tx) = self.registrations.get(&registration) {
+                        let _ = tx.send(state);
+                    }
                 }
             }
         }

@@ -99,13 +99,43 @@ pub(super) enum State {
     Ended,
 }
 
-/// A 2xx we retransmit until its ACK (RFC 3261 §13.3.1.4).
+/// A 2xx we retransmit until its ACK (RFC 3261 §13.3.1.4), for the first INVITE or a
+/// re-INVITE alike.
 #[derive(Debug, Clone)]
 pub(super) struct OkRetransmit {
     pub(super) bytes: Vec<u8>,
+    /// The CSeq of the INVITE answered: only the ACK with the same number stops us.
+    pub(super) cseq: u32,
+    /// Where the INVITE came from.
+    pub(super) to: SocketAddr,
+    /// Whether its ACK confirms the call (the first INVITE; not a re-INVITE).
+    pub(super) confirms: bool,
     pub(super) next: Instant,
     pub(super) interval: Duration,
     pub(super) give_up: Instant,
+}
+
+impl OkRetransmit {
+    /// Starts the T1-doubling schedule; on a reliable transport only the 64*T1 give-up.
+    pub(super) fn new(
+        bytes: Vec<u8>,
+        invite: (u32, SocketAddr),
+        confirms: bool,
+        now: Instant,
+        t1: Duration,
+        reliable: bool,
+    ) -> OkRetransmit {
+        let interval = if reliable { t1 * 64 } else { t1 };
+        OkRetransmit {
+            bytes,
+            cseq: invite.0,
+            to: invite.1,
+            confirms,
+            next: now + interval,
+            interval,
+            give_up: now + t1 * 64,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -131,6 +161,8 @@ pub(super) struct Call {
     pub(super) invite_branch: Option<String>,
     pub(super) invite_bytes: Option<Vec<u8>>,
     pub(super) request_uri: String,
+    /// The dial's extra headers, repeated in an INVITE re-sent with credentials.
+    pub(super) extra_headers: Vec<rsip::Header>,
     pub(super) credentials: Option<Credentials>,
     pub(super) auth_tries: u32,
     pub(super) ring_deadline: Option<Instant>,
@@ -169,6 +201,11 @@ impl Endpoint {
         };
         if call.forget_at.is_some_and(|at| at <= now) {
             let id = call.call_id.clone();
+            // An INVITE left proceeding (no final response ever) has no timer of its own.
+            if let Some(branch) = call.invite_branch.take() {
+                self.clients
+                    .remove(&(branch, rsip::Method::Invite.to_string()));
+            }
             self.calls.remove(&key);
             self.by_call_id.remove(&id);
             return;
@@ -181,13 +218,19 @@ impl Endpoint {
             && let Some(ok) = call.ok.as_mut()
         {
             if ok.give_up <= now {
+                // Unconfirmed, the call failed; a re-INVITE's lost ACK ends an answered one.
+                let disposition = if ok.confirms {
+                    Disposition::Failed
+                } else {
+                    Disposition::Answered
+                };
                 call.ok = None;
                 // No ACK for our 200 (RFC 3261 §13.3.1.4): end the dialog with a BYE.
                 self.send_bye(now, key);
                 self.end(
                     now,
                     key,
-                    Disposition::Failed,
+                    disposition,
                     None,
                     Side::Local,
                     Some("no ACK for our 200 OK".into()),
@@ -196,7 +239,7 @@ impl Endpoint {
                 ok.interval = (ok.interval * 2).min(self.config.timers.t2);
                 ok.next = now + ok.interval;
                 let bytes = ok.bytes.clone();
-                let (to, transport) = (call.destination, call.transport);
+                let (to, transport) = (ok.to, call.transport);
                 self.send(to, transport, bytes);
             }
         }

@@ -8,7 +8,7 @@ use rsip::Method;
 use rsip::headers::UntypedHeader;
 use rsip::headers::{CSeq, CallId, From, MaxForwards, To, Via};
 
-use super::call::{Direction, State};
+use super::call::{OkRetransmit, State};
 use super::{CallEvent, CallKey, Endpoint, Owner, Side, Transport};
 use crate::telephony::Digit;
 use crate::telephony::sip::Disposition;
@@ -162,8 +162,9 @@ impl Endpoint {
         }
     }
 
-    /// A re-INVITE: answer with our SDP unchanged (session version bumped) and report theirs.
-    pub(super) fn dialog_reinvite(&mut self, now: Instant, req: Parsed) {
+    /// A re-INVITE: answer with our SDP unchanged (session version bumped) and report theirs;
+    /// the 200 is retransmitted until its ACK like the first one (RFC 3261 §13.3.1.4).
+    pub(super) fn dialog_reinvite(&mut self, now: Instant, from: SocketAddr, req: Parsed) {
         let Some(key) = self.call_of(&req) else {
             self.reply(now, &req, 481, None);
             return;
@@ -171,11 +172,41 @@ impl Endpoint {
         let Some(call) = self.calls.get_mut(&key) else {
             return;
         };
-        if call.remote_cseq.is_some_and(|seq| req.cseq <= seq) {
-            self.reply(now, &req, 500, None); // out of order (RFC 3261 §12.2.2)
+        // Out of order (RFC 3261 §12.2.2), or our last 200 still awaits its ACK (§14.2).
+        if call.remote_cseq.is_some_and(|seq| req.cseq <= seq) || call.ok.is_some() {
+            self.reply(now, &req, 500, None);
             return;
         }
-        call.remote_cseq = Some(req.cseq);
+        let Some(bytes) = self.answer_offer(now, key, &req) else {
+            return;
+        };
+        let (t1, reliable) = (self.config.timers.t1, call_transport(self, key).reliable());
+        if let Some(call) = self.calls.get_mut(&key) {
+            let invite = (req.cseq, from);
+            call.ok = Some(OkRetransmit::new(bytes, invite, false, now, t1, reliable));
+        }
+        self.schedule_call(key);
+    }
+
+    /// An UPDATE (RFC 3311) in a dialog we have: 200, with our SDP if it made an offer.
+    pub(super) fn dialog_update(&mut self, now: Instant, req: Parsed) {
+        if self.call_of(&req).is_none() {
+            self.reply(now, &req, 481, None);
+        } else if req.body_text().is_none() {
+            self.reply(now, &req, 200, None);
+        } else if let Some(key) = self.call_of(&req) {
+            self.answer_offer(now, key, &req);
+        }
+    }
+
+    /// Answers a re-INVITE's or UPDATE's offer with our SDP again, version bumped, and reports
+    /// the peer's; returns the 200 sent.
+    fn answer_offer(&mut self, now: Instant, key: CallKey, req: &Parsed) -> Option<Vec<u8>> {
+        let contact = self.contact(call_transport(self, key));
+        let call = self.calls.get_mut(&key)?;
+        if req.cseq_method == Method::Invite {
+            call.remote_cseq = Some(req.cseq);
+        }
         if let Some(target) = req.contact_uri() {
             call.remote_target = target;
         }
@@ -185,18 +216,17 @@ impl Endpoint {
             .map(|s| bump_sdp_version(&s))
             .unwrap_or_default();
         call.local_sdp = Some(sdp.clone());
-        let local_tag = call.local_tag.clone();
-        let contact = self.contact(call_transport(self, key));
-        let mut headers = message::response_headers(&req, Some(&local_tag));
+        let mut headers = message::response_headers(req, Some(&call.local_tag));
         headers.push(Header::Contact(rsip::headers::Contact::new(contact)));
         headers.push(Header::ContentType(rsip::headers::ContentType::new(
             "application/sdp",
         )));
         let bytes = message::build_response(200, headers, sdp.as_bytes());
-        self.respond(now, &req, 200, bytes);
+        self.respond(now, req, 200, bytes.clone());
         if let Some(offer) = req.body_text() {
             self.emit(key, CallEvent::RemoteSdp { sdp: offer });
         }
+        Some(bytes)
     }
 
     /// An ACK: for a non-2xx it belongs to the INVITE server transaction; for our 2xx it
@@ -216,7 +246,11 @@ impl Endpoint {
         let Some(call) = self.calls.get_mut(&key) else {
             return;
         };
-        if call.direction == Direction::Incoming && call.ok.take().is_some() {
+        // Only the ACK of the INVITE our 200 answered stops it (not a late one for an
+        // earlier 200); only the first INVITE's confirms the call.
+        if call.ok.as_ref().is_some_and(|ok| ok.cseq == req.cseq)
+            && call.ok.take().is_some_and(|ok| ok.confirms)
+        {
             self.emit(key, CallEvent::Confirmed);
         }
     }

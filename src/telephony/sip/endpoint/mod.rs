@@ -250,6 +250,7 @@ impl Endpoint {
             return Ok(()); // keep-alive (RFC 5626 CRLF)
         }
         let parsed = message::parse(bytes)?;
+        check_content_length(&parsed)?;
         if parsed.msg.is_response() {
             self.on_response(now, parsed);
         } else {
@@ -563,12 +564,12 @@ impl Endpoint {
         );
         match method {
             Method::Invite if req.to_tag.is_none() => self.uas_invite(now, from, transport, req),
-            Method::Invite => self.dialog_reinvite(now, req),
+            Method::Invite => self.dialog_reinvite(now, from, req),
             Method::Cancel => self.uas_cancel(now, req),
             Method::Bye => self.dialog_bye(now, req),
             Method::Info => self.dialog_info(now, req),
             Method::Options => self.answer_options(now, &req),
-            Method::Update if req.to_tag.is_some() => self.reply(now, &req, 200, None),
+            Method::Update => self.dialog_update(now, req),
             _ => self.reply_not_allowed(now, &req),
         }
     }
@@ -596,6 +597,21 @@ impl Endpoint {
 /// The methods we answer.
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
 
+/// A Content-Length that is not a number, or promises more body than arrived, makes the
+/// message unusable: RFC 3261 §18.3 says to discard it (a body cut short is not an offer).
+fn check_content_length(parsed: &Parsed) -> Result<(), MessageError> {
+    let Some(value) = parsed.header("Content-Length") else {
+        return Ok(());
+    };
+    match value.trim().parse::<usize>() {
+        Ok(length) if length <= parsed.body().len() => Ok(()),
+        _ => Err(MessageError::Malformed {
+            header: "Content-Length",
+            value,
+        }),
+    }
+}
+
 fn first_method(out: &[TxOutput]) -> Option<Method> {
     out.iter().find_map(|o| match o {
         TxOutput::Send(bytes) => {
@@ -615,3 +631,21 @@ impl Parsed {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_auth;
+#[cfg(test)]
+mod tests_cancel;
+#[cfg(test)]
+mod tests_malformed;
+#[cfg(test)]
+mod tests_peer;
+#[cfg(test)]
+mod tests_proxy;
+#[cfg(test)]
+mod tests_register;
+#[cfg(test)]
+mod tests_reinvite;
+#[cfg(test)]
+mod tests_retransmit;
+#[cfg(test)]
+mod tests_tcp;

@@ -6,52 +6,105 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::telephony::sip::Disposition;
 
-struct Pair {
-    now: Instant,
-    a: Endpoint,
-    b: Endpoint,
+pub(super) struct Pair {
+    pub(super) now: Instant,
+    pub(super) a: Endpoint,
+    pub(super) b: Endpoint,
     /// Drop the first n messages from a to b (loss).
-    drop_a_to_b: usize,
-    log: Vec<String>,
+    pub(super) drop_a_to_b: usize,
+    /// Selective loss: messages whose first line starts with a prefix.
+    pub(super) drops: Vec<DropRule>,
+    /// Every message sent, whole, in order.
+    pub(super) log: Vec<String>,
+    /// The transport of every message sent.
+    pub(super) transports: Vec<Transport>,
 }
 
-fn addr(port: u16) -> SocketAddr {
+/// Loses `times` messages (`usize::MAX`: all) from a (or b) starting with `prefix`.
+pub(super) struct DropRule {
+    pub(super) from_a: bool,
+    pub(super) prefix: &'static str,
+    pub(super) times: usize,
+}
+
+impl DropRule {
+    pub(super) fn a(prefix: &'static str, times: usize) -> DropRule {
+        DropRule {
+            from_a: true,
+            prefix,
+            times,
+        }
+    }
+
+    pub(super) fn b(prefix: &'static str, times: usize) -> DropRule {
+        DropRule {
+            from_a: false,
+            prefix,
+            times,
+        }
+    }
+}
+
+pub(super) fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 impl Pair {
-    fn new() -> Pair {
+    pub(super) fn new() -> Pair {
         Pair {
             now: Instant::now(),
             a: Endpoint::new(EndpointConfig::new(addr(5060)), 1),
             b: Endpoint::new(EndpointConfig::new(addr(5080)), 2),
             drop_a_to_b: 0,
+            drops: Vec::new(),
             log: Vec::new(),
+            transports: Vec::new(),
         }
     }
 
+    /// Logs a message and says whether the network loses it.
+    fn lost(&mut self, from_a: bool, t: &Transmit) -> bool {
+        let text = String::from_utf8_lossy(&t.bytes).into_owned();
+        let rule = self
+            .drops
+            .iter_mut()
+            .find(|r| r.from_a == from_a && r.times > 0 && text.starts_with(r.prefix));
+        let lost = match rule {
+            Some(rule) => {
+                rule.times -= 1;
+                true
+            }
+            None if from_a && self.drop_a_to_b > 0 => {
+                self.drop_a_to_b -= 1;
+                true
+            }
+            None => false,
+        };
+        self.log.push(text);
+        self.transports.push(t.transport);
+        lost
+    }
+
     /// Delivers messages until both are quiet; returns events of (a, b).
-    fn drive(&mut self) -> (Vec<Event>, Vec<Event>) {
+    pub(super) fn drive(&mut self) -> (Vec<Event>, Vec<Event>) {
         let (mut ea, mut eb) = (Vec::new(), Vec::new());
         loop {
             let mut moved = false;
             while let Some(t) = self.a.poll_transmit() {
                 moved = true;
-                self.log.push(first_line(&t.bytes));
-                if self.drop_a_to_b > 0 {
-                    self.drop_a_to_b -= 1;
-                    continue;
+                if !self.lost(true, &t) {
+                    self.b
+                        .handle_datagram(self.now, addr(5060), t.transport, &t.bytes)
+                        .unwrap();
                 }
-                self.b
-                    .handle_datagram(self.now, addr(5060), t.transport, &t.bytes)
-                    .unwrap();
             }
             while let Some(t) = self.b.poll_transmit() {
                 moved = true;
-                self.log.push(first_line(&t.bytes));
-                self.a
-                    .handle_datagram(self.now, addr(5080), t.transport, &t.bytes)
-                    .unwrap();
+                if !self.lost(false, &t) {
+                    self.a
+                        .handle_datagram(self.now, addr(5080), t.transport, &t.bytes)
+                        .unwrap();
+                }
             }
             ea.extend(std::iter::from_fn(|| self.a.poll_event()));
             eb.extend(std::iter::from_fn(|| self.b.poll_event()));
@@ -61,8 +114,31 @@ impl Pair {
         }
     }
 
+    /// Runs timers and deliveries up to `limit`; returns every event and when it came.
+    pub(super) fn run_until(&mut self, limit: Instant) -> Vec<(Instant, bool, Event)> {
+        let mut all = Vec::new();
+        loop {
+            let (ea, eb) = self.drive();
+            let now = self.now;
+            all.extend(ea.into_iter().map(|e| (now, true, e)));
+            all.extend(eb.into_iter().map(|e| (now, false, e)));
+            if !self.advance(limit) {
+                return all;
+            }
+        }
+    }
+
+    /// The messages sent so far whose first line starts with `prefix`.
+    pub(super) fn sent(&self, prefix: &str) -> Vec<&str> {
+        self.log
+            .iter()
+            .filter(|m| m.starts_with(prefix))
+            .map(String::as_str)
+            .collect()
+    }
+
     /// Advances virtual time to the next timer of either side.
-    fn advance(&mut self, limit: Instant) -> bool {
+    pub(super) fn advance(&mut self, limit: Instant) -> bool {
         let next = [self.a.poll_timeout(), self.b.poll_timeout()]
             .into_iter()
             .flatten()
@@ -79,7 +155,7 @@ impl Pair {
     }
 }
 
-fn first_line(bytes: &[u8]) -> String {
+pub(super) fn first_line(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes)
         .lines()
         .next()
@@ -87,7 +163,7 @@ fn first_line(bytes: &[u8]) -> String {
         .to_string()
 }
 
-fn dial() -> Dial {
+pub(super) fn dial() -> Dial {
     Dial {
         to: "sip:owner@127.0.0.1:5080".into(),
         from: "sip:4008001234@127.0.0.1".into(),
@@ -102,7 +178,7 @@ fn dial() -> Dial {
     }
 }
 
-fn incoming(events: &[Event]) -> CallKey {
+pub(super) fn incoming(events: &[Event]) -> CallKey {
     events
         .iter()
         .find_map(|e| match e {
@@ -115,7 +191,7 @@ fn incoming(events: &[Event]) -> CallKey {
         .expect("an incoming call")
 }
 
-fn ended(events: &[Event]) -> Option<(Disposition, Option<u16>, Side)> {
+pub(super) fn ended(events: &[Event]) -> Option<(Disposition, Option<u16>, Side)> {
     events.iter().find_map(|e| match e {
         Event::Call {
             event:

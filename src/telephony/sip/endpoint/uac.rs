@@ -101,6 +101,11 @@ impl Endpoint {
             invite_branch: None,
             invite_bytes: None,
             request_uri: dial.to.clone(),
+            extra_headers: dial
+                .headers
+                .iter()
+                .map(|(n, v)| message::other(n, v.clone()))
+                .collect(),
             credentials: dial.credentials.clone(),
             auth_tries: 0,
             ring_deadline: Some(now + ring),
@@ -112,18 +117,14 @@ impl Endpoint {
         };
         self.calls.insert(key, call);
         self.by_call_id.insert(call_id, key);
-        let extra: Vec<Header> = dial
-            .headers
-            .iter()
-            .map(|(n, v)| message::other(n, v.clone()))
-            .collect();
-        self.send_invite(now, key, extra);
+        self.send_invite(now, key, None);
         self.schedule_call(key);
         Ok(key)
     }
 
-    /// Builds and sends the (next) INVITE of an outgoing call.
-    fn send_invite(&mut self, now: Instant, key: CallKey, mut extra: Vec<Header>) {
+    /// Builds and sends the (next) INVITE of an outgoing call, with the dial's extra headers
+    /// and, on a retry, the answer to a digest challenge.
+    fn send_invite(&mut self, now: Instant, key: CallKey, authorization: Option<Header>) {
         let transport = match self.calls.get(&key) {
             Some(call) => call.transport,
             None => return,
@@ -154,7 +155,8 @@ impl Endpoint {
         headers.push(Header::ContentType(rsip::headers::ContentType::new(
             "application/sdp",
         )));
-        headers.append(&mut extra);
+        headers.extend(call.extra_headers.iter().cloned());
+        headers.extend(authorization);
         let body = call.local_sdp.clone().unwrap_or_default();
         let bytes =
             message::build_request(Method::Invite, &call.request_uri, headers, body.as_bytes());
@@ -190,15 +192,14 @@ impl Endpoint {
             return; // an answer to an INVITE we already replaced (auth retry)
         }
         match status {
+            100..=199 if call.cancel_wanted.is_some() && call.state == State::Early => {
+                // We hung up (or the ring time-out passed) before any provisional response,
+                // 100 Trying included: CANCEL now that we may (RFC 3261 §9.1).
+                let reason = call.cancel_wanted.unwrap_or(Disposition::Cancelled);
+                self.send_cancel(now, key, reason);
+            }
             100 => self.emit(key, CallEvent::Trying),
             101..=199 => {
-                if let Some(reason) = call.cancel_wanted
-                    && call.state == State::Early
-                {
-                    // The ring time-out passed before anything rang: CANCEL now that we may.
-                    self.send_cancel(now, key, reason);
-                    return;
-                }
                 let event = match response.body_text() {
                     Some(sdp)
                         if status == 183
@@ -239,6 +240,11 @@ impl Endpoint {
         let Some(call) = self.calls.get_mut(&key) else {
             return;
         };
+        if call.ack.is_some() {
+            // A retransmitted 2xx (our ACK was lost): the same ACK again, nothing more.
+            self.uac_late_2xx(now, key, &response);
+            return;
+        }
         call.remote_tag = response.to_tag.clone();
         if let Some(target) = response.contact_uri() {
             call.remote_target = target;
@@ -342,12 +348,26 @@ impl Endpoint {
         };
         call.auth_tries += 1;
         call.local_cseq += 1;
-        self.send_invite(now, key, vec![header]);
+        self.send_invite(now, key, Some(header));
         true
     }
 
+    /// The ring time-out: CANCEL. When our CANCEL already went out, this is its 64*T1 guard:
+    /// no final response came for the INVITE, so it counts as cancelled (RFC 3261 §9.1).
     pub(super) fn uac_ring_timeout(&mut self, now: Instant, key: CallKey) {
-        self.send_cancel(now, key, Disposition::NoAnswer);
+        let Some(call) = self.calls.get_mut(&key) else {
+            return;
+        };
+        if call.state != State::Terminating {
+            self.send_cancel(now, key, Disposition::NoAnswer);
+            return;
+        }
+        let why = call.cancel_wanted.unwrap_or(Disposition::Cancelled);
+        if let Some(branch) = call.invite_branch.clone() {
+            self.clients.remove(&(branch, Method::Invite.to_string()));
+        }
+        let reason = Some("no final response to the INVITE after our CANCEL".to_string());
+        self.end(now, key, why, None, Side::Local, reason);
     }
 
     /// Sends a CANCEL for the pending INVITE, or remembers to once a provisional arrives.
@@ -355,7 +375,8 @@ impl Endpoint {
         let Some(call) = self.calls.get_mut(&key) else {
             return;
         };
-        call.cancel_wanted = Some(why);
+        // The first reason stands: a ring time-out after a hang-up is still a hang-up.
+        call.cancel_wanted.get_or_insert(why);
         let Some(branch) = call.invite_branch.clone() else {
             return;
         };
@@ -366,10 +387,12 @@ impl Endpoint {
         if !proceeding {
             return; // RFC 3261 §9.1: wait for a provisional response before cancelling
         }
+        let guard = now + self.config.timers.t1 * 64;
         let Some(call) = self.calls.get_mut(&key) else {
             return;
         };
         call.state = State::Terminating;
+        call.ring_deadline = Some(guard);
         let Some(invite) = call
             .invite_bytes
             .as_deref()
@@ -391,6 +414,7 @@ impl Endpoint {
         let bytes = message::build_request(Method::Cancel, &call.request_uri, headers, b"");
         let (to, transport) = (call.destination, call.transport);
         self.start_client(now, Owner::Call(key), to, transport, bytes);
+        self.schedule_call(key);
     }
 
     /// Hangs up: CANCEL before an answer, BYE after, a rejection for an unanswered incoming call.

@@ -46,6 +46,7 @@ impl Endpoint {
             invite_branch: None,
             invite_bytes: None,
             request_uri: uri.clone(),
+            extra_headers: Vec::new(),
             credentials: None,
             auth_tries: 0,
             ring_deadline: None,
@@ -108,21 +109,14 @@ impl Endpoint {
         let bytes = message::build_response(200, headers, sdp.as_bytes());
         call.state = State::Established;
         call.local_sdp = Some(sdp);
-        if !transport_is_reliable(transport) {
-            call.ok = Some(OkRetransmit {
-                bytes: bytes.clone(),
-                next: now + t1,
-                interval: t1,
-                give_up: now + t1 * 64,
-            });
-        } else {
-            call.ok = Some(OkRetransmit {
-                bytes: bytes.clone(),
-                next: now + t1 * 64,
-                interval: t1 * 64,
-                give_up: now + t1 * 64,
-            });
-        }
+        call.ok = Some(OkRetransmit::new(
+            bytes.clone(),
+            (invite.cseq, call.destination),
+            true,
+            now,
+            t1,
+            transport_is_reliable(transport),
+        ));
         self.respond(now, &invite, 200, bytes);
         self.emit(key, CallEvent::Answered { sdp: None });
         self.schedule_call(key);

@@ -91,7 +91,10 @@ impl ClientInvite {
         match (self.state, status) {
             (State::Calling | State::Proceeding, 100..=199) => {
                 self.state = State::Proceeding;
+                // Timer B only bounds the Calling state (§17.1.1.2): a call may ring longer
+                // than 64*T1; the TU's ring time-out and CANCEL end it.
                 self.table.cancel(TxTimer::A);
+                self.table.cancel(TxTimer::B);
                 vec![TxOutput::Response(Box::new(response))]
             }
             (State::Calling | State::Proceeding, 200..=299) => {
@@ -216,6 +219,9 @@ mod tests {
         assert!(matches!(out[0], TxOutput::Response(_)));
         assert!(tx.is_proceeding());
         assert!(tx.on_timeout(t0 + Duration::from_secs(2)).is_empty());
+        // Nor does Timer B end a transaction that is ringing.
+        assert!(tx.on_timeout(t0 + Duration::from_secs(40)).is_empty());
+        assert!(!tx.is_terminated());
         let out = tx.on_response(t0, response(486, "INVITE", "z9hG4bKinv"));
         let TxOutput::Send(ack) = &out[0] else {
             panic!("no ACK")
