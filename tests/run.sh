@@ -9,10 +9,14 @@ need_apt=()
 if [ -n "${TEST_DATABASE_URL:-}" ]; then
   command -v pg_isready >/dev/null 2>&1 || need_apt+=(postgresql-client)
 fi
-# The real SIP peers of tests/telephony (shared/docs/peers.md): sipp, baresip, sox (reads the
-# recordings), espeak-ng (speaks prompts). The tests fail, never skip, when they are missing.
+# The real SIP peers of tests/telephony (shared/docs/peers.md): sipp, baresip, kamailio (an
+# authenticating proxy and registrar; its base package has every module tests/kamailio uses), sox
+# (reads the recordings), espeak-ng (speaks prompts). The tests fail, never skip, when they are
+# missing.
 command -v sipp >/dev/null 2>&1 || need_apt+=(sip-tester)
 command -v baresip >/dev/null 2>&1 || need_apt+=(baresip)
+# kamailio lives in /usr/sbin, which a non-root PATH may lack.
+command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || need_apt+=(kamailio)
 command -v sox >/dev/null 2>&1 || need_apt+=(sox)
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 if [ ${#need_apt[@]} -gt 0 ]; then

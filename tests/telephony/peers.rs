@@ -32,7 +32,7 @@ pub(crate) fn require(binaries: &[&str]) -> bool {
         return false;
     }
     panic!(
-        "{} not installed: run tests/run.sh (it installs sip-tester, baresip and sox), \
+        "{} not installed: run tests/run.sh (it installs sip-tester, baresip, kamailio and sox), \
          or set HUIFANG_SKIP_PEERS=1 to skip the real-peer tests",
         missing.join(", ")
     );

@@ -401,14 +401,45 @@ pub fn build_request(method: Method, uri: &str, headers: Vec<Header>, body: &[u8
     .into_bytes()
 }
 
-/// Builds a response with `rsip`.
+/// The standard reason phrase of a status (RFC 3261 §21), for responses we send and for people.
+pub fn reason_phrase(status: u16) -> Option<&'static str> {
+    Some(match status {
+        100 => "Trying",
+        180 => "Ringing",
+        183 => "Session Progress",
+        200 => "OK",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        484 => "Address Incomplete",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        500 => "Server Internal Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        600 => "Busy Everywhere",
+        603 => "Decline",
+        604 => "Does Not Exist Anywhere",
+        _ => return None,
+    })
+}
+
+/// Builds a response with `rsip` (with the RFC's reason phrase: rsip's own names run the
+/// words together, `486 BusyHere`).
 pub fn build_response(status: u16, headers: Vec<Header>, body: &[u8]) -> Vec<u8> {
     let mut headers: rsip::Headers = headers.into();
     headers.push(Header::ContentLength(
         ContentLength::from(body.len() as u32),
     ));
+    let phrase = reason_phrase(status).unwrap_or("Unknown");
     rsip::Response {
-        status_code: rsip::StatusCode::from(status),
+        status_code: rsip::StatusCode::Other(status, phrase.to_string()),
         version: rsip::Version::V2,
         headers,
         body: body.to_vec(),
@@ -513,6 +544,8 @@ mod tests {
         let p = parse(&bytes).unwrap();
         assert_eq!(p.branch, "z9hG4bKx");
         let response = build_response(200, response_headers(&p, Some("b")), b"");
+        assert!(response.starts_with(b"SIP/2.0 200 OK\r\n"));
+        assert!(build_response(486, vec![], b"").starts_with(b"SIP/2.0 486 Busy Here\r\n"));
         let r = parse(&response).unwrap();
         assert_eq!(r.status(), Some(200));
         assert_eq!(r.to_tag.as_deref(), Some("b"));

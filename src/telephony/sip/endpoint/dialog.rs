@@ -12,6 +12,7 @@ use super::call::{OkRetransmit, State};
 use super::{CallEvent, CallKey, Endpoint, Owner, Side, Transport};
 use crate::telephony::Digit;
 use crate::telephony::sip::Disposition;
+use crate::telephony::sip::auth;
 use crate::telephony::sip::message::{self, Parsed};
 
 impl Endpoint {
@@ -85,6 +86,43 @@ impl Endpoint {
         }
         let (to, transport) = self.dialog_next_hop(key);
         self.start_client(now, Owner::Call(key), to, transport, bytes);
+    }
+
+    /// Answers a 401/407 to our BYE by sending it again, once, with credentials (a new CSeq,
+    /// same route); false when we cannot, and the BYE's final answer then ends the call.
+    pub(super) fn retry_bye_with_auth(
+        &mut self,
+        now: Instant,
+        key: CallKey,
+        response: &Parsed,
+    ) -> bool {
+        let cnonce = self.token(16);
+        let Some(call) = self.calls.get_mut(&key) else {
+            return false;
+        };
+        let Some(credentials) = call.credentials.clone() else {
+            return false;
+        };
+        if call.state != State::Terminating || call.auth_tries >= 1 {
+            return false;
+        }
+        let Ok(authorization) = auth::answer_challenge(
+            response,
+            Method::Bye,
+            &call.remote_target,
+            &credentials,
+            &cnonce,
+            1,
+        ) else {
+            return false;
+        };
+        call.auth_tries += 1;
+        let Some(bytes) = self.dialog_request(key, Method::Bye, vec![authorization], b"") else {
+            return false;
+        };
+        let (to, transport) = self.dialog_next_hop(key);
+        self.start_client(now, Owner::Call(key), to, transport, bytes);
+        true
     }
 
     /// Sends an INFO in an established dialog (DTMF by `application/dtmf-relay`, say).

@@ -171,6 +171,10 @@ impl Endpoint {
         let status = response.status().unwrap_or(0);
         match response.cseq_method {
             Method::Invite => self.uac_invite_response(now, key, status, response),
+            // A proxy or trunk that challenges our BYE: answer it, or the far end stays up.
+            Method::Bye
+                if matches!(status, 401 | 407) && self.retry_bye_with_auth(now, key, &response) => {
+            }
             Method::Bye | Method::Cancel if status >= 200 => {
                 if let Some(call) = self.calls.get(&key)
                     && call.state == State::Terminating
@@ -254,6 +258,8 @@ impl Endpoint {
             call.route_set = record_route.into_iter().rev().collect();
         }
         call.ring_deadline = None;
+        // The INVITE's challenges are over; in-dialog requests (a challenged BYE) count afresh.
+        call.auth_tries = 0;
         let ack = self.build_ack(key, response.cseq);
         if let Some(call) = self.calls.get_mut(&key) {
             call.ack = ack.clone();
@@ -488,21 +494,5 @@ fn reason_of(response: &Parsed) -> Option<String> {
     if let Some(reason) = response.header("Reason") {
         return Some(reason);
     }
-    let phrase = match response.status()? {
-        403 => "Forbidden",
-        404 => "Not Found",
-        408 => "Request Timeout",
-        480 => "Temporarily Unavailable",
-        484 => "Address Incomplete",
-        486 => "Busy Here",
-        487 => "Request Terminated",
-        488 => "Not Acceptable Here",
-        500 => "Server Internal Error",
-        503 => "Service Unavailable",
-        600 => "Busy Everywhere",
-        603 => "Decline",
-        604 => "Does Not Exist Anywhere",
-        _ => return None,
-    };
-    Some(phrase.to_string())
+    message::reason_phrase(response.status()?).map(str::to_string)
 }
