@@ -175,6 +175,19 @@ pub(super) struct Call {
 }
 
 impl Call {
+    /// Our side of the dialog as a From (outgoing) or To (incoming) value, with our tag.
+    pub(super) fn local_party(&self) -> String {
+        format!("{};tag={}", self.local_uri, self.local_tag)
+    }
+
+    /// Their side, with their tag once known.
+    pub(super) fn remote_party(&self) -> String {
+        match &self.remote_tag {
+            Some(tag) => format!("{};tag={tag}", self.remote_uri),
+            None => self.remote_uri.clone(),
+        }
+    }
+
     /// The earliest of this call's own timers.
     pub(super) fn deadline(&self) -> Option<Instant> {
         [

@@ -47,18 +47,11 @@ impl Endpoint {
         let user_agent = self.config.user_agent.clone();
         let call = self.calls.get_mut(&key)?;
         call.local_cseq += 1;
-        let remote = match &call.remote_tag {
-            Some(tag) => format!("{};tag={tag}", call.remote_uri),
-            None => call.remote_uri.clone(),
-        };
         let mut headers = vec![
             Header::Via(Via::new(via)),
             Header::MaxForwards(MaxForwards::new("70")),
-            Header::From(From::new(format!(
-                "{};tag={}",
-                call.local_uri, call.local_tag
-            ))),
-            Header::To(To::new(remote)),
+            Header::From(From::new(call.local_party())),
+            Header::To(To::new(call.remote_party())),
             Header::CallId(CallId::new(call.call_id.clone())),
             Header::CSeq(CSeq::new(format!("{} {method}", call.local_cseq))),
         ];

@@ -138,10 +138,7 @@ impl Endpoint {
         let mut headers = vec![
             Header::Via(Via::new(via)),
             Header::MaxForwards(MaxForwards::new("70")),
-            Header::From(From::new(format!(
-                "{};tag={}",
-                call.local_uri, call.local_tag
-            ))),
+            Header::From(From::new(call.local_party())),
             Header::To(To::new(call.remote_uri.clone())),
             Header::CallId(CallId::new(call.call_id.clone())),
             Header::CSeq(CSeq::new(format!("{} INVITE", call.local_cseq))),
@@ -302,14 +299,8 @@ impl Endpoint {
         let mut headers = vec![
             Header::Via(Via::new(via)),
             Header::MaxForwards(MaxForwards::new("70")),
-            Header::From(From::new(format!(
-                "{};tag={}",
-                call.local_uri, call.local_tag
-            ))),
-            Header::To(To::new(match &call.remote_tag {
-                Some(tag) => format!("{};tag={tag}", call.remote_uri),
-                None => call.remote_uri.clone(),
-            })),
+            Header::From(From::new(call.local_party())),
+            Header::To(To::new(call.remote_party())),
             Header::CallId(CallId::new(call.call_id.clone())),
             Header::CSeq(CSeq::new(format!("{cseq} ACK"))),
         ];
