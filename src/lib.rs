@@ -6,6 +6,7 @@
 //! Rooms, with arrows pointing down:
 //! - [`cli`] and [`web`]: thin edges that parse input and call the domain.
 //! - [`demo`]: a simulated day of the hotline on an accelerated clock.
+//! - [`dialer`]: the campaign engine's pacing (a pure `Pacer` of observed state) and its simulator.
 //! - [`tickets`]: the inbound loop — open, dispatch, SLA, escalation, completion, closure.
 //! - [`contacts`]: owners, units, suppliers, staff; CSV import; screen-pop look-ups.
 //! - [`outbox`], [`callbacks`]: the contracts with the channels and the callback campaigns.
@@ -20,6 +21,7 @@ pub mod clock;
 pub mod config;
 pub mod contacts;
 pub mod demo;
+pub mod dialer;
 pub mod outbox;
 pub mod phone;
 pub mod sample;

@@ -7,6 +7,7 @@ mod import;
 mod lookup;
 mod output;
 mod phones;
+mod simulate;
 mod ticket;
 
 use std::path::PathBuf;
@@ -62,6 +63,8 @@ pub enum Command {
     Call(call::CallArgs),
     /// Run the built-in phone simulator (simulated owners answering, busy, pressing keys).
     Phones(phones::PhonesArgs),
+    /// Run the pacer on a simulated campaign (see benches/pacing.sh).
+    Simulate(simulate::SimulateArgs),
     /// Write the deterministic sample data set (CSV) into a folder.
     Sample {
         /// Folder to write into.
@@ -89,6 +92,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Call(args) => call::run(&config, args).await,
         Command::Bench(command) => bench::run(command).await,
         Command::Phones(args) => phones::run(args).await,
+        Command::Simulate(args) => simulate::run(args),
         Command::Sample { out, seed, owners } => sample(out, seed, owners),
         Command::Import(args) => import::run(&open(&config).await?, args).await,
         Command::Ticket(command) => ticket::run(&desk(&config).await?, command).await,

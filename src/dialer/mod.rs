@@ -1,0 +1,36 @@
+//! # The dialer room: deciding how many calls to place now.
+//!
+//! Pacing is a pure function of observed state: a [`Pacer`] reads an [`ObservedState`] (agents
+//! free and busy, calls ringing and waiting, the learned distributions, the measured abandon
+//! rate, `now`) and returns a number of dials. It reads no clock and does no I/O, so the
+//! simulator drives the very same code the live dialer will.
+//!
+//! - [`state`]: the observed-state snapshot.
+//! - [`estimate`]: online estimators of the answer rate and the ring, talk and wrap-up times.
+//! - [`model`]: the predictive model (expected abandons of `n` more dials; formula there).
+//! - [`pacer`]: the modes (preview, progressive, ratio, predictive, adaptive-heuristic) and the
+//!   feedback term.
+//! - [`adaptive`]: VICIdial's adaptive dial-level loop, the baseline.
+//! - [`simulate`] and [`report`]: a discrete-event simulation of a campaign on a simulated
+//!   clock, and what it measures.
+//! - [`stats`]: the log-normal, `erfc` and the Poisson-binomial.
+//!
+//! Not here yet (issue 4): the hopper, campaigns, call windows, retries, DNC, rate limits.
+
+pub mod adaptive;
+pub mod estimate;
+pub mod model;
+pub mod pacer;
+pub mod report;
+pub mod simulate;
+pub mod state;
+pub mod stats;
+
+#[cfg(test)]
+mod tests;
+
+pub use estimate::{Estimates, Estimator, Priors};
+pub use pacer::{Feedback, ModeError, Pacer, PacingMode};
+pub use report::SimReport;
+pub use simulate::{SimConfig, SimError, TalkShape, simulate};
+pub use state::{AbandonWindow, AgentPhase, BusyAgent, ObservedState};
