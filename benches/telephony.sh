@@ -13,7 +13,8 @@ cargo build --release --quiet
 bin=target/release/huifang
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 port=25060
-uas() { sipp -sn uas -i 127.0.0.1 -p "$1" -buff_size 4194304 -nostdin -bg >/dev/null 2>&1; sleep 0.5; }
+# sipp -bg exits 99 after forking; what matters is that the UAS then answers.
+uas() { sipp -sn uas -i 127.0.0.1 -p "$1" -buff_size 4194304 -nostdin -bg >/dev/null 2>&1 || true; sleep 0.5; }
 stop_uas() { pkill -f "sipp -sn uas -i 127.0.0.1 -p $1" || true; sleep 0.5; }
 trap 'pkill -f "sipp -sn uas -i 127.0.0.1 -p 2506" || true' EXIT
 
