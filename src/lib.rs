@@ -6,6 +6,8 @@
 //! Rooms, with arrows pointing down:
 //! - [`cli`] and [`web`]: thin edges that parse input and call the domain.
 //! - [`demo`]: a simulated day of the hotline on an accelerated clock.
+//! - [`campaigns`]: campaign definitions from TOML files — kinds, lists, dial mode, call windows in
+//!   the contact's time zone, retry rules and caps (pure; validated once, errors with key and line).
 //! - [`dialer`]: the campaign engine's pacing (a pure `Pacer` of observed state) and its simulator.
 //! - [`tickets`]: the inbound loop — open, dispatch, SLA, escalation, completion, closure.
 //! - [`contacts`]: owners, units, suppliers, staff; CSV import; screen-pop look-ups.
@@ -16,6 +18,7 @@
 //! - [`vocab`], [`phone`], [`clock`], [`config`]: the shared small types.
 
 pub mod callbacks;
+pub mod campaigns;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -2,6 +2,7 @@
 
 mod bench;
 mod call;
+mod campaign;
 mod dnc;
 mod import;
 mod lookup;
@@ -65,6 +66,9 @@ pub enum Command {
     Phones(phones::PhonesArgs),
     /// Run the pacer on a simulated campaign (see benches/pacing.sh).
     Simulate(simulate::SimulateArgs),
+    /// Campaign definitions (`campaigns/*.toml`).
+    #[command(subcommand)]
+    Campaign(campaign::CampaignCommand),
     /// Write the deterministic sample data set (CSV) into a folder.
     Sample {
         /// Folder to write into.
@@ -93,6 +97,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(command) => bench::run(command).await,
         Command::Phones(args) => phones::run(args).await,
         Command::Simulate(args) => simulate::run(args),
+        Command::Campaign(command) => campaign::run(command),
         Command::Sample { out, seed, owners } => sample(out, seed, owners),
         Command::Import(args) => import::run(&open(&config).await?, args).await,
         Command::Ticket(command) => ticket::run(&desk(&config).await?, command).await,
