@@ -14,11 +14,13 @@
 //! - [`simulate`] and [`report`]: a discrete-event simulation of a campaign on a simulated
 //!   clock, and what it measures.
 //! - [`stats`]: the log-normal, `erfc` and the Poisson-binomial.
+//! - [`hopper`]: leasing a campaign's contacts to nodes, and one row per call attempt.
 //!
-//! Not here yet (issue 4): the hopper, campaigns, call windows, retries, DNC, rate limits.
+//! Not here yet (issue 4): campaigns, call windows, retries, DNC, rate limits.
 
 pub mod adaptive;
 pub mod estimate;
+pub mod hopper;
 pub mod model;
 pub mod pacer;
 pub mod report;

@@ -1,0 +1,298 @@
+//! One row per call attempt, written before acting.
+//!
+//! The dialer opens the row *before* it places the call and stamps each step as it happens
+//! (dialed, answered, bridged) and the end with its outcome. A node that restarts lists its
+//! attempts without an end ([`Attempts::unfinished`]): each is a call it may have placed, so
+//! it settles them (from the telephony side or as `failed`) instead of dialling again blind.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::ClaimedContact;
+use crate::store::Store;
+use crate::{on_pool, on_tx};
+
+/// The id of an attempt row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct AttemptId(pub i64);
+
+impl std::fmt::Display for AttemptId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An attempt as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct AttemptRow {
+    /// Database id.
+    pub attempt_id: i64,
+    /// The hopper row called.
+    pub campaign_contact_id: i64,
+    /// The campaign.
+    pub campaign_id: i64,
+    /// `voice`, `sms`, ...
+    pub channel: String,
+    /// The node that placed it.
+    pub node: String,
+    /// When the row was written, before dialling.
+    pub queued_at: DateTime<Utc>,
+    /// When the INVITE (or message) went out.
+    pub dialed_at: Option<DateTime<Utc>>,
+    /// When the callee answered.
+    pub answered_at: Option<DateTime<Utc>>,
+    /// When the callee was bridged to an agent.
+    pub bridged_at: Option<DateTime<Utc>>,
+    /// When the attempt ended; `None` while it may still be live.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// How it ended (`answered`, `busy`, `no_answer`, `machine`, `abandoned`, `failed`, ...).
+    pub outcome: Option<String>,
+    /// The final SIP status, when there was one.
+    pub sip_status: Option<i64>,
+    /// The agent it was bridged to.
+    pub agent: Option<String>,
+    /// Where the recording was written.
+    pub recording_path: Option<String>,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptEnd<'a> {
+    /// The outcome, in the campaign rules' vocabulary (`busy`, `no_answer`, ...).
+    pub outcome: &'a str,
+    /// The final SIP status, when there was one.
+    pub sip_status: Option<u16>,
+    /// The agent it was bridged to.
+    pub agent: Option<&'a str>,
+    /// Where the recording was written.
+    pub recording_path: Option<&'a str>,
+    /// When it ended.
+    pub at: DateTime<Utc>,
+}
+
+/// What failed while recording an attempt.
+#[derive(Debug, thiserror::Error)]
+pub enum AttemptError {
+    /// Writing the row before dialling failed: the call must not be placed.
+    #[error("cannot open an attempt for contact {contact_id}: {source}")]
+    Open {
+        /// The hopper row.
+        contact_id: i64,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// Stamping a step or the end failed in the database.
+    #[error("cannot record `{step}` of attempt {attempt_id}: {source}")]
+    Update {
+        /// `dialed`, `answered`, `bridged` or `close`.
+        step: &'static str,
+        /// The attempt.
+        attempt_id: AttemptId,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// The attempt does not exist or has already ended.
+    #[error("cannot record `{step}` of attempt {attempt_id}: no such open attempt")]
+    NotOpen {
+        /// `dialed`, `answered`, `bridged` or `close`.
+        step: &'static str,
+        /// The attempt.
+        attempt_id: AttemptId,
+    },
+    /// Listing a node's unfinished attempts failed.
+    #[error("cannot list unfinished attempts of node `{node}`: {source}")]
+    List {
+        /// The node.
+        node: String,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+}
+
+/// The select list of [`AttemptRow`].
+macro_rules! select {
+    () => {
+        "select attempt_id, campaign_contact_id, campaign_id, channel, node, queued_at, dialed_at,
+                answered_at, bridged_at, ended_at, outcome, sip_status, agent, recording_path
+           from attempts"
+    };
+}
+/// The attempt rows of one store.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempts<'s> {
+    store: &'s Store,
+}
+
+impl<'s> Attempts<'s> {
+    /// Works on `store`.
+    pub fn new(store: &'s Store) -> Attempts<'s> {
+        Attempts { store }
+    }
+
+    /// Writes the row of an attempt about to be placed and counts it on the contact, in one
+    /// commit; place the call only once this returns.
+    pub async fn open(
+        &self,
+        contact: &ClaimedContact,
+        channel: &str,
+        node: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AttemptId, AttemptError> {
+        let contact_id = contact.campaign_contact_id;
+        let fail = |source| AttemptError::Open { contact_id, source };
+        let mut tx = self.store.begin_write().await.map_err(fail)?;
+        let id: i64 = on_tx!(&mut tx, |conn| {
+            sqlx::query_scalar(
+                "insert into attempts (campaign_contact_id, campaign_id, channel, node, queued_at)
+                 values ($1, $2, $3, $4, $5) returning attempt_id",
+            )
+            .bind(contact_id)
+            .bind(contact.campaign_id)
+            .bind(channel)
+            .bind(node)
+            .bind(now)
+            .fetch_one(&mut *conn)
+            .await
+        })
+        .map_err(fail)?;
+        on_tx!(&mut tx, |conn| {
+            sqlx::query(
+                "update campaign_contacts set attempts = attempts + 1,
+                        attempts_today = attempts_today + 1, updated_at = $2
+                  where campaign_contact_id = $1",
+            )
+            .bind(contact_id)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(drop)
+        })
+        .map_err(fail)?;
+        tx.commit().await.map_err(fail)?;
+        Ok(AttemptId(id))
+    }
+
+    /// Stamps the moment the call went out.
+    pub async fn mark_dialed(&self, id: AttemptId, at: DateTime<Utc>) -> Result<(), AttemptError> {
+        let sql = "update attempts set dialed_at = $2 where attempt_id = $1 and ended_at is null";
+        self.stamp("dialed", id, sql, at).await
+    }
+
+    /// Stamps the moment the callee answered.
+    pub async fn mark_answered(
+        &self,
+        id: AttemptId,
+        at: DateTime<Utc>,
+    ) -> Result<(), AttemptError> {
+        let sql = "update attempts set answered_at = $2 where attempt_id = $1 and ended_at is null";
+        self.stamp("answered", id, sql, at).await
+    }
+
+    /// Stamps the moment the callee was bridged to `agent`.
+    pub async fn mark_bridged(
+        &self,
+        id: AttemptId,
+        agent: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), AttemptError> {
+        let step = "bridged";
+        let done = on_pool!(self.store, |pool| {
+            sqlx::query(
+                "update attempts set bridged_at = $2, agent = $3
+                  where attempt_id = $1 and ended_at is null",
+            )
+            .bind(id.0)
+            .bind(at)
+            .bind(agent)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        });
+        check(step, id, done)
+    }
+
+    /// Ends the attempt with its outcome; an attempt ends once.
+    pub async fn close(&self, id: AttemptId, end: &AttemptEnd<'_>) -> Result<(), AttemptError> {
+        let done = on_pool!(self.store, |pool| {
+            sqlx::query(
+                "update attempts set ended_at = $2, outcome = $3, sip_status = $4,
+                        agent = coalesce($5, agent), recording_path = $6
+                  where attempt_id = $1 and ended_at is null",
+            )
+            .bind(id.0)
+            .bind(end.at)
+            .bind(end.outcome)
+            .bind(end.sip_status.map(i64::from))
+            .bind(end.agent)
+            .bind(end.recording_path)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        });
+        check("close", id, done)
+    }
+
+    /// One attempt.
+    pub async fn get(&self, id: AttemptId) -> Result<Option<AttemptRow>, sqlx::Error> {
+        on_pool!(self.store, |pool| {
+            sqlx::query_as(concat!(select!(), " where attempt_id = $1"))
+                .bind(id.0)
+                .fetch_optional(pool)
+                .await
+        })
+    }
+
+    /// The attempts `node` opened and never closed, oldest first: calls it may have placed
+    /// before it stopped, to settle on restart.
+    pub async fn unfinished(&self, node: &str) -> Result<Vec<AttemptRow>, AttemptError> {
+        on_pool!(self.store, |pool| {
+            sqlx::query_as(concat!(
+                select!(),
+                " where node = $1 and ended_at is null order by attempt_id"
+            ))
+            .bind(node)
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(|source| AttemptError::List {
+            node: node.to_string(),
+            source,
+        })
+    }
+
+    /// Runs a one-timestamp `sql` (`$1` attempt, `$2` time) on an open attempt.
+    async fn stamp(
+        &self,
+        step: &'static str,
+        id: AttemptId,
+        sql: &'static str,
+        at: DateTime<Utc>,
+    ) -> Result<(), AttemptError> {
+        let done = on_pool!(self.store, |pool| {
+            sqlx::query(sql)
+                .bind(id.0)
+                .bind(at)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        });
+        check(step, id, done)
+    }
+}
+
+/// Maps an update's outcome: a driver error, no open attempt, or done.
+fn check(
+    step: &'static str,
+    attempt_id: AttemptId,
+    rows: Result<u64, sqlx::Error>,
+) -> Result<(), AttemptError> {
+    match rows {
+        Err(source) => Err(AttemptError::Update {
+            step,
+            attempt_id,
+            source,
+        }),
+        Ok(0) => Err(AttemptError::NotOpen { step, attempt_id }),
+        Ok(_) => Ok(()),
+    }
+}
