@@ -25,20 +25,20 @@ pub const FRAME: usize = 160;
 #[derive(Debug, thiserror::Error)]
 pub enum PromptError {
     /// The path does not resolve (missing file, permissions).
-    #[error("prompt {path}: {source}")]
+    #[error("prompt {path}: {error}")]
     Path {
         /// The path as given.
         path: PathBuf,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// hound could not open or decode it (not a WAV, a µ-law WAV, truncated, ...).
-    #[error("prompt {path} is not a readable PCM WAV: {source}")]
+    #[error("prompt {path} is not a readable PCM WAV: {error}")]
     Wav {
         /// The file.
         path: PathBuf,
         /// hound's reason.
-        source: hound::Error,
+        error: hound::Error,
     },
     /// The header is valid but there is nothing to play.
     #[error("prompt {path} holds no audio")]
@@ -60,9 +60,9 @@ pub struct Prompt {
 impl Prompt {
     /// Loads and converts a WAV file.
     pub fn load(path: &Path) -> Result<Prompt, PromptError> {
-        let wav_err = |source| PromptError::Wav {
+        let wav_err = |error| PromptError::Wav {
             path: path.to_owned(),
-            source,
+            error,
         };
         let reader = hound::WavReader::open(path).map_err(wav_err)?;
         let spec = reader.spec();
@@ -209,9 +209,9 @@ impl PromptLibrary {
     /// The prompt at `path`, loading it on first use. `a/../b.wav` and `b.wav` share one entry.
     pub fn get(&self, path: impl AsRef<Path>) -> Result<Arc<Prompt>, PromptError> {
         let path = path.as_ref();
-        let canonical = path.canonicalize().map_err(|source| PromptError::Path {
+        let canonical = path.canonicalize().map_err(|error| PromptError::Path {
             path: path.to_owned(),
-            source,
+            error,
         })?;
         if let Some(p) = self.lock().get(&canonical) {
             return Ok(Arc::clone(p));
