@@ -89,7 +89,10 @@ async fn calls(args: CallsArgs) -> anyhow::Result<ExitCode> {
                     call.close().await;
                     answered
                 }
-                Err(_) => false,
+                Err(err) => {
+                    tracing::warn!(%err, "dial failed");
+                    false
+                }
             };
             let counter = if answered { ok } else { failed };
             counter.fetch_add(1, Ordering::Relaxed);
@@ -112,6 +115,13 @@ async fn calls(args: CallsArgs) -> anyhow::Result<ExitCode> {
         })
     );
     ua.shutdown();
+    if ok == 0 {
+        eprintln!(
+            "no call was answered: is a UAS listening at {}?",
+            args.target
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

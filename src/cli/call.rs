@@ -133,15 +133,25 @@ async fn place(config: &Config, args: CallArgs) -> anyhow::Result<ExitCode> {
         (None, None) => None,
         _ => return Err(Usage("give both --username and --password (or neither)".into()).into()),
     };
-    // Load every prompt before dialling: a missing file is an error now, not mid-call.
+    let linger = match args.duration {
+        None if args.play.is_empty() && args.collect.is_none() => Duration::from_secs(2),
+        None => Duration::ZERO,
+        Some(secs) => Duration::try_from_secs_f64(secs)
+            .ok()
+            .filter(|d| *d <= Duration::from_secs(86_400))
+            .ok_or_else(|| Usage(format!("--duration {secs}: give seconds from 0 to 86400")))?,
+    };
+    // The first hop decides which local address Via, Contact and SDP should name.
+    let (hop_host, hop_port) = match &proxy {
+        Some(p) => split_hostport(p),
+        None => (host.clone(), port.unwrap_or(5060)),
+    };
     let ua_listen = match args.listen {
         Some(addr) => addr,
-        None => SocketAddr::new(
-            route_to(&proxy.clone().unwrap_or(host), port.unwrap_or(5060)),
-            0,
-        ),
+        None => SocketAddr::new(route_to(&hop_host, hop_port), 0),
     };
     let ua = UserAgent::start(UserAgentConfig::new(ua_listen)).await?;
+    // Load every prompt before dialling: a missing file is an error now, not mid-call.
     let mut prompts = Vec::new();
     for path in &args.play {
         prompts.push(ua.prompts().get(path)?);
@@ -169,45 +179,17 @@ async fn place(config: &Config, args: CallArgs) -> anyhow::Result<ExitCode> {
     }
     let mut call = ua.dial(request).await?;
     call.observe(move |update| printer.update(update));
-    let answered = call.wait_answer().await;
-    if answered {
-        if let Some(path) = &args.record {
-            call.record(path.clone())?;
+    // Ctrl-C still hangs up properly (a BYE, a finished recording) instead of vanishing.
+    let answered = tokio::select! {
+        answered = converse(&mut call, &args, prompts, linger, printer) => answered,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("interrupted: hanging up");
+            Ok(call.ended().is_none())
         }
-        if !prompts.is_empty() {
-            let end = call.play(prompts, args.collect.is_some()).await;
-            if end == PlayEnd::HungUp {
-                tracing::info!("the callee hung up during the prompt");
-            }
-        }
-        if let Some(n) = args.collect {
-            let timeout = Duration::from_secs(args.timeout);
-            let collected = call
-                .collect(Collect {
-                    max_digits: n.max(1),
-                    terminator: Digit::parse('#').ok(),
-                    first_timeout: timeout,
-                    inter_timeout: timeout,
-                })
-                .await;
-            printer.digits(&collected.digits, collected.end);
-        }
-        let linger = args
-            .duration
-            .unwrap_or(if args.play.is_empty() && args.collect.is_none() {
-                2.0
-            } else {
-                0.0
-            });
-        if linger > 0.0 && call.ended().is_none() {
-            let _ = tokio::time::timeout(Duration::from_secs_f64(linger), async {
-                while call.next_update().await.is_some() {}
-            })
-            .await;
-        }
-    }
+    };
     call.hangup().await;
     call.close().await;
+    let answered = answered?;
     if let (true, Some(path)) = (answered, &args.record) {
         printer.recorded(path);
     }
@@ -217,6 +199,59 @@ async fn place(config: &Config, args: CallArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Everything after dialling: wait for the answer, record, play, collect, linger. Returns
+/// whether the call was answered; the caller hangs up whatever happens here.
+async fn converse(
+    call: &mut crate::telephony::transport::Call,
+    args: &CallArgs,
+    prompts: Vec<std::sync::Arc<crate::telephony::media::Prompt>>,
+    linger: Duration,
+    printer: Printer,
+) -> anyhow::Result<bool> {
+    if !call.wait_answer().await {
+        return Ok(false);
+    }
+    if let Some(path) = &args.record {
+        call.record(path.clone())
+            .with_context(|| format!("cannot record to {}", path.display()))?;
+    }
+    if !prompts.is_empty() && call.play(prompts, args.collect.is_some()).await == PlayEnd::HungUp {
+        tracing::info!("the callee hung up during the prompt");
+    }
+    if let Some(n) = args.collect {
+        let timeout = Duration::from_secs(args.timeout);
+        let collected = call
+            .collect(Collect {
+                max_digits: n.max(1),
+                terminator: Digit::parse('#').ok(),
+                first_timeout: timeout,
+                inter_timeout: timeout,
+            })
+            .await;
+        printer.digits(&collected.digits, collected.end);
+    }
+    if !linger.is_zero() && call.ended().is_none() {
+        let _ = tokio::time::timeout(linger, async {
+            while call.next_update().await.is_some() {}
+        })
+        .await;
+    }
+    Ok(true)
+}
+
+/// `host:port`, `[v6]:port` or a bare host (port 5060).
+fn split_hostport(hostport: &str) -> (String, u16) {
+    if let Ok(addr) = hostport.parse::<SocketAddr>() {
+        return (addr.ip().to_string(), addr.port());
+    }
+    match hostport.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => {
+            (host.to_string(), port.parse().unwrap_or(5060))
+        }
+        _ => (hostport.trim_matches(['[', ']']).to_string(), 5060),
+    }
 }
 
 /// Registers with the trunk before the call and waits (10 s at most) for the registrar's word.
@@ -264,7 +299,11 @@ async fn register(
 /// The local address that routes to `host` (no packet is sent: a connected UDP socket only
 /// asks the routing table), so Via, Contact and SDP name an address the peer can reach.
 fn route_to(host: &str, port: u16) -> IpAddr {
-    let probe = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).and_then(|socket| {
+    let unspecified: IpAddr = match host.parse::<IpAddr>() {
+        Ok(IpAddr::V6(_)) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+        _ => Ipv4Addr::UNSPECIFIED.into(),
+    };
+    let probe = std::net::UdpSocket::bind((unspecified, 0)).and_then(|socket| {
         socket.connect((host, port))?;
         socket.local_addr()
     });

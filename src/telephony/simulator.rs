@@ -69,6 +69,16 @@ pub enum MixError {
     Empty,
 }
 
+impl Mix {
+    /// The sum of the weights (in u64: four u32 weights cannot overflow it).
+    fn total(&self) -> u64 {
+        [self.answer, self.busy, self.no_answer, self.voicemail]
+            .into_iter()
+            .map(u64::from)
+            .sum()
+    }
+}
+
 impl std::str::FromStr for Mix {
     type Err = MixError;
 
@@ -96,7 +106,7 @@ impl std::str::FromStr for Mix {
                 _ => return Err(MixError::Item(item.to_string())),
             }
         }
-        if mix.answer + mix.busy + mix.no_answer + mix.voicemail == 0 {
+        if mix.total() == 0 {
             return Err(MixError::Empty);
         }
         Ok(mix)
@@ -172,8 +182,7 @@ pub async fn serve(ua: UserAgent, config: PhoneConfig) {
 
 fn pick(config: &PhoneConfig, rng: &mut ChaCha8Rng) -> Behaviour {
     let m = config.mix;
-    let total = m.answer + m.busy + m.no_answer + m.voicemail;
-    let mut roll = rng.random_range(0..total.max(1));
+    let mut roll = rng.random_range(0..m.total().max(1));
     for (weight, behaviour) in [
         (
             m.answer,
@@ -185,6 +194,7 @@ fn pick(config: &PhoneConfig, rng: &mut ChaCha8Rng) -> Behaviour {
         (m.no_answer, Behaviour::NoAnswer),
         (m.voicemail, Behaviour::Voicemail),
     ] {
+        let weight = u64::from(weight);
         if roll < weight {
             return behaviour;
         }

@@ -18,6 +18,11 @@ use crate::telephony::rtp::g711;
 
 /// Output sample rate: G.711's 8 kHz.
 pub const RATE: u32 = 8000;
+/// Lowest and highest input sample rates accepted.
+const MIN_RATE: u32 = 4_000;
+const MAX_RATE: u32 = 384_000;
+/// Longest prompt accepted: ten minutes (a recorded notice is a minute or two).
+const MAX_SECONDS: u64 = 600;
 /// Bytes (and samples) in one 20 ms G.711 frame.
 pub const FRAME: usize = 160;
 
@@ -39,6 +44,15 @@ pub enum PromptError {
         path: PathBuf,
         /// hound's reason.
         error: hound::Error,
+    },
+    /// The sample rate or length is outside what a prompt can be (a hostile or broken header
+    /// could otherwise ask for gigabytes).
+    #[error("prompt {path}: {reason}")]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
     },
     /// The header is valid but there is nothing to play.
     #[error("prompt {path} holds no audio")]
@@ -66,6 +80,22 @@ impl Prompt {
         };
         let reader = hound::WavReader::open(path).map_err(wav_err)?;
         let spec = reader.spec();
+        let unsupported = |reason: String| PromptError::Unsupported {
+            path: path.to_owned(),
+            reason,
+        };
+        if !(MIN_RATE..=MAX_RATE).contains(&spec.sample_rate) {
+            return Err(unsupported(format!(
+                "sample rate {} Hz is outside {MIN_RATE}-{MAX_RATE} Hz",
+                spec.sample_rate
+            )));
+        }
+        let seconds = u64::from(reader.duration()) / u64::from(spec.sample_rate);
+        if seconds > MAX_SECONDS {
+            return Err(unsupported(format!(
+                "{seconds} s is longer than a prompt may be ({MAX_SECONDS} s)"
+            )));
+        }
         let mono = read_mono(reader).map_err(wav_err)?;
         if mono.is_empty() {
             return Err(PromptError::Empty {

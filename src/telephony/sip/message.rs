@@ -109,6 +109,12 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, MessageError> {
             "message longer than 65535 bytes".into(),
         ));
     }
+    // Keep-alive CRLFs may precede a message on a stream (RFC 5626 §3.5.1).
+    let start = bytes
+        .iter()
+        .position(|b| !matches!(b, b'\r' | b'\n'))
+        .unwrap_or(bytes.len());
+    let bytes = &bytes[start..];
     let mut msg = SipMessage::try_from(bytes)
         .map_err(|e| MessageError::Syntax(first_line(&e.to_string())))?;
     normalise_compact(msg.headers_mut());
@@ -182,7 +188,7 @@ pub fn frame(buf: &[u8]) -> Result<Option<usize>, MessageError> {
             continue;
         };
         let name = name.trim();
-        if name.eq_ignore_ascii_case("content-length") || name == "l" {
+        if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l") {
             length = Some(
                 value
                     .trim()
@@ -491,6 +497,17 @@ mod tests {
         CSeq: 314159 INVITE\r\n\
         m: <sip:400@127.0.0.1:5060>\r\n\
         Content-Length: 0\r\n\r\n";
+
+    #[test]
+    fn keep_alive_crlfs_before_a_framed_message_are_skipped() {
+        let framed = [b"\r\n\r\n".as_slice(), INVITE.as_bytes()].concat();
+        let len = frame(&framed).unwrap().unwrap();
+        assert_eq!(parse(&framed[..len]).unwrap().cseq, 314159);
+        assert_eq!(
+            frame(b"OPTIONS x SIP/2.0\r\nL: 0\r\n\r\n").unwrap(),
+            Some(27)
+        );
+    }
 
     #[test]
     fn compact_headers_are_understood() {

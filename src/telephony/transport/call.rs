@@ -45,6 +45,9 @@ pub enum CallUpdate {
         /// The digit that cut it.
         digit: Digit,
     },
+    /// No RTP from the peer for a while (30 s): it may be gone without a BYE; the owner of
+    /// the call decides whether to hang up.
+    RtpTimeout,
     /// The call is over.
     Ended {
         /// What it means for the campaign.
@@ -126,6 +129,8 @@ pub struct Call {
     media: Option<MediaParams>,
     ended: Option<CallUpdate>,
     typeahead: VecDeque<Digit>,
+    /// Updates found while closing (digits pressed just before the hang-up), then the end.
+    pending: VecDeque<CallUpdate>,
     observer: Option<Observer>,
 }
 
@@ -152,6 +157,7 @@ impl Call {
             media: None,
             ended: None,
             typeahead: VecDeque::new(),
+            pending: VecDeque::new(),
             observer: None,
         }
     }
@@ -188,6 +194,9 @@ impl Call {
 
     async fn next_update_inner(&mut self) -> Option<CallUpdate> {
         loop {
+            if let Some(update) = self.pending.pop_front() {
+                return Some(update);
+            }
             if self.ended.is_some() {
                 return None;
             }
@@ -217,8 +226,17 @@ impl Call {
             };
             if let Some(update) = self.on_sip(event) {
                 if matches!(update, CallUpdate::Ended { .. }) {
+                    // Keys pressed just before the hang-up come first (a rating followed at
+                    // once by the BYE must not be lost), then the end.
+                    if let Some(leg) = self.leg.as_mut() {
+                        while let Some(event) = leg.try_next_event() {
+                            self.pending.extend(on_media(event));
+                        }
+                    }
                     // Stop media at once; this also finishes a recording.
                     self.close().await;
+                    self.pending.push_back(update);
+                    continue;
                 }
                 return Some(update);
             }
@@ -280,7 +298,12 @@ impl Call {
                     }
                 }
             }
-            Err(err) => tracing::warn!(call = %self.key, %err, "unusable SDP from the peer"),
+            Err(err) => {
+                // Without media there is nothing to play or hear: end the call rather than
+                // leave a silent line (a prompt would wait forever for its end).
+                tracing::warn!(call = %self.key, %err, "unusable SDP from the peer; hanging up");
+                let _ = self.ua.send(Command::Hangup(self.key));
+            }
         }
     }
 
@@ -323,7 +346,7 @@ impl Call {
             let next = match self.typeahead.pop_front() {
                 Some(digit) => Some(digit),
                 None => {
-                    if self.ended.is_some() {
+                    if self.ended.is_some() && self.pending.is_empty() {
                         return Collected {
                             digits,
                             end: CollectEnd::HungUp,
@@ -460,10 +483,7 @@ fn on_media(event: MediaEvent) -> Option<CallUpdate> {
         MediaEvent::Digit { digit, source } => Some(CallUpdate::Digit { digit, source }),
         MediaEvent::PlayFinished => Some(CallUpdate::PlayFinished),
         MediaEvent::PlayInterrupted(digit) => Some(CallUpdate::PlayInterrupted { digit }),
-        MediaEvent::RtpTimeout => {
-            tracing::info!("no RTP from the peer for a while");
-            None
-        }
+        MediaEvent::RtpTimeout => Some(CallUpdate::RtpTimeout),
         MediaEvent::RecordingFailed => {
             tracing::warn!("the call recording failed (see earlier messages)");
             None

@@ -218,7 +218,7 @@ impl UserAgent {
             .ok_or_else(|| UaError::Dial(DialError::BadUri(request.to.clone())))?;
         let next_hop = match &request.proxy {
             Some(proxy) => resolve(proxy, 5060).await?,
-            None => resolve(&format!("{host}:{}", port.unwrap_or(5060)), 5060).await?,
+            None => resolve_host(&host, port.unwrap_or(5060)).await?,
         };
         let leg = self.inner.media.open().await?;
         let offer = super::sip::sdp::offer(leg.local_addr(), session_id(), 1);
@@ -311,6 +311,18 @@ async fn resolve(hostport: &str, default_port: u16) -> Result<SocketAddr, UaErro
         .ok()
         .and_then(|mut addrs| addrs.next())
         .ok_or_else(|| UaError::Resolve(hostport.to_string()))
+}
+
+/// Resolves a bare host (IP literal, IPv6 without brackets, or a name) and a port.
+async fn resolve_host(host: &str, port: u16) -> Result<SocketAddr, UaError> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    tokio::net::lookup_host((host, port))
+        .await
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| UaError::Resolve(host.to_string()))
 }
 
 /// A fresh SDP session id (RFC 4566 suggests an NTP timestamp; any unique number will do).

@@ -98,7 +98,11 @@ impl Task {
                 Some((from, bytes)) = tcp_rx.recv() => self.receive(from, Transport::Tcp, &bytes),
                 accepted = accept => match accepted {
                     Ok((stream, peer)) => self.adopt(stream, peer),
-                    Err(err) => tracing::warn!(%err, "SIP TCP accept failed"),
+                    Err(err) => {
+                        // Out of descriptors, say: pause rather than spin on the same error.
+                        tracing::warn!(%err, "SIP TCP accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
                 },
                 command = commands.recv() => {
                     // Take every command already queued: one flush for a burst of dials.
@@ -173,10 +177,16 @@ impl Task {
                     self.calls.insert(key, tx);
                     (key, rx)
                 });
-                let _ = reply.send(result);
+                if let Err(Ok((key, _))) = reply.send(result) {
+                    // Whoever dialled gave up waiting: nobody holds this call, so end it.
+                    let _ = self.endpoint.hangup(now, key);
+                }
             }
             Command::Answer { call, sdp, reply } => {
-                let _ = reply.send(self.endpoint.answer(now, call, sdp));
+                let answered = self.endpoint.answer(now, call, sdp);
+                if reply.send(answered).is_err() {
+                    let _ = self.endpoint.hangup(now, call);
+                }
             }
             Command::Ring(call) => {
                 let _ = self.endpoint.ring(now, call);

@@ -8,7 +8,7 @@ use rsip::Method;
 use rsip::headers::UntypedHeader;
 use rsip::headers::{CSeq, CallId, From, MaxForwards, To, Via};
 
-use super::call::{OkRetransmit, State};
+use super::call::{Direction, OkRetransmit, State};
 use super::{CallEvent, CallKey, Endpoint, Owner, Side, Transport};
 use crate::telephony::Digit;
 use crate::telephony::sip::Disposition;
@@ -146,8 +146,10 @@ impl Endpoint {
     fn call_of(&self, req: &Parsed) -> Option<CallKey> {
         let key = *self.by_call_id.get(&req.call_id)?;
         let call = self.calls.get(&key)?;
-        // Our tag is in To of their requests.
-        (req.to_tag.as_deref() == Some(call.local_tag.as_str())).then_some(key)
+        // Our tag is in To of their requests; a call that ended only lingers for
+        // retransmissions and is no dialog any more (481 for new requests).
+        (call.state != State::Ended && req.to_tag.as_deref() == Some(call.local_tag.as_str()))
+            .then_some(key)
     }
 
     pub(super) fn dialog_bye(&mut self, now: Instant, req: Parsed) {
@@ -168,6 +170,19 @@ impl Endpoint {
                     .get(&key)
                     .and_then(|c| c.cancel_wanted)
                     .unwrap_or(Disposition::Answered),
+                Some(State::Early) => {
+                    // A BYE on an early dialog ends the pending INVITE too (RFC 3261 §15.1.2).
+                    let pending = self.calls.get(&key).and_then(|c| {
+                        (c.direction == Direction::Incoming)
+                            .then(|| c.invite.clone())
+                            .flatten()
+                    });
+                    if let Some(invite) = pending {
+                        let tag = self.calls.get(&key).map(|c| c.local_tag.clone());
+                        self.reply(now, &invite, 487, tag.as_deref());
+                    }
+                    Disposition::Cancelled
+                }
                 _ => Disposition::Answered,
             };
             self.end(now, key, disposition, None, Side::Remote, reason);

@@ -448,8 +448,11 @@ impl Endpoint {
                     return;
                 };
                 let disposition = match (method, call.cancel_wanted) {
-                    (Method::Invite, Some(why)) => why,
-                    (Method::Invite, None) => Disposition::Timeout,
+                    // Timer B only fires when nothing at all came back (a 1xx cancels it), so
+                    // the trunk or phone is unreachable: that is no "no answer", even if our
+                    // ring time-out passed meanwhile. Only our own hang-up stays "cancelled".
+                    (Method::Invite, Some(Disposition::Cancelled)) => Disposition::Cancelled,
+                    (Method::Invite, _) => Disposition::Timeout,
                     (_, _) if call.state == State::Terminating => {
                         call.cancel_wanted.unwrap_or(Disposition::Answered)
                     }
