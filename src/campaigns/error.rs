@@ -89,6 +89,12 @@ pub enum Problem {
     /// A required text is empty.
     #[error("must not be empty")]
     Empty,
+    /// No weekday has a call window: the campaign could never call anyone.
+    #[error("no call window on any day: give at least one (e.g. mon-fri = [\"09:00-12:00\"])")]
+    NoWindows,
+    /// A priority outside ±1,000,000.
+    #[error("priority {0} is outside -1000000..=1000000")]
+    Priority(i64),
     /// A campaign code outside `[a-z0-9_-]`.
     #[error("`{0}`: use lowercase letters, digits, `-` and `_` only")]
     BadCode(String),
@@ -237,6 +243,11 @@ impl<'a> Report<'a> {
             key: key.into(),
             problem,
         });
+    }
+
+    /// How many problems are recorded so far.
+    pub(super) fn len(&self) -> usize {
+        self.errors.len()
     }
 
     /// The value of `result`, or `None` after recording its problem.

@@ -57,7 +57,15 @@ fn build(raw: RawCampaign, report: &mut Report<'_>) -> Campaign {
         ),
         ring_timeout_secs: number(raw.ring_timeout_secs, "ring_timeout_secs", 30, ring, report),
         timezone: number(raw.timezone, "timezone", Tz::Asia__Shanghai, zone, report),
-        windows: CallWindows::from_raw(raw.windows, report),
+        windows: {
+            let problems_before = report.len();
+            let windows = CallWindows::from_raw(raw.windows, report);
+            if windows.count() == 0 && report.len() == problems_before {
+                // A campaign never open would finish every contact after one attempt.
+                report.add("windows", None, Problem::NoWindows);
+            }
+            windows
+        },
         retry: RetryPolicy::from_raw(raw.retry, report),
         caller_id: raw.caller_id.and_then(|c| {
             report.check(
@@ -70,7 +78,11 @@ fn build(raw: RawCampaign, report: &mut Report<'_>) -> Campaign {
             .trunk
             .map_or("main".to_string(), |t| text("trunk", &t, report)),
         content,
-        priority: raw.priority.map_or(0, |p| *p.get_ref()),
+        priority: raw.priority.map_or(0, |p| {
+            report
+                .check("priority", p.span(), bounded_priority(*p.get_ref()))
+                .unwrap_or(0)
+        }),
     }
 }
 
@@ -297,4 +309,13 @@ fn content(
         report.add("prompts", None, Problem::NothingToPlay);
     }
     content
+}
+
+/// Priorities are ordinary numbers (±1,000,000): extremes only invite overflow downstream.
+fn bounded_priority(p: i64) -> Result<i64, Problem> {
+    if (-1_000_000..=1_000_000).contains(&p) {
+        Ok(p)
+    } else {
+        Err(Problem::Priority(p))
+    }
 }

@@ -123,10 +123,14 @@ fn a_window_starting_in_the_dst_gap_opens_when_the_gap_ends() {
 }
 
 #[test]
-fn no_window_at_all_never_opens() {
-    let w = windows("sun = []\n");
-    assert_eq!(w.count(), 0);
-    assert_eq!(w.next_open(utc("2026-03-02 02:00"), Shanghai), None);
+fn a_campaign_without_any_window_is_refused() {
+    // It could never call anyone: every contact would end after its first attempt.
+    let text = base("[windows]\nsun = []\n");
+    let errors = Campaign::parse(&text, "t.toml").unwrap_err().to_string();
+    assert!(
+        errors.contains("windows: no call window on any day"),
+        "{errors}"
+    );
 }
 
 #[test]

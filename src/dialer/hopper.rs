@@ -190,7 +190,11 @@ impl<'s> Hopper<'s> {
                 node: node.to_string(),
                 source,
             })?;
-        claimed.sort_by_key(|c| (-c.priority, c.campaign_contact_id));
+        claimed.sort_by(|a, b| {
+            b.priority
+                .cmp(&a.priority)
+                .then(a.campaign_contact_id.cmp(&b.campaign_contact_id))
+        });
         Ok(claimed)
     }
 

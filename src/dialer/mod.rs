@@ -16,7 +16,8 @@
 //! - [`stats`]: the log-normal, `erfc` and the Poisson-binomial.
 //! - [`hopper`]: leasing a campaign's contacts to nodes, and one row per call attempt.
 //!
-//! Not here yet (issue 4): campaigns, call windows, retries, DNC, rate limits.
+//! Not here yet (issue 4): the running dialer loop (claims filtered by call window, DNC at
+//! dial time, rate limits, telephony), agents' legs; campaign definitions live in `campaigns`.
 
 pub mod adaptive;
 pub mod estimate;

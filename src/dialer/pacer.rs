@@ -11,7 +11,9 @@ use super::state::ObservedState;
 /// How a campaign paces its dials.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum PacingMode {
-    /// The agent sees the contact first, then dials: one call per free agent.
+    /// The agent sees the contact first, then dials: one call per free agent. The simulator
+    /// models an agent who dials at once; a live dialer places preview calls only on the
+    /// agent's action, never from this count alone.
     Preview,
     /// One call per free agent, dialled at once; an agent is reserved for every call.
     Progressive,

@@ -85,7 +85,22 @@ impl SimConfig {
                 Err(SimError::Invalid(what))
             }
         };
-        check(self.agents >= 1, "--agents must be at least 1")?;
+        check(
+            (1..=10_000).contains(&self.agents),
+            "--agents must be from 1 to 10000",
+        )?;
+        check(
+            self.talk_s <= 86_400.0 && self.wrap_s <= 86_400.0,
+            "--talk and --wrap must be at most a day (86400 s)",
+        )?;
+        check(
+            self.ring_timeout_s <= 120.0,
+            "--ring-timeout must be at most 120 s (as campaigns allow)",
+        )?;
+        check(
+            self.hours >= 1.0 / 60.0,
+            "--hours must be at least one simulated minute (1/60)",
+        )?;
         check(
             self.answer_rate > 0.0 && self.answer_rate <= 1.0,
             "--answer-rate must be in (0, 1]",

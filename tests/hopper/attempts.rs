@@ -120,3 +120,35 @@ async fn unfinished_attempts_are_listed_per_node() {
         assert!(attempts.unfinished("c").await.unwrap().is_empty());
     }
 }
+
+#[tokio::test]
+async fn a_node_whose_lease_ran_out_cannot_open_an_attempt() {
+    for db in databases().await {
+        let (hopper, attempts) = (Hopper::new(&db.store), Attempts::new(&db.store));
+        let c = campaign(&db.store, "C9").await;
+        hopper.enqueue(c, &contacts(0, 1), t0()).await.unwrap();
+        let lease = Duration::from_secs(60);
+        let stale = hopper.claim(c, "a", t0(), lease, 1).await.unwrap();
+        // Node a stalls past its lease; node b reclaims the contact.
+        let fresh = hopper.claim(c, "b", at(120), lease, 1).await.unwrap();
+        assert_eq!(fresh.len(), 1, "{}", db.name);
+        let refused = attempts
+            .open(&stale[0], "voice", "a", at(121))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, AttemptError::LeaseLost { .. }),
+            "{}: {refused}",
+            db.name
+        );
+        attempts
+            .open(&fresh[0], "voice", "b", at(121))
+            .await
+            .unwrap();
+        assert!(
+            attempts.unfinished("a").await.unwrap().is_empty(),
+            "{}",
+            db.name
+        );
+    }
+}

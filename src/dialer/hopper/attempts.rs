@@ -81,6 +81,15 @@ pub enum AttemptError {
         /// The driver's error.
         source: sqlx::Error,
     },
+    /// The node no longer holds the contact's lease (it expired and may be another node's
+    /// now): the call must not be placed.
+    #[error("contact {contact_id} is no longer leased to node `{node}`: not dialling it")]
+    LeaseLost {
+        /// The hopper row.
+        contact_id: i64,
+        /// The node that asked.
+        node: String,
+    },
     /// Stamping a step or the end failed in the database.
     #[error("cannot record `{step}` of attempt {attempt_id}: {source}")]
     Update {
@@ -141,6 +150,30 @@ impl<'s> Attempts<'s> {
         let contact_id = contact.campaign_contact_id;
         let fail = |source| AttemptError::Open { contact_id, source };
         let mut tx = self.store.begin_write().await.map_err(fail)?;
+        // Count the attempt on the contact only while this node still holds its lease: a node
+        // whose lease ran out (and was reclaimed elsewhere) must not dial the contact again.
+        let held: u64 = on_tx!(&mut tx, |conn| {
+            sqlx::query(
+                "update campaign_contacts set attempts = attempts + 1,
+                        attempts_today = attempts_today + 1, updated_at = $2
+                  where campaign_contact_id = $1 and state = 'leased'
+                    and lease_owner = $3 and lease_until > $2",
+            )
+            .bind(contact_id)
+            .bind(now)
+            .bind(node)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .map_err(fail)?;
+        if held == 0 {
+            // Dropping the transaction rolls it back; nothing was written.
+            return Err(AttemptError::LeaseLost {
+                contact_id,
+                node: node.to_string(),
+            });
+        }
         let id: i64 = on_tx!(&mut tx, |conn| {
             sqlx::query_scalar(
                 "insert into attempts (campaign_contact_id, campaign_id, channel, node, queued_at)
@@ -153,19 +186,6 @@ impl<'s> Attempts<'s> {
             .bind(now)
             .fetch_one(&mut *conn)
             .await
-        })
-        .map_err(fail)?;
-        on_tx!(&mut tx, |conn| {
-            sqlx::query(
-                "update campaign_contacts set attempts = attempts + 1,
-                        attempts_today = attempts_today + 1, updated_at = $2
-                  where campaign_contact_id = $1",
-            )
-            .bind(contact_id)
-            .bind(now)
-            .execute(conn)
-            .await
-            .map(drop)
         })
         .map_err(fail)?;
         tx.commit().await.map_err(fail)?;
