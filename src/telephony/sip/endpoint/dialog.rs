@@ -256,11 +256,15 @@ impl Endpoint {
         if let Some(target) = req.contact_uri() {
             call.remote_target = target;
         }
-        let sdp = call
-            .local_sdp
-            .clone()
-            .map(|s| bump_sdp_version(&s))
-            .unwrap_or_default();
+        let sdp = match (req.body_text(), call.local_sdp.as_deref()) {
+            // A real answer to the new offer (RFC 3264 §8): its codecs, the reverse of its
+            // direction (hold), on our same RTP address and session.
+            (Some(offer), Some(ours)) => {
+                answer_again(&offer, ours).unwrap_or_else(|| bump_sdp_version(ours))
+            }
+            (None, Some(ours)) => bump_sdp_version(ours),
+            (_, None) => String::new(),
+        };
         call.local_sdp = Some(sdp.clone());
         let mut headers = message::response_headers(req, Some(&call.local_tag));
         headers.push(Header::Contact(rsip::headers::Contact::new(contact)));
@@ -324,6 +328,20 @@ fn dtmf_relay_digit(body: &str) -> Option<Digit> {
     })
 }
 
+/// Our answer to a new offer in an existing session: same RTP address and session id as our
+/// last SDP, version one higher. `None` when either SDP cannot be read.
+fn answer_again(offer: &str, ours: &str) -> Option<String> {
+    let local = crate::telephony::sip::sdp::parse_answer(ours).ok()?.remote;
+    let origin = ours.lines().find_map(|l| l.strip_prefix("o="))?;
+    let mut fields = origin.split(' ').skip(1);
+    let session: u64 = fields.next()?.trim().parse().ok()?;
+    let version: u64 = fields.next()?.trim().parse().ok()?;
+    let (answer, _) =
+        crate::telephony::sip::sdp::answer(offer, local, session, version.saturating_add(1))
+            .ok()?;
+    Some(answer)
+}
+
 /// Increments the session version of an SDP's `o=` line, as a changed or repeated answer must.
 pub(crate) fn bump_sdp_version(sdp: &str) -> String {
     sdp.split_inclusive('\n')
@@ -333,7 +351,7 @@ pub(crate) fn bump_sdp_version(sdp: &str) -> String {
                 if fields.len() >= 3
                     && let Ok(v) = fields[2].parse::<u64>()
                 {
-                    fields[2] = (v + 1).to_string();
+                    fields[2] = v.saturating_add(1).to_string();
                     return format!("o={}", fields.join(" "));
                 }
             }
@@ -345,6 +363,17 @@ pub(crate) fn bump_sdp_version(sdp: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hold_offer_gets_a_real_answer_on_our_address() {
+        let ours = crate::telephony::sip::sdp::offer("127.0.0.1:4000".parse().unwrap(), 7, 1);
+        let hold = "v=0\r\no=- 9 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                    m=audio 5000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendonly\r\n";
+        let answer = answer_again(hold, &ours).unwrap();
+        assert!(answer.contains(" 7 2 IN IP4"), "{answer}");
+        assert!(answer.contains("m=audio 4000 RTP/AVP 8 101"), "{answer}");
+        assert!(answer.contains("a=recvonly"), "{answer}");
+    }
 
     #[test]
     fn dtmf_relay_bodies() {

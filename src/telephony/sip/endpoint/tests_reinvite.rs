@@ -62,8 +62,9 @@ fn reinvite_is_answered_with_our_sdp_bumped() {
     assert_eq!(t.to, addr(5080));
     assert_eq!(answer.cseq, 5);
     let sdp = answer.body_text().unwrap();
-    assert!(sdp.contains("o=- 1 2 IN IP4"), "{sdp}");
-    assert!(sdp.contains("m=audio 4000 RTP/AVP 0"), "{sdp}");
+    assert!(sdp.contains(" 1 2 IN IP4"), "session 1, version 2: {sdp}");
+    // Answered from the new offer (its codec), on our unchanged RTP port.
+    assert!(sdp.contains("m=audio 4000 RTP/AVP "), "{sdp}");
     let events: Vec<Event> = std::iter::from_fn(|| p.a.poll_event()).collect();
     assert_eq!(
         events,
@@ -86,7 +87,7 @@ fn reinvite_is_answered_with_our_sdp_bumped() {
     assert!(feed_a(&mut p, &ack(&ok, 5)).is_empty());
     let out = feed_a(&mut p, &reinvite(&ok, 7, NEW_SDP));
     let (_, again) = only(&out, "SIP/2.0 200 ");
-    assert!(again.body_text().unwrap().contains("o=- 1 3 IN IP4"));
+    assert!(again.body_text().unwrap().contains(" 1 3 IN IP4"));
 }
 
 #[test]
@@ -120,7 +121,7 @@ fn update_with_an_offer_is_answered_with_our_sdp() {
     let out = feed_a(&mut p, &update);
     let (_, answer) = only(&out, "SIP/2.0 200 ");
     assert_eq!(answer.cseq_method, rsip::Method::Update);
-    assert!(answer.body_text().unwrap().contains("o=- 1 2 IN IP4"));
+    assert!(answer.body_text().unwrap().contains(" 1 2 IN IP4"));
     assert_eq!(
         p.a.poll_event(),
         Some(Event::Call {
