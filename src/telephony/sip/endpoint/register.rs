@@ -154,6 +154,25 @@ impl Endpoint {
                     Err(err) => self.reg_failed(now, key, Some(status), err.to_string()),
                 }
             }
+            423 if reg.auth_tries < 2 => {
+                // Interval Too Brief: ask again for at least what the registrar wants.
+                match response
+                    .header("Min-Expires")
+                    .and_then(|v| v.trim().parse::<u32>().ok())
+                {
+                    Some(min) if min > reg.config.expires => {
+                        reg.config.expires = min;
+                        reg.auth_tries += 1;
+                        self.send_register(now, key, None);
+                    }
+                    _ => self.reg_failed(
+                        now,
+                        key,
+                        Some(423),
+                        "registrar wants a longer expiry but gave no usable Min-Expires".into(),
+                    ),
+                }
+            }
             _ => {
                 let reason = if matches!(status, 401 | 407) {
                     "registrar refused our credentials".to_string()

@@ -109,3 +109,21 @@ fn register_over_tcp_is_not_retransmitted() {
         [(_, RegState::Failed { status: None, .. })]
     ));
 }
+
+#[test]
+fn interval_too_brief_is_retried_with_the_registrars_minimum() {
+    let mut solo = Solo::new();
+    let mut short = register();
+    short.expires = 60;
+    let reg = solo.ep.register(solo.now, short);
+    let (_, first) = only(&solo.sent(), "REGISTER ");
+    solo.feed(&respond(&first, 423, "reg", "Min-Expires: 600\r\n", ""));
+    let (_, second) = only(&solo.sent(), "REGISTER ");
+    assert_eq!(second.header("Expires").as_deref(), Some("600"));
+    assert_eq!(second.cseq, first.cseq + 1);
+    solo.feed(&respond(&second, 200, "reg", "Expires: 600\r\n", ""));
+    assert_eq!(
+        registration(&solo.events()),
+        vec![(reg, RegState::Registered { expires: 600 })]
+    );
+}
