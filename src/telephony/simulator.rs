@@ -227,7 +227,9 @@ async fn handle(
         }
         Behaviour::NoAnswer => {
             incoming.ring();
-            // The caller's CANCEL ends it; the endpoint answers 487 by itself.
+            // Ring until the caller's CANCEL (the endpoint answers 487 by itself); a caller
+            // that never gives up is refused after our patience runs out.
+            let _ = tokio::time::timeout(config.max_call, incoming.wait_end()).await;
         }
         Behaviour::Voicemail | Behaviour::Answer { .. } => {
             incoming.ring();

@@ -501,8 +501,19 @@ pub struct Incoming {
     pub uri: String,
     key: CallKey,
     offer: Option<String>,
-    updates: mpsc::UnboundedReceiver<SipUpdate>,
+    /// Taken when the call is answered; still here on drop means nobody answered or rejected.
+    updates: Option<mpsc::UnboundedReceiver<SipUpdate>>,
     ua: UserAgent,
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        if self.updates.is_some() {
+            // Dropped undecided: free the caller now instead of letting it ring until it
+            // gives up (480 Temporarily Unavailable; harmless if the call already ended).
+            let _ = self.ua.send(Command::Reject(self.key, 480));
+        }
+    }
 }
 
 pub(crate) struct IncomingRaw {
@@ -522,7 +533,7 @@ impl Incoming {
             uri: raw.uri,
             key: raw.key,
             offer: raw.offer,
-            updates: raw.updates,
+            updates: Some(raw.updates),
             ua,
         }
     }
@@ -533,26 +544,46 @@ impl Incoming {
     }
 
     /// Refuses the call (486 busy, 603 decline, ...).
-    pub fn reject(self, status: u16) {
+    pub fn reject(mut self, status: u16) {
+        self.updates = None;
         let _ = self.ua.send(Command::Reject(self.key, status));
     }
 
     /// Whether the caller gave up (CANCEL) while we were deciding.
     pub fn cancelled(&mut self) -> bool {
-        matches!(self.updates.try_recv(), Ok(CallEvent::Ended { .. }))
+        matches!(
+            self.updates.as_mut().map(|u| u.try_recv()),
+            Some(Ok(CallEvent::Ended { .. }))
+        )
+    }
+
+    /// Waits until the caller gives up (CANCEL) or the call otherwise ends, without answering:
+    /// a phone that only rings.
+    pub async fn wait_end(&mut self) {
+        let Some(updates) = self.updates.as_mut() else {
+            return;
+        };
+        while let Some(event) = updates.recv().await {
+            if matches!(event, CallEvent::Ended { .. }) {
+                self.updates = None;
+                return;
+            }
+        }
     }
 
     /// Answers with our SDP; fails when the offer has nothing we can use (488 is sent).
-    pub async fn answer(self) -> Result<Call, UaError> {
+    pub async fn answer(mut self) -> Result<Call, UaError> {
         let leg = self.ua.media_engine().open().await?;
         let Some(offer) = self.offer.as_deref() else {
             // Late offer (INVITE without SDP) is not supported: say so clearly.
+            self.updates = None;
             let _ = self.ua.send(Command::Reject(self.key, 488));
             return Err(UaError::NoOffer);
         };
         let (answer, params) = match sdp::answer(offer, leg.local_addr(), super::session_id(), 1) {
             Ok(answer) => answer,
             Err(err) => {
+                self.updates = None;
                 let _ = self.ua.send(Command::Reject(self.key, 488));
                 return Err(UaError::Sdp(err));
             }
@@ -565,7 +596,8 @@ impl Incoming {
         })?;
         done.await.map_err(|_| UaError::Stopped)??;
         leg.connect(params);
-        let mut call = Call::new(self.key, self.ua.clone(), self.updates, leg);
+        let updates = self.updates.take().ok_or(UaError::Ended)?;
+        let mut call = Call::new(self.key, self.ua.clone(), updates, leg);
         call.media = Some(params);
         Ok(call)
     }
