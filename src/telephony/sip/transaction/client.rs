@@ -33,7 +33,7 @@ impl ClientNonInvite {
         reliable: bool,
         timers: Timers,
     ) -> Result<(ClientNonInvite, Vec<TxOutput>), message::MessageError> {
-        let branch = message::parse(&request)?.branch;
+        let branch = message::top_branch(&request)?;
         let mut table = TimerTable::default();
         if !reliable {
             table.arm(TxTimer::E, now + timers.t1);

@@ -24,7 +24,7 @@ enum State {
 pub struct ClientInvite {
     state: State,
     request: Vec<u8>,
-    parsed: Parsed,
+    branch: String,
     reliable: bool,
     timers: Timers,
     table: TimerTable,
@@ -40,7 +40,7 @@ impl ClientInvite {
         reliable: bool,
         timers: Timers,
     ) -> Result<(ClientInvite, Vec<TxOutput>), message::MessageError> {
-        let parsed = message::parse(&request)?;
+        let branch = message::top_branch(&request)?;
         let mut table = TimerTable::default();
         if !reliable {
             table.arm(TxTimer::A, now + timers.t1);
@@ -50,7 +50,7 @@ impl ClientInvite {
         let tx = ClientInvite {
             state: State::Calling,
             request,
-            parsed,
+            branch,
             reliable,
             timers,
             table,
@@ -62,12 +62,7 @@ impl ClientInvite {
 
     /// The branch that identifies this transaction (and its CANCEL).
     pub fn branch(&self) -> &str {
-        &self.parsed.branch
-    }
-
-    /// The INVITE as sent.
-    pub fn request(&self) -> &Parsed {
-        &self.parsed
+        &self.branch
     }
 
     /// Whether a provisional response has arrived (only then may a CANCEL be sent).
@@ -113,9 +108,11 @@ impl ClientInvite {
                     Duration::from_secs(32)
                 };
                 self.table.arm(TxTimer::D, now + wait);
-                let ack = self.ack_for(&response);
-                self.ack = Some(ack.clone());
-                vec![TxOutput::Send(ack), TxOutput::Response(Box::new(response))]
+                self.ack = self.ack_for(&response);
+                let mut out: Vec<TxOutput> =
+                    self.ack.clone().map(TxOutput::Send).into_iter().collect();
+                out.push(TxOutput::Response(Box::new(response)));
+                out
             }
             (State::Completed, 300..) => self.ack.clone().map(TxOutput::Send).into_iter().collect(),
             _ => Vec::new(),
@@ -149,8 +146,9 @@ impl ClientInvite {
     }
 
     /// The ACK of a non-2xx final response: same branch, To from the response (§17.1.1.3).
-    fn ack_for(&self, response: &Parsed) -> Vec<u8> {
-        let req = &self.parsed;
+    /// The INVITE is parsed only here, on this less common path.
+    fn ack_for(&self, response: &Parsed) -> Option<Vec<u8>> {
+        let req = &message::parse(&self.request).ok()?;
         let uri = match &req.msg {
             rsip::SipMessage::Request(r) => r.uri.to_string(),
             rsip::SipMessage::Response(_) => String::new(),
@@ -166,7 +164,7 @@ impl ClientInvite {
         for route in req.headers("Route") {
             headers.push(rsip::Header::Route(rsip::headers::Route::new(route)));
         }
-        message::build_request(Method::Ack, &uri, headers, b"")
+        Some(message::build_request(Method::Ack, &uri, headers, b""))
     }
 }
 
