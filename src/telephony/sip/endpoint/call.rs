@@ -280,6 +280,13 @@ impl Endpoint {
         call.ring_deadline = None;
         call.ok = None;
         call.forget_at = Some(now + linger);
+        // What lingers only answers retransmissions (tags, route, the ACK): drop the rest
+        // now rather than after `linger`, since thousands of ended calls linger at a time.
+        call.invite_bytes = None;
+        call.invite = None;
+        call.local_sdp = None;
+        call.extra_headers = Vec::new();
+        call.credentials = None;
         self.emit(
             key,
             CallEvent::Ended {
