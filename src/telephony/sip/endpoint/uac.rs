@@ -327,7 +327,8 @@ impl Endpoint {
         let stale = response
             .header("WWW-Authenticate")
             .or_else(|| response.header("Proxy-Authenticate"))
-            .is_some_and(|c| c.to_ascii_lowercase().contains("stale=true"));
+            .and_then(|c| auth::Challenge::parse(&c).ok())
+            .is_some_and(|c| c.stale);
         // One try per challenge; a second challenge means the password is wrong, unless the
         // server only says the nonce went stale.
         if call.auth_tries >= 1 && !stale || call.auth_tries >= 3 || call.cancel_wanted.is_some() {
