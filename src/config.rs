@@ -46,6 +46,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// SIP trunks by name (`[trunks.main]`), used by `huifang call --trunk main` and campaigns.
     pub trunks: BTreeMap<String, TrunkConfig>,
+    /// The campaign dialer.
+    pub dialer: DialerConfig,
 }
 
 /// `[trunks.NAME]`: where and how to place calls.
@@ -70,6 +72,50 @@ pub struct TrunkConfig {
     /// Ring time-out in seconds (at least 15).
     #[serde(default = "default_ring_seconds")]
     pub ring_timeout_secs: u64,
+    /// Calls per second the trunk accepts (the dialer never places them faster).
+    #[serde(default = "default_trunk_rate")]
+    pub calls_per_second: f64,
+    /// Calls the trunk carries at once (its channels).
+    #[serde(default = "default_trunk_channels")]
+    pub channels: usize,
+}
+
+fn default_trunk_rate() -> f64 {
+    10.0
+}
+
+fn default_trunk_channels() -> usize {
+    30
+}
+
+/// `[dialer]`: how this node works campaigns.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DialerConfig {
+    /// This node's name in leases and attempt rows; keep it stable across restarts, so a
+    /// restarted node settles its own unfinished attempts. Default: the host name.
+    pub node: Option<String>,
+    /// The SIP address the dialer binds (port 0: any free port).
+    pub sip_listen: String,
+    /// Seconds a claimed contact stays leased to this node (renewed by nothing: make it
+    /// longer than a call's ring time plus its longest conversation).
+    pub lease_secs: u64,
+    /// The folder of prompt WAVs (`LANGUAGE/NAME.wav`).
+    pub prompts_dir: String,
+    /// Calls per second to numbers of a prefix (E.164: `"+86138" = 5`), across trunks.
+    pub prefix_calls_per_second: BTreeMap<String, f64>,
+}
+
+impl Default for DialerConfig {
+    fn default() -> Self {
+        DialerConfig {
+            node: None,
+            sip_listen: "127.0.0.1:0".into(),
+            lease_secs: 900,
+            prompts_dir: "prompts".into(),
+            prefix_calls_per_second: BTreeMap::new(),
+        }
+    }
 }
 
 fn default_transport() -> String {

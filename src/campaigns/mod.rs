@@ -1,6 +1,8 @@
 //! # Campaign definitions: TOML files in `campaigns/`, parsed once into typed values.
 //!
-//! A pure domain room (no database, no network, no clock). A file is read with serde into the
+//! The definitions are pure (no database, no network, no clock); [`repo`] stores them with
+//! their life-cycle state ([`lifecycle`]: draft → scheduled → running ⇄ paused → completed |
+//! stopped) and one event row per state change. A file is read with serde into the
 //! spanned shapes of the private `raw` module — unknown keys refused with their line — then
 //! validated into a [`Campaign`] whose every field is already checked ("parse, don't
 //! validate"); all problems of a file are reported together, each with file, line and dotted key.
@@ -20,6 +22,7 @@
 //! mode = "agentless"                # preview | progressive (default) | ratio:K | predictive | agentless
 //! max_abandon_pct = 3               # default 3; 0 < x <= 10
 //! ring_timeout_secs = 30            # default 30; 15..=120
+//! calls_per_second = 5              # optional cap of this campaign (trunk limits apply too)
 //! timezone = "Asia/Shanghai"        # default; for contacts whose own zone is unknown
 //! caller_id = "4008123456"          # optional; E.164 after parsing; the trunk's when absent
 //! trunk = "main"                    # default "main"
@@ -43,7 +46,9 @@
 //! ```
 
 mod error;
+pub mod lifecycle;
 mod raw;
+pub mod repo;
 pub mod retry;
 mod validate;
 pub mod windows;
@@ -182,6 +187,7 @@ pub struct Campaign {
     mode: DialMode,
     max_abandon_pct: f64,
     ring_timeout_secs: u32,
+    calls_per_second: Option<f64>,
     timezone: Tz,
     windows: CallWindows,
     retry: RetryPolicy,
@@ -256,6 +262,10 @@ impl Campaign {
     /// Seconds a call rings before it counts as no answer (15 to 120).
     pub fn ring_timeout_secs(&self) -> u32 {
         self.ring_timeout_secs
+    }
+    /// The campaign's own cap on calls per second (the trunk's applies as well).
+    pub fn calls_per_second(&self) -> Option<f64> {
+        self.calls_per_second
     }
     /// The zone for contacts whose own zone is unknown.
     pub fn timezone(&self) -> Tz {

@@ -25,6 +25,7 @@ pub(super) struct RawCampaign {
     pub(super) mode: Option<Spanned<String>>,
     pub(super) max_abandon_pct: Option<Spanned<f64>>,
     pub(super) ring_timeout_secs: Option<Spanned<i64>>,
+    pub(super) calls_per_second: Option<Spanned<f64>>,
     pub(super) timezone: Option<Spanned<String>>,
     pub(super) windows: Option<BTreeMap<String, Texts>>,
     pub(super) retry: Option<RawRetry>,

@@ -56,6 +56,9 @@ fn build(raw: RawCampaign, report: &mut Report<'_>) -> Campaign {
             report,
         ),
         ring_timeout_secs: number(raw.ring_timeout_secs, "ring_timeout_secs", 30, ring, report),
+        calls_per_second: raw
+            .calls_per_second
+            .and_then(|r| report.check("calls_per_second", r.span(), rate(*r.get_ref()))),
         timezone: number(raw.timezone, "timezone", Tz::Asia__Shanghai, zone, report),
         windows: {
             let problems_before = report.len();
@@ -106,6 +109,15 @@ fn abandon_pct(value: f64) -> Result<f64, Problem> {
         .ok_or_else(|| Problem::OutOfRange {
             value: value.to_string(),
             expected: "more than 0 and at most 10 (percent of answered calls)",
+        })
+}
+
+fn rate(value: f64) -> Result<f64, Problem> {
+    (value > 0.0 && value <= 1000.0)
+        .then_some(value)
+        .ok_or_else(|| Problem::OutOfRange {
+            value: value.to_string(),
+            expected: "more than 0 and at most 1000 (calls per second)",
         })
 }
 

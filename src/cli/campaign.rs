@@ -1,11 +1,24 @@
-//! `huifang campaign validate FILE...` (the lifecycle verbs come with the database).
+//! `huifang campaign validate|create|start|pause|resume|stop|status|list|run`.
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
 use clap::Subcommand;
 
+use super::output::{json, table};
 use crate::campaigns::Campaign;
+use crate::campaigns::lifecycle::Action;
+use crate::campaigns::repo::{Campaigns, StoredCampaign};
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::dialer::{Node, NodeConfig, lists};
+use crate::store::Store;
+use crate::telephony::transport::{UserAgent, UserAgentConfig};
 
 /// The campaign subcommands.
 #[derive(Debug, Subcommand)]
@@ -17,11 +30,105 @@ pub enum CampaignCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Store a campaign from its definition file as a draft and load its lists into the
+    /// hopper (bad CSV rows are named and skipped).
+    Create {
+        /// The TOML file.
+        file: PathBuf,
+        /// Start it at once.
+        #[arg(long, conflicts_with = "start_at")]
+        start: bool,
+        /// Schedule it to start by itself at this moment (RFC 3339, `2026-12-03T09:00:00+08:00`).
+        #[arg(long)]
+        start_at: Option<DateTime<chrono::FixedOffset>>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let the dialer work a draft or scheduled campaign.
+    Start(StepArgs),
+    /// No new calls; calls in progress finish.
+    Pause(StepArgs),
+    /// Dial a paused campaign again.
+    Resume(StepArgs),
+    /// End a campaign for good.
+    Stop(StepArgs),
+    /// A campaign's state, contacts and attempts.
+    Status {
+        /// The campaign's code.
+        code: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every campaign.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Be a dialer node: work the running campaigns (all, or the codes given) until Ctrl-C,
+    /// or with `--exit-when-idle` until none is running, paused or scheduled.
+    Run {
+        /// Campaign codes to work (default: every running one).
+        codes: Vec<String>,
+        /// This node's name (default: `[dialer] node`, else the host name). Keep it stable:
+        /// a restarted node settles the attempts left under its name.
+        #[arg(long)]
+        node: Option<String>,
+        /// SIP address to bind (default: `[dialer] sip_listen`, 127.0.0.1:0).
+        #[arg(long)]
+        sip_listen: Option<SocketAddr>,
+        /// Exit once no selected campaign is running, paused or scheduled.
+        #[arg(long)]
+        exit_when_idle: bool,
+    },
 }
 
-pub(crate) fn run(command: CampaignCommand) -> anyhow::Result<ExitCode> {
+/// A life-cycle step on one campaign.
+#[derive(Debug, clap::Args)]
+pub struct StepArgs {
+    /// The campaign's code.
+    code: String,
+    /// Who takes the step (for the campaign's timeline).
+    #[arg(long, default_value = "cli")]
+    actor: String,
+    /// Why.
+    #[arg(long, default_value = "")]
+    reason: String,
+}
+
+pub(crate) async fn run(config: &Config, command: CampaignCommand) -> anyhow::Result<ExitCode> {
+    let command = match command {
+        CampaignCommand::Validate { files } => return Ok(validate(&files)),
+        other => other,
+    };
+    let store = Store::open(config.database_url()).await?;
+    let campaigns = Campaigns::new(&store);
+    let now = Utc::now();
     match command {
-        CampaignCommand::Validate { files } => Ok(validate(&files)),
+        CampaignCommand::Validate { .. } => unreachable!("handled above"),
+        CampaignCommand::Create {
+            file,
+            start,
+            start_at,
+            json: as_json,
+        } => create(&store, &file, start, start_at.map(|t| t.to_utc()), as_json).await,
+        CampaignCommand::Start(step) => apply(&campaigns, step, Action::Start, now).await,
+        CampaignCommand::Pause(step) => apply(&campaigns, step, Action::Pause, now).await,
+        CampaignCommand::Resume(step) => apply(&campaigns, step, Action::Resume, now).await,
+        CampaignCommand::Stop(step) => apply(&campaigns, step, Action::Stop, now).await,
+        CampaignCommand::Status {
+            code,
+            json: as_json,
+        } => status(&campaigns, &code, as_json).await,
+        CampaignCommand::List { json: as_json } => list(&campaigns, as_json).await,
+        CampaignCommand::Run {
+            codes,
+            node,
+            sip_listen,
+            exit_when_idle,
+        } => run_node(config, store, codes, node, sip_listen, exit_when_idle).await,
     }
 }
 
@@ -48,4 +155,213 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+async fn create(
+    store: &Store,
+    file: &Path,
+    start: bool,
+    start_at: Option<DateTime<Utc>>,
+    as_json: bool,
+) -> anyhow::Result<ExitCode> {
+    let campaign = match Campaign::load(file) {
+        Ok(campaign) => campaign,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let absolute =
+        std::path::absolute(file).with_context(|| format!("cannot resolve {}", file.display()))?;
+    let source = absolute.to_string_lossy().to_string();
+    let campaigns = Campaigns::new(store);
+    let now = Utc::now();
+    let stored = campaigns
+        .create(&campaign, &text, Some(&source), "cli", now)
+        .await?;
+    let report = lists::load(
+        store,
+        stored.campaign_id,
+        &campaign,
+        &stored.base_dir(),
+        now,
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "campaign {} was created, but its lists did not load",
+            stored.code
+        )
+    })?;
+    for refused in &report.refused {
+        eprintln!("{refused}");
+    }
+    let stored = if start {
+        campaigns
+            .apply(&stored.code, Action::Start, "cli", "", now)
+            .await?
+    } else if let Some(at) = start_at {
+        campaigns.schedule(&stored.code, at, "cli", now).await?
+    } else {
+        stored
+    };
+    if as_json {
+        json(&serde_json::json!({ "campaign": summary(&stored), "lists": report }))?;
+    } else {
+        println!(
+            "campaign {} ({}) is {}: {} contacts loaded ({} read, {} refused)",
+            stored.code,
+            stored.name,
+            stored.state,
+            report.added,
+            report.read,
+            report.refused.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn apply(
+    campaigns: &Campaigns<'_>,
+    step: StepArgs,
+    action: Action,
+    now: DateTime<Utc>,
+) -> anyhow::Result<ExitCode> {
+    let stored = campaigns
+        .apply(&step.code, action, &step.actor, &step.reason, now)
+        .await?;
+    println!("campaign {} is {}", stored.code, stored.state);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summary(c: &StoredCampaign) -> serde_json::Value {
+    serde_json::json!({
+        "code": c.code, "name": c.name, "kind": c.kind, "state": c.state,
+        "starts_at": c.starts_at, "created_at": c.created_at, "updated_at": c.updated_at,
+    })
+}
+
+async fn status(campaigns: &Campaigns<'_>, code: &str, as_json: bool) -> anyhow::Result<ExitCode> {
+    let stored = campaigns.get(code).await?;
+    let progress = campaigns.progress(stored.campaign_id).await?;
+    let events = campaigns.events(stored.campaign_id).await?;
+    if as_json {
+        json(&serde_json::json!({
+            "campaign": summary(&stored), "progress": progress, "events": events,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "campaign {} ({}, {}) is {}",
+        stored.code, stored.name, stored.kind, stored.state
+    );
+    println!(
+        "contacts: {} pending, {} being called, {} done",
+        progress.pending, progress.leased, progress.done
+    );
+    let mut t = table(&["final outcome", "contacts"]);
+    for (outcome, n) in &progress.final_outcomes {
+        t.add_row(vec![outcome.clone(), n.to_string()]);
+    }
+    println!("{t}");
+    let mut t = table(&["attempt outcome", "attempts"]);
+    for (outcome, n) in &progress.attempts {
+        t.add_row(vec![outcome.clone(), n.to_string()]);
+    }
+    println!("{t}");
+    let mut t = table(&["at", "actor", "action", "state", "reason"]);
+    for e in &events {
+        t.add_row(vec![
+            e.at.to_rfc3339(),
+            e.actor.clone(),
+            e.action.clone(),
+            e.to_state.clone(),
+            e.reason.clone(),
+        ]);
+    }
+    println!("{t}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(campaigns: &Campaigns<'_>, as_json: bool) -> anyhow::Result<ExitCode> {
+    let all = campaigns.list().await?;
+    if as_json {
+        json(&all.iter().map(summary).collect::<Vec<_>>())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = table(&["code", "name", "kind", "state", "updated"]);
+    for c in &all {
+        t.add_row(vec![
+            c.code.clone(),
+            c.name.clone(),
+            c.kind.clone(),
+            c.state.to_string(),
+            c.updated_at.to_rfc3339(),
+        ]);
+    }
+    println!("{t}\n{} campaign(s)", all.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The host name, the default node name.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node-1".into())
+}
+
+async fn run_node(
+    config: &Config,
+    store: Store,
+    codes: Vec<String>,
+    node: Option<String>,
+    sip_listen: Option<SocketAddr>,
+    exit_when_idle: bool,
+) -> anyhow::Result<ExitCode> {
+    let dialer = &config.dialer;
+    let listen = match sip_listen {
+        Some(addr) => addr,
+        None => dialer.sip_listen.parse().with_context(|| {
+            format!(
+                "[dialer] sip_listen `{}` is not an address",
+                dialer.sip_listen
+            )
+        })?,
+    };
+    if config.trunks.is_empty() {
+        bail!("no trunks configured: add [trunks.main] with a domain (host:port) to huifang.toml");
+    }
+    let node_name = node
+        .or_else(|| dialer.node.clone())
+        .unwrap_or_else(host_name);
+    let ua = UserAgent::start(UserAgentConfig::new(listen)).await?;
+    let node_config = NodeConfig {
+        node: node_name.clone(),
+        lease: Duration::from_secs(dialer.lease_secs.max(60)),
+        poll: Duration::from_millis(500),
+        prompts_dir: PathBuf::from(&dialer.prompts_dir),
+        trunks: config.trunks.clone(),
+        prefix_rates: dialer.prefix_calls_per_second.clone(),
+    };
+    let node = Node::new(store, ua.clone(), Arc::new(SystemClock), node_config)?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("stopping: calls in progress finish, no new ones are placed");
+            let _ = stop.send(true);
+        }
+    });
+    eprintln!("dialer node `{node_name}` on {}", ua.local_addr());
+    let recovery = node.recover().await?;
+    eprintln!(
+        "recovered: {} answered, {} interrupted, {} never dialled, {} leases given back",
+        recovery.answered, recovery.interrupted, recovery.not_dialed, recovery.released
+    );
+    node.run(&codes, exit_when_idle, stopped).await?;
+    ua.shutdown();
+    Ok(ExitCode::SUCCESS)
 }

@@ -23,6 +23,9 @@ pub enum DncCommand {
         /// Why.
         #[arg(long, default_value = "")]
         reason: String,
+        /// Only for this campaign (its code); without it the entry holds for every campaign.
+        #[arg(long)]
+        campaign: Option<String>,
     },
     /// Allow the number again on the channel.
     Remove {
@@ -54,10 +57,17 @@ pub(crate) async fn run(store: &Store, command: DncCommand) -> anyhow::Result<Ex
             phone,
             channel,
             reason,
+            campaign,
         } => {
             let phone = Phone::parse(&phone)?;
-            dnc::add(store, &phone, channel, &reason, chrono::Utc::now()).await?;
-            println!("{phone} is on the do-not-call list for {channel}");
+            let scope = campaign.as_deref().unwrap_or("");
+            dnc::add_in(store, &phone, channel, scope, &reason, chrono::Utc::now()).await?;
+            match campaign {
+                Some(code) => {
+                    println!("{phone} is on campaign {code}'s do-not-call list for {channel}")
+                }
+                None => println!("{phone} is on the do-not-call list for {channel}"),
+            }
         }
         DncCommand::Remove { phone, channel } => {
             let phone = Phone::parse(&phone)?;

@@ -66,7 +66,8 @@ pub enum Command {
     Phones(phones::PhonesArgs),
     /// Run the pacer on a simulated campaign (see benches/pacing.sh).
     Simulate(simulate::SimulateArgs),
-    /// Campaign definitions (`campaigns/*.toml`).
+    /// Campaigns: validate definitions, create, start, pause, resume, stop, status, list, and
+    /// run a dialer node.
     #[command(subcommand)]
     Campaign(campaign::CampaignCommand),
     /// Write the deterministic sample data set (CSV) into a folder.
@@ -97,7 +98,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(command) => bench::run(command).await,
         Command::Phones(args) => phones::run(args).await,
         Command::Simulate(args) => simulate::run(args),
-        Command::Campaign(command) => campaign::run(command),
+        Command::Campaign(command) => campaign::run(&config, command).await,
         Command::Sample { out, seed, owners } => sample(out, seed, owners),
         Command::Import(args) => import::run(&open(&config).await?, args).await,
         Command::Ticket(command) => ticket::run(&desk(&config).await?, command).await,

@@ -1,5 +1,6 @@
 //! The do-not-call list: numbers that must not be reached on a channel (or on any, `all`).
-//! Entries are global (`scope` empty) for now; campaigns add their own scopes later.
+//! Entries are global (`scope` empty) or belong to one campaign (`scope` = its code); a
+//! campaign honours both ([`is_blocked_in`]).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -38,6 +39,75 @@ pub async fn is_blocked(
         .fetch_one(pool)
         .await
         .map(|n| n > 0)
+    })
+}
+
+/// Whether `phone` must not be reached on `channel` by campaign `scope`: a global entry or
+/// one of that campaign, for the channel or `all`.
+pub async fn is_blocked_in(
+    store: &Store,
+    phone: &str,
+    channel: Channel,
+    scope: &str,
+) -> Result<bool, sqlx::Error> {
+    on_pool!(store, |pool| {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from dnc where phone = $1 and (channel = $2 or channel = 'all')
+                and (scope = '' or scope = $3)",
+        )
+        .bind(phone)
+        .bind(channel.as_str())
+        .bind(scope)
+        .fetch_one(pool)
+        .await
+        .map(|n| n > 0)
+    })
+}
+
+/// Puts `phone` on campaign `scope`'s own list for `channel` (empty scope: global).
+pub async fn add_in(
+    store: &Store,
+    phone: &Phone,
+    channel: Channel,
+    scope: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    on_pool!(store, |pool| {
+        sqlx::query(
+            "insert into dnc (phone, channel, scope, reason, created_at) values ($1, $2, $3, $4, $5)
+             on conflict (phone, channel, scope) do update set reason = excluded.reason",
+        )
+        .bind(phone.as_str())
+        .bind(channel.as_str())
+        .bind(scope)
+        .bind(reason)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(drop)
+    })
+}
+
+/// Whether the owner withdrew consent to be reached on `channel` (`consent_voice` and so on).
+pub async fn consent_withdrawn(
+    store: &Store,
+    owner_id: i64,
+    channel: Channel,
+) -> Result<bool, sqlx::Error> {
+    let column = match channel {
+        Channel::Voice => "consent_voice",
+        Channel::Sms => "consent_sms",
+        Channel::Email => "consent_email",
+        Channel::All => return Ok(false),
+    };
+    let sql = format!("select count(*) from owners where owner_id = $1 and not {column}");
+    on_pool!(store, |pool| {
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(owner_id)
+            .fetch_one(pool)
+            .await
+            .map(|n| n > 0)
     })
 }
 

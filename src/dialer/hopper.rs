@@ -26,7 +26,7 @@ use crate::{on_pool, on_tx};
 
 pub use attempts::{AttemptEnd, AttemptError, AttemptId, AttemptRow, Attempts};
 
-/// Rows per `insert` statement when enqueueing: 6 binds each stays far below both drivers'
+/// Rows per `insert` statement when enqueueing: 8 binds each stays far below both drivers'
 /// bind-parameter limits (SQLite 32,766; PostgreSQL 65,535).
 const ENQUEUE_BATCH: usize = 1_000;
 
@@ -41,6 +41,8 @@ pub struct NewContact {
     pub tz: Tz,
     /// Higher is called first.
     pub priority: i64,
+    /// The language of the prompts the contact hears (`zh-CN`, `en`).
+    pub language: String,
 }
 
 /// A contact leased to one node; only that node may call it until `lease_until`.
@@ -58,6 +60,8 @@ pub struct ClaimedContact {
     pub tz: String,
     /// Higher is called first.
     pub priority: i64,
+    /// The language of the prompts the contact hears.
+    pub language: String,
     /// Attempts so far, over the campaign's life.
     pub attempts: i64,
     /// Attempts so far today.
@@ -146,7 +150,7 @@ impl<'s> Hopper<'s> {
             added += on_tx!(&mut tx, |conn| {
                 let mut insert = QueryBuilder::new(
                     "insert into campaign_contacts \
-                     (campaign_id, owner_id, phone, tz, priority, created_at, updated_at) ",
+                     (campaign_id, owner_id, phone, tz, priority, language, created_at, updated_at) ",
                 );
                 insert.push_values(batch, |mut row, c| {
                     row.push_bind(campaign_id)
@@ -154,6 +158,7 @@ impl<'s> Hopper<'s> {
                         .push_bind(c.phone.as_str().to_string())
                         .push_bind(c.tz.name())
                         .push_bind(c.priority)
+                        .push_bind(c.language.clone())
                         .push_bind(now)
                         .push_bind(now);
                 });
@@ -240,6 +245,55 @@ impl<'s> Hopper<'s> {
                    where campaign_contact_id = $1 and lease_owner = $2 and state = 'leased'";
         self.update_held("extend", contact, sql, until, now).await?;
         Ok(until)
+    }
+
+    /// One hopper row, whatever its state (restart recovery rebuilds its lease from it).
+    pub async fn get(&self, contact_id: i64) -> Result<Option<ClaimedContact>, sqlx::Error> {
+        on_pool!(self.store, |pool| {
+            sqlx::query_as(
+                "select campaign_contact_id, campaign_id, owner_id, phone, tz, priority, language,
+                        attempts, attempts_today, coalesce(lease_owner, '') as lease_owner,
+                        coalesce(lease_until, updated_at) as lease_until
+                   from campaign_contacts where campaign_contact_id = $1",
+            )
+            .bind(contact_id)
+            .fetch_optional(pool)
+            .await
+        })
+    }
+
+    /// Gives back every contact `node` still holds (a restarted node's leftovers), to be
+    /// called as soon as possible; returns how many.
+    pub async fn release_all(&self, node: &str, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+        on_pool!(self.store, |pool| {
+            sqlx::query(
+                "update campaign_contacts set state = 'pending', lease_owner = null,
+                        lease_until = null, updated_at = $2
+                  where lease_owner = $1 and state = 'leased'",
+            )
+            .bind(node)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+    }
+
+    /// How many contacts of the campaign have no final outcome yet, and the earliest moment
+    /// one of the pending ones falls due (`None`: none is waiting for a time).
+    pub async fn remaining(
+        &self,
+        campaign_id: i64,
+    ) -> Result<(i64, Option<DateTime<Utc>>), sqlx::Error> {
+        on_pool!(self.store, |pool| {
+            sqlx::query_as(
+                "select count(*), min(case when state = 'pending' then next_attempt_at end)
+                   from campaign_contacts where campaign_id = $1 and state <> 'done'",
+            )
+            .bind(campaign_id)
+            .fetch_one(pool)
+            .await
+        })
     }
 
     /// Runs `sql` (`$1` contact, `$2` node, `$3` value, `$4` now) on a contact this node holds.

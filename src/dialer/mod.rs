@@ -15,14 +15,23 @@
 //!   clock, and what it measures.
 //! - [`stats`]: the log-normal, `erfc` and the Poisson-binomial.
 //! - [`hopper`]: leasing a campaign's contacts to nodes, and one row per call attempt.
+//! - [`lists`]: a campaign's list sources (CSV, callbacks, owners) mixed by weight into the hopper.
+//! - [`limits`]: rate limits per trunk, campaign and destination prefix (`governor`).
+//! - [`node`]: the running dialer — recovery on start, one worker per running campaign that
+//!   claims, screens (call window, do-not-call, consent) and calls; [`attempt`]: one call,
+//!   written before it is placed, and the retry decision after it.
 //!
-//! Not here yet (issue 4): the running dialer loop (claims filtered by call window, DNC at
-//! dial time, rate limits, telephony), agents' legs; campaign definitions live in `campaigns`.
+//! Not here yet (issue 4): agents' nailed-up legs, so the paced modes (preview, progressive,
+//! ratio, predictive) run only in the simulator; the live dialer runs agentless campaigns.
 
 pub mod adaptive;
+pub mod attempt;
 pub mod estimate;
 pub mod hopper;
+pub mod limits;
+pub mod lists;
 pub mod model;
+pub mod node;
 pub mod pacer;
 pub mod report;
 pub mod simulate;
@@ -33,6 +42,7 @@ pub mod stats;
 mod tests;
 
 pub use estimate::{Estimates, Estimator, Priors};
+pub use node::{Node, NodeConfig, NodeError, PlanError, Recovery};
 pub use pacer::{Feedback, ModeError, Pacer, PacingMode};
 pub use report::SimReport;
 pub use simulate::{SimConfig, SimError, TalkShape, simulate};

@@ -8,7 +8,8 @@ use crate::helpers::databases;
 
 type Schema = BTreeMap<String, Vec<String>>;
 
-/// Tables and their columns (sorted) as written in a folder of migrations.
+/// Tables and their columns (sorted) as written in a folder of migrations (`create table`
+/// bodies and `alter table ... add column`).
 fn declared(folder: &str) -> Schema {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("migrations")
@@ -23,7 +24,16 @@ fn declared(folder: &str) -> Schema {
         let text = std::fs::read_to_string(&file).unwrap();
         let mut table: Option<String> = None;
         for line in text.lines().map(str::trim) {
-            if let Some(rest) = line.strip_prefix("create table ") {
+            if let Some(rest) = line.strip_prefix("alter table ") {
+                // `alter table NAME add column COLUMN ...`
+                let words: Vec<&str> = rest.split_whitespace().collect();
+                if let [name, "add", "column", column, ..] = words.as_slice() {
+                    schema
+                        .entry(name.to_string())
+                        .or_default()
+                        .push(column.to_string());
+                }
+            } else if let Some(rest) = line.strip_prefix("create table ") {
                 let name = rest.split_whitespace().next().unwrap().to_string();
                 schema.entry(name.clone()).or_default();
                 table = Some(name);

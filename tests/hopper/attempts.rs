@@ -33,6 +33,7 @@ async fn an_attempt_is_written_stamped_and_closed() {
             sip_status: Some(200),
             agent: None,
             recording_path: Some("rec/1.wav"),
+            detail: None,
             at: at(90),
         };
         attempts.close(id, &end).await.unwrap();
@@ -109,6 +110,7 @@ async fn unfinished_attempts_are_listed_per_node() {
             sip_status: Some(486),
             agent: None,
             recording_path: None,
+            detail: None,
             at: at(5),
         };
         attempts.close(done, &end).await.unwrap();

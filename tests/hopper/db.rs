@@ -14,7 +14,7 @@ use sqlx::{Connection, PgConnection};
 /// until the test database is recreated, like the foundation tests').
 enum Place {
     Sqlite(tempfile::TempDir),
-    Postgres(Box<PgConnectOptions>),
+    Postgres(Box<PgConnectOptions>, String),
 }
 
 /// A migrated, empty database.
@@ -31,7 +31,16 @@ impl TestDb {
             Place::Sqlite(dir) => Store::open(dir.path().join("test.db").to_str().unwrap())
                 .await
                 .expect("reopen sqlite"),
-            Place::Postgres(options) => pg_pool((**options).clone(), 4).await,
+            Place::Postgres(options, _) => pg_pool((**options).clone(), 4).await,
+        }
+    }
+
+    /// A URL another process (`huifang --database URL`) opens the same database with.
+    #[allow(dead_code)] // used by the dialer tests, which share this file
+    pub(crate) fn url(&self) -> String {
+        match &self.place {
+            Place::Sqlite(dir) => format!("sqlite://{}", dir.path().join("test.db").display()),
+            Place::Postgres(_, url) => url.clone(),
         }
     }
 }
@@ -72,10 +81,12 @@ async fn postgres(url: &str) -> TestDb {
         .options([("search_path", schema.as_str())]);
     let store = pg_pool(options.clone(), 4).await;
     store.migrate().await.expect("migrate postgres");
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let url = format!("{url}{separator}options=-c%20search_path%3D{schema}");
     TestDb {
         store,
         name: "postgres",
-        place: Place::Postgres(Box::new(options)),
+        place: Place::Postgres(Box::new(options), url),
     }
 }
 
@@ -132,6 +143,7 @@ pub(crate) fn contacts(first: u64, n: u64) -> Vec<NewContact> {
             phone: Phone::parse(&format!("138{i:08}")).expect("valid number"),
             tz: chrono_tz::Asia::Shanghai,
             priority: 0,
+            language: "zh-CN".into(),
         })
         .collect()
 }

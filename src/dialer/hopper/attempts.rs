@@ -53,10 +53,12 @@ pub struct AttemptRow {
     pub agent: Option<String>,
     /// Where the recording was written.
     pub recording_path: Option<String>,
+    /// Why it ended as it did, for people.
+    pub detail: Option<String>,
 }
 
 /// How an attempt ended.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AttemptEnd<'a> {
     /// The outcome, in the campaign rules' vocabulary (`busy`, `no_answer`, ...).
     pub outcome: &'a str,
@@ -66,6 +68,8 @@ pub struct AttemptEnd<'a> {
     pub agent: Option<&'a str>,
     /// Where the recording was written.
     pub recording_path: Option<&'a str>,
+    /// Why, for people (the SIP reason phrase, `interrupted by restart`).
+    pub detail: Option<&'a str>,
     /// When it ended.
     pub at: DateTime<Utc>,
 }
@@ -90,6 +94,13 @@ pub enum AttemptError {
         /// The node that asked.
         node: String,
     },
+    /// An earlier attempt on the contact was answered (perhaps by a node that crashed before
+    /// settling it): the contact is finished, never dialled again.
+    #[error("contact {contact_id} was already answered: not dialling it again")]
+    AlreadyAnswered {
+        /// The hopper row.
+        contact_id: i64,
+    },
     /// Stamping a step or the end failed in the database.
     #[error("cannot record `{step}` of attempt {attempt_id}: {source}")]
     Update {
@@ -108,6 +119,14 @@ pub enum AttemptError {
         /// The attempt.
         attempt_id: AttemptId,
     },
+    /// Reading a contact's attempts failed.
+    #[error("cannot read the attempts of contact {contact_id}: {source}")]
+    History {
+        /// The hopper row.
+        contact_id: i64,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
     /// Listing a node's unfinished attempts failed.
     #[error("cannot list unfinished attempts of node `{node}`: {source}")]
     List {
@@ -122,7 +141,8 @@ pub enum AttemptError {
 macro_rules! select {
     () => {
         "select attempt_id, campaign_contact_id, campaign_id, channel, node, queued_at, dialed_at,
-                answered_at, bridged_at, ended_at, outcome, sip_status, agent, recording_path
+                answered_at, bridged_at, ended_at, outcome, sip_status, agent, recording_path,
+                detail
            from attempts"
     };
 }
@@ -173,6 +193,19 @@ impl<'s> Attempts<'s> {
                 contact_id,
                 node: node.to_string(),
             });
+        }
+        let answered: i64 = on_tx!(&mut tx, |conn| {
+            sqlx::query_scalar(
+                "select count(*) from attempts
+                  where campaign_contact_id = $1 and answered_at is not null",
+            )
+            .bind(contact_id)
+            .fetch_one(&mut *conn)
+            .await
+        })
+        .map_err(fail)?;
+        if answered > 0 {
+            return Err(AttemptError::AlreadyAnswered { contact_id });
         }
         let id: i64 = on_tx!(&mut tx, |conn| {
             sqlx::query_scalar(
@@ -236,7 +269,7 @@ impl<'s> Attempts<'s> {
         let done = on_pool!(self.store, |pool| {
             sqlx::query(
                 "update attempts set ended_at = $2, outcome = $3, sip_status = $4,
-                        agent = coalesce($5, agent), recording_path = $6
+                        agent = coalesce($5, agent), recording_path = $6, detail = $7
                   where attempt_id = $1 and ended_at is null",
             )
             .bind(id.0)
@@ -245,6 +278,7 @@ impl<'s> Attempts<'s> {
             .bind(end.sip_status.map(i64::from))
             .bind(end.agent)
             .bind(end.recording_path)
+            .bind(end.detail)
             .execute(pool)
             .await
             .map(|r| r.rows_affected())
@@ -260,6 +294,20 @@ impl<'s> Attempts<'s> {
                 .fetch_optional(pool)
                 .await
         })
+    }
+
+    /// Every attempt on one contact, oldest first (for the retry counts).
+    pub async fn of_contact(&self, contact_id: i64) -> Result<Vec<AttemptRow>, AttemptError> {
+        on_pool!(self.store, |pool| {
+            sqlx::query_as(concat!(
+                select!(),
+                " where campaign_contact_id = $1 order by attempt_id"
+            ))
+            .bind(contact_id)
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(|source| AttemptError::History { contact_id, source })
     }
 
     /// The attempts `node` opened and never closed, oldest first: calls it may have placed

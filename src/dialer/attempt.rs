@@ -1,0 +1,306 @@
+//! One call attempt of an agentless campaign, from the claimed contact to its settlement.
+//!
+//! Write before act: the attempt row is opened (and counted on the contact) before the
+//! INVITE goes out, each step is stamped as it happens, and the end is written before the
+//! contact is given back for a retry or finished. A crash at any point leaves a row that
+//! restart recovery ([`super::node`]) settles.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use super::hopper::{AttemptEnd, AttemptError, AttemptRow, Attempts, ClaimedContact, Hopper};
+use super::node::Plan;
+use crate::campaigns::{self, Outcome};
+use crate::store::Store;
+use crate::telephony::media::Prompt;
+use crate::telephony::sip::Disposition;
+use crate::telephony::transport::{CallUpdate, UserAgent};
+
+/// The outcome word of an attempt cut short by a restart after its INVITE went out.
+pub const INTERRUPTED: &str = "interrupted";
+/// The outcome word of an attempt cut short before its INVITE went out.
+pub const NOT_DIALED: &str = "not_dialed";
+
+/// Which retry rule applies after an attempt that ended with `word`; `None`: the contact is
+/// finished (answered, invalid number, rejected) — or, for [`NOT_DIALED`], simply due again.
+pub fn retry_class(word: &str) -> Option<Outcome> {
+    match word {
+        "busy" => Some(Outcome::Busy),
+        "no_answer" => Some(Outcome::NoAnswer),
+        "machine" => Some(Outcome::Machine),
+        "abandoned" => Some(Outcome::Abandoned),
+        "congestion" | "unavailable" | "timeout" | "cancelled" | "auth_failed" | "failed"
+        | INTERRUPTED => Some(Outcome::Failed),
+        _ => None,
+    }
+}
+
+/// Where a contact stands after an attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settled {
+    /// Called again at this moment (the retry rule's delay, moved into a call window).
+    Retry(DateTime<Utc>),
+    /// Finished with this final outcome.
+    Done(String),
+}
+
+/// Decides a contact's next step after an attempt that ended with `word` at `now`, from the
+/// campaign's retry rules and caps and every attempt so far (`history`, the last included).
+pub fn settle(
+    campaign: &campaigns::Campaign,
+    word: &str,
+    history: &[AttemptRow],
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> Settled {
+    if word == NOT_DIALED {
+        return Settled::Retry(now);
+    }
+    let Some(outcome) = retry_class(word) else {
+        return Settled::Done(word.to_string());
+    };
+    let local_day = |at: DateTime<Utc>| at.with_timezone(&tz).date_naive();
+    let counted = history
+        .iter()
+        .filter(|a| a.outcome.as_deref() != Some(NOT_DIALED));
+    let count = |pred: &dyn Fn(&AttemptRow) -> bool| {
+        u32::try_from(counted.clone().filter(|a| pred(a)).count()).unwrap_or(u32::MAX)
+    };
+    let attempts = campaigns::Attempts {
+        total: count(&|_| true),
+        today: count(&|a| local_day(a.queued_at) == local_day(now)),
+        of_outcome: count(&|a| a.outcome.as_deref().and_then(retry_class) == Some(outcome)),
+    };
+    match campaign.next_attempt(outcome, attempts, now, tz) {
+        Some(at) => Settled::Retry(at),
+        None => Settled::Done(word.to_string()),
+    }
+}
+
+/// What one call needs from its node.
+pub(crate) struct CallContext {
+    pub(crate) ua: UserAgent,
+    pub(crate) plan: Arc<Plan>,
+}
+
+/// Places one call to `contact` and settles it. Errors are the database's: the caller logs
+/// them; the contact's lease then runs out and restart recovery or another node takes over.
+pub(crate) async fn run(
+    ctx: CallContext,
+    contact: ClaimedContact,
+) -> Result<(), super::node::NodeError> {
+    let plan = &ctx.plan;
+    let store = &plan.store;
+    let attempts = Attempts::new(store);
+    let hopper = Hopper::new(store);
+    let Some(_permit) = plan
+        .limits
+        .acquire(
+            plan.campaign.trunk(),
+            contact.campaign_id,
+            plan.campaign.calls_per_second(),
+            &contact.phone,
+        )
+        .await
+    else {
+        // The trunk was checked when the plan was made; a closed semaphore means shutdown.
+        return Ok(());
+    };
+    let now = plan.clock.now();
+    let id = match attempts.open(&contact, "voice", &plan.node, now).await {
+        Ok(id) => id,
+        Err(AttemptError::LeaseLost { .. }) => return Ok(()),
+        Err(AttemptError::AlreadyAnswered { .. }) => {
+            hopper.finish(&contact, "answered", now).await?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let request = plan.request(&contact.phone);
+    attempts.mark_dialed(id, plan.clock.now()).await?;
+    let (word, status, detail) = match ctx.ua.dial(request).await {
+        Err(e) => ("failed".to_string(), None, Some(e.to_string())),
+        Ok(mut call) => {
+            let mut end = None;
+            while let Some(update) = call.next_update().await {
+                match update {
+                    CallUpdate::Answered => {
+                        attempts.mark_answered(id, plan.clock.now()).await?;
+                        let prompts = plan.prompts_for(&contact.language);
+                        call.play(prompts, false).await;
+                        end = call.hangup().await;
+                        break;
+                    }
+                    CallUpdate::Ended { .. } => {
+                        end = Some(update);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            let end = end.or_else(|| call.ended().cloned());
+            call.close().await;
+            match end {
+                Some(CallUpdate::Ended {
+                    disposition,
+                    status,
+                    reason,
+                    ..
+                }) => (disposition.as_str().to_string(), status, reason),
+                // The SIP task stopped under us (shutdown): nothing is known.
+                _ => (Disposition::Failed.as_str().to_string(), None, None),
+            }
+        }
+    };
+    let at = plan.clock.now();
+    let end = AttemptEnd {
+        outcome: &word,
+        sip_status: status,
+        detail: detail.as_deref(),
+        at,
+        ..AttemptEnd::default()
+    };
+    attempts.close(id, &end).await?;
+    settle_contact(store, &plan.campaign, &contact, &word, at).await
+}
+
+/// Gives the contact back for its next attempt, or finishes it.
+pub(crate) async fn settle_contact(
+    store: &Store,
+    campaign: &campaigns::Campaign,
+    contact: &ClaimedContact,
+    word: &str,
+    at: DateTime<Utc>,
+) -> Result<(), super::node::NodeError> {
+    let hopper = Hopper::new(store);
+    let history = Attempts::new(store)
+        .of_contact(contact.campaign_contact_id)
+        .await?;
+    let tz: Tz = contact.tz.parse().unwrap_or(campaign.timezone());
+    match settle(campaign, word, &history, at, tz) {
+        Settled::Retry(next) => hopper.release(contact, Some(next), at).await?,
+        Settled::Done(outcome) => hopper.finish(contact, &outcome, at).await?,
+    }
+    Ok(())
+}
+
+/// The prompts of `names` in `language`, falling back to the default language per prompt.
+pub(crate) fn prompt_paths(
+    dir: &std::path::Path,
+    names: &[String],
+    language: &str,
+) -> Vec<std::path::PathBuf> {
+    names
+        .iter()
+        .map(|name| {
+            let wanted = dir.join(language).join(format!("{name}.wav"));
+            if wanted.is_file() {
+                wanted
+            } else {
+                dir.join(super::lists::DEFAULT_LANGUAGE)
+                    .join(format!("{name}.wav"))
+            }
+        })
+        .collect()
+}
+
+/// A loaded prompt list.
+pub(crate) type Prompts = Vec<Arc<Prompt>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn campaign() -> campaigns::Campaign {
+        campaigns::Campaign::parse(
+            r#"
+code = "t"
+name = "t"
+kind = "notification"
+mode = "agentless"
+prompts = ["handover-notice"]
+[source]
+csv = "x.csv"
+[windows]
+mon-sun = ["09:00-20:00"]
+[retry]
+busy = { after = "30m", max = 2 }
+no_answer = { after = "2h", max = 1 }
+daily_cap = 5
+lifetime_cap = 8
+"#,
+            "test",
+        )
+        .unwrap()
+    }
+
+    fn row(outcome: &str, at: DateTime<Utc>) -> AttemptRow {
+        AttemptRow {
+            attempt_id: 1,
+            campaign_contact_id: 1,
+            campaign_id: 1,
+            channel: "voice".into(),
+            node: "n".into(),
+            queued_at: at,
+            dialed_at: Some(at),
+            answered_at: None,
+            bridged_at: None,
+            ended_at: Some(at),
+            outcome: Some(outcome.into()),
+            sip_status: None,
+            agent: None,
+            recording_path: None,
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn busy_is_retried_per_its_rule_then_finished() {
+        let c = campaign();
+        let tz = Tz::Asia__Shanghai;
+        // 10:00 in Shanghai, inside the window.
+        let t = Utc.with_ymd_and_hms(2026, 12, 2, 2, 0, 0).unwrap();
+        let one = [row("busy", t)];
+        assert_eq!(
+            settle(&c, "busy", &one, t, tz),
+            Settled::Retry(t + chrono::TimeDelta::minutes(30))
+        );
+        let three = [row("busy", t), row("busy", t), row("busy", t)];
+        assert_eq!(
+            settle(&c, "busy", &three, t, tz),
+            Settled::Done("busy".into())
+        );
+        // No answer has its own count: one busy before does not use it up.
+        let mixed = [row("busy", t), row("no_answer", t)];
+        assert_eq!(
+            settle(&c, "no_answer", &mixed, t, tz),
+            Settled::Retry(t + chrono::TimeDelta::hours(2))
+        );
+    }
+
+    #[test]
+    fn final_outcomes_finish_and_a_retry_waits_for_the_window() {
+        let c = campaign();
+        let tz = Tz::Asia__Shanghai;
+        let t = Utc.with_ymd_and_hms(2026, 12, 2, 2, 0, 0).unwrap();
+        assert_eq!(
+            settle(&c, "answered", &[], t, tz),
+            Settled::Done("answered".into())
+        );
+        assert_eq!(
+            settle(&c, "invalid_number", &[], t, tz),
+            Settled::Done("invalid_number".into())
+        );
+        assert_eq!(settle(&c, NOT_DIALED, &[], t, tz), Settled::Retry(t));
+        // Busy at 19:50 local: 30 min later is after the window, so 09:00 the next day.
+        let late = Utc.with_ymd_and_hms(2026, 12, 2, 11, 50, 0).unwrap();
+        let next = Utc.with_ymd_and_hms(2026, 12, 3, 1, 0, 0).unwrap();
+        assert_eq!(
+            settle(&c, "busy", &[row("busy", late)], late, tz),
+            Settled::Retry(next)
+        );
+    }
+}

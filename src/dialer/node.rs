@@ -1,0 +1,549 @@
+//! A dialer node: works the running campaigns of a store over one SIP user agent.
+//!
+//! - On start it settles what it left behind ([`Node::recover`]): its attempts without an end
+//!   and the contacts it still holds, so a restart loses nothing and re-dials nothing answered.
+//! - Every poll it starts scheduled campaigns whose time has come and gives each running
+//!   campaign a worker: claim contacts (at most the trunk's free channels), screen them (call
+//!   window in the contact's zone, do-not-call, consent), and place a call per contact.
+//! - A paused campaign places no new calls; calls in progress finish. A stopped one ends its
+//!   worker. A campaign whose every contact has a final outcome is marked completed.
+//!
+//! Several nodes may share one PostgreSQL database: the hopper's leases keep them apart.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::attempt::{self, CallContext, INTERRUPTED, NOT_DIALED, Prompts};
+use super::hopper::{AttemptEnd, AttemptError, Attempts, ClaimedContact, Hopper, HopperError};
+use super::limits::{Limits, RateError};
+use crate::campaigns::lifecycle::{Action, State};
+use crate::campaigns::repo::{Campaigns, RepoError, StoredCampaign};
+use crate::campaigns::{Campaign, Content, DialMode};
+use crate::clock::SharedClock;
+use crate::config::TrunkConfig;
+use crate::contacts::dnc;
+use crate::store::Store;
+use crate::telephony::sip::Transport;
+use crate::telephony::sip::auth::Credentials;
+use crate::telephony::transport::{DialRequest, UserAgent};
+use crate::vocab::Channel;
+
+/// What stops a node or one of its campaigns.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The campaign repository failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    /// The hopper failed.
+    #[error(transparent)]
+    Hopper(#[from] HopperError),
+    /// An attempt row could not be written.
+    #[error(transparent)]
+    Attempt(#[from] AttemptError),
+    /// Another database read failed.
+    #[error("dialer database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A configured rate is not usable.
+    #[error(transparent)]
+    Rate(#[from] RateError),
+}
+
+/// Why a campaign cannot be worked as defined; it is paused with this as the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The stored definition no longer validates.
+    #[error("its definition is invalid: {0}")]
+    Definition(String),
+    /// The campaign names a trunk the configuration lacks.
+    #[error("trunk `{0}` is not configured ([trunks.{0}] with a domain in huifang.toml)")]
+    NoTrunk(String),
+    /// The trunk has no domain to put numbers in.
+    #[error("trunk `{0}` has no domain: numbers cannot be dialled through it")]
+    NoDomain(String),
+    /// The trunk's transport is neither UDP nor TCP.
+    #[error("trunk `{trunk}`: transport `{transport}` is neither udp nor tcp")]
+    Transport {
+        /// The trunk.
+        trunk: String,
+        /// What it says.
+        transport: String,
+    },
+    /// A prompt file is missing or unreadable.
+    #[error("prompt `{name}`: {reason}")]
+    Prompt {
+        /// The prompt's name.
+        name: String,
+        /// Why it cannot be played.
+        reason: String,
+    },
+    /// The campaign needs something this node does not do yet.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// How a node is set up.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The node's name in leases and attempt rows; stable across restarts.
+    pub node: String,
+    /// How long a claimed contact stays leased.
+    pub lease: Duration,
+    /// How often campaign states and due contacts are looked at when nothing else happens.
+    pub poll: Duration,
+    /// `LANGUAGE/NAME.wav` prompts live here.
+    pub prompts_dir: PathBuf,
+    /// The trunks by name.
+    pub trunks: BTreeMap<String, TrunkConfig>,
+    /// Calls per second per destination prefix.
+    pub prefix_rates: BTreeMap<String, f64>,
+}
+
+/// Everything a campaign's calls share: its definition, the trunk, the prompts.
+pub(crate) struct Plan {
+    pub(crate) store: Store,
+    pub(crate) clock: SharedClock,
+    pub(crate) node: String,
+    pub(crate) campaign: Campaign,
+    pub(crate) limits: Arc<Limits>,
+    code: String,
+    trunk: TrunkConfig,
+    transport: Transport,
+    domain: String,
+    prompts: HashMap<String, Prompts>,
+}
+
+impl Plan {
+    /// The call to `phone` through the campaign's trunk.
+    pub(crate) fn request(&self, phone: &str) -> DialRequest {
+        let mut request = DialRequest::new(format!("sip:{phone}@{}", self.domain));
+        request.caller_id = self
+            .campaign
+            .caller_id()
+            .map(|p| p.as_str().to_string())
+            .or_else(|| self.trunk.caller_id.clone())
+            .unwrap_or(request.caller_id);
+        request.proxy = self.trunk.proxy.clone();
+        request.transport = self.transport;
+        request.ring_timeout = Duration::from_secs(u64::from(self.campaign.ring_timeout_secs()));
+        if let (Some(username), Some(password)) = (&self.trunk.username, &self.trunk.password) {
+            request.credentials = Some(Credentials {
+                username: username.clone(),
+                password: password.clone(),
+            });
+        }
+        request
+    }
+
+    /// The prompts a contact speaking `language` hears.
+    pub(crate) fn prompts_for(&self, language: &str) -> Prompts {
+        self.prompts
+            .get(language)
+            .or_else(|| self.prompts.get(super::lists::DEFAULT_LANGUAGE))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// A dialer node. Cheap to clone.
+#[derive(Clone)]
+pub struct Node {
+    store: Store,
+    ua: UserAgent,
+    clock: SharedClock,
+    config: Arc<NodeConfig>,
+    limits: Arc<Limits>,
+}
+
+/// What a node's recovery did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Recovery {
+    /// Unfinished attempts that had been answered: their contacts are finished as answered.
+    pub answered: usize,
+    /// Unfinished attempts whose INVITE had gone out: settled as `interrupted` (retry rule
+    /// of `failed`).
+    pub interrupted: usize,
+    /// Unfinished attempts that never dialled: their contacts are due again at once.
+    pub not_dialed: usize,
+    /// Other contacts the node still held, given back.
+    pub released: u64,
+}
+
+impl Node {
+    /// A node working `store` through `ua`; `clock` dates every row and decides windows.
+    pub fn new(
+        store: Store,
+        ua: UserAgent,
+        clock: SharedClock,
+        config: NodeConfig,
+    ) -> Result<Node, NodeError> {
+        let mut limits = Limits::new().prefixes(&config.prefix_rates)?;
+        for (name, trunk) in &config.trunks {
+            limits = limits.trunk(name, trunk.calls_per_second, trunk.channels)?;
+        }
+        Ok(Node {
+            store,
+            ua,
+            clock,
+            config: Arc::new(config),
+            limits: Arc::new(limits),
+        })
+    }
+
+    fn actor(&self) -> String {
+        format!("dialer:{}", self.config.node)
+    }
+
+    /// Settles what this node left behind when it stopped (see [`Recovery`]).
+    pub async fn recover(&self) -> Result<Recovery, NodeError> {
+        let now = self.clock.now();
+        let attempts = Attempts::new(&self.store);
+        let hopper = Hopper::new(&self.store);
+        let campaigns = Campaigns::new(&self.store);
+        let mut recovery = Recovery::default();
+        // Contacts of a campaign whose stored definition no longer parses get no retry
+        // decision here; `release_all` below gives them back as they are.
+        let definitions: HashMap<i64, Campaign> = campaigns
+            .list()
+            .await?
+            .into_iter()
+            .filter_map(|c| Some((c.campaign_id, c.definition().ok()?)))
+            .collect();
+        for row in attempts.unfinished(&self.config.node).await? {
+            let word = match (row.answered_at, row.dialed_at) {
+                (Some(_), _) => {
+                    recovery.answered += 1;
+                    "answered"
+                }
+                (None, Some(_)) => {
+                    recovery.interrupted += 1;
+                    INTERRUPTED
+                }
+                (None, None) => {
+                    recovery.not_dialed += 1;
+                    NOT_DIALED
+                }
+            };
+            let end = AttemptEnd {
+                outcome: word,
+                detail: Some("interrupted by a restart of the dialer"),
+                at: now,
+                ..AttemptEnd::default()
+            };
+            attempts
+                .close(super::hopper::AttemptId(row.attempt_id), &end)
+                .await?;
+            let Some(contact) = hopper.get(row.campaign_contact_id).await? else {
+                continue;
+            };
+            if contact.lease_owner != self.config.node {
+                // The lease ran out and another node took the contact; it is theirs now
+                // (and `Attempts::open` keeps them from dialling an answered one).
+                continue;
+            }
+            let Some(campaign) = definitions.get(&row.campaign_id) else {
+                continue;
+            };
+            match attempt::settle_contact(&self.store, campaign, &contact, word, now).await {
+                Ok(()) | Err(NodeError::Hopper(HopperError::LeaseLost { .. })) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        recovery.released = hopper.release_all(&self.config.node, now).await?;
+        Ok(recovery)
+    }
+
+    /// Checks that the campaign can be worked here and loads what its calls need.
+    fn plan(&self, stored: &StoredCampaign) -> Result<Plan, PlanError> {
+        let campaign = stored
+            .definition()
+            .map_err(|e| PlanError::Definition(e.to_string()))?;
+        if campaign.mode() != DialMode::Agentless {
+            return Err(PlanError::Unsupported(format!(
+                "dial mode `{}` needs agents' legs, which this dialer does not run yet; \
+                 use mode = \"agentless\"",
+                campaign.mode()
+            )));
+        }
+        let names = match campaign.content() {
+            Content::Prompts(names) => names.clone(),
+            Content::Script(path) => {
+                return Err(PlanError::Unsupported(format!(
+                    "survey script `{}`: keypad surveys are not run by the dialer yet",
+                    path.display()
+                )));
+            }
+            Content::Agent => {
+                return Err(PlanError::Unsupported("nothing to play".into()));
+            }
+        };
+        let trunk_name = campaign.trunk().to_string();
+        let trunk = self
+            .config
+            .trunks
+            .get(&trunk_name)
+            .cloned()
+            .ok_or_else(|| PlanError::NoTrunk(trunk_name.clone()))?;
+        let domain = trunk
+            .domain
+            .clone()
+            .ok_or_else(|| PlanError::NoDomain(trunk_name.clone()))?;
+        let transport = match trunk.transport.as_str() {
+            "udp" => Transport::Udp,
+            "tcp" => Transport::Tcp,
+            other => {
+                return Err(PlanError::Transport {
+                    trunk: trunk_name,
+                    transport: other.to_string(),
+                });
+            }
+        };
+        let prompts = self.load_prompts(&names)?;
+        Ok(Plan {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            node: self.config.node.clone(),
+            code: stored.code.clone(),
+            campaign,
+            limits: self.limits.clone(),
+            trunk,
+            transport,
+            domain,
+            prompts,
+        })
+    }
+
+    /// Every language folder's version of the prompts (the default language must have all).
+    fn load_prompts(&self, names: &[String]) -> Result<HashMap<String, Prompts>, PlanError> {
+        let dir = &self.config.prompts_dir;
+        let mut languages = vec![super::lists::DEFAULT_LANGUAGE.to_string()];
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if entry.path().is_dir() && !languages.contains(&name) {
+                    languages.push(name);
+                }
+            }
+        }
+        let mut prompts = HashMap::new();
+        for language in languages {
+            let mut loaded = Vec::new();
+            for (name, path) in names
+                .iter()
+                .zip(attempt::prompt_paths(dir, names, &language))
+            {
+                let prompt = self
+                    .ua
+                    .prompts()
+                    .get(&path)
+                    .map_err(|e| PlanError::Prompt {
+                        name: name.clone(),
+                        reason: e.to_string(),
+                    })?;
+                loaded.push(prompt);
+            }
+            prompts.insert(language, loaded);
+        }
+        Ok(prompts)
+    }
+
+    /// Runs until `shutdown` turns true — or, with `exit_when_idle`, until none of the
+    /// campaigns it may work (`only`, or all when empty) is running, paused or scheduled.
+    /// Call [`Node::recover`] first, so the node's leftovers are settled before new calls.
+    pub async fn run(
+        &self,
+        only: &[String],
+        exit_when_idle: bool,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), NodeError> {
+        let campaigns = Campaigns::new(&self.store);
+        let mut workers: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+        loop {
+            workers.retain(|_, w| !w.is_finished());
+            campaigns.start_due(&self.actor(), self.clock.now()).await?;
+            let mine: Vec<StoredCampaign> = campaigns
+                .list()
+                .await?
+                .into_iter()
+                .filter(|c| only.is_empty() || only.contains(&c.code))
+                .collect();
+            for campaign in &mine {
+                if campaign.state == State::Running && !workers.contains_key(&campaign.code) {
+                    let node = self.clone();
+                    let code = campaign.code.clone();
+                    let stop = shutdown.clone();
+                    let worker = tokio::spawn(async move {
+                        if let Err(e) = node.work(&code, stop).await {
+                            tracing::error!(campaign = %code, "campaign worker stopped: {e}");
+                        }
+                    });
+                    workers.insert(campaign.code.clone(), worker);
+                }
+            }
+            let live = mine
+                .iter()
+                .any(|c| matches!(c.state, State::Running | State::Paused | State::Scheduled));
+            if exit_when_idle && workers.is_empty() && !live {
+                break;
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.config.poll) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        for (_, worker) in workers {
+            let _ = worker.await;
+        }
+        Ok(())
+    }
+
+    /// Works one running campaign until it is stopped, completed, or the node shuts down.
+    async fn work(&self, code: &str, mut shutdown: watch::Receiver<bool>) -> Result<(), NodeError> {
+        let campaigns = Campaigns::new(&self.store);
+        let stored = campaigns.get(code).await?;
+        let plan = match self.plan(&stored) {
+            Ok(plan) => Arc::new(plan),
+            Err(why) => {
+                let reason = format!("cannot run: {why}");
+                tracing::error!(campaign = %code, "{reason}");
+                let now = self.clock.now();
+                match campaigns
+                    .apply(code, Action::Pause, &self.actor(), &reason, now)
+                    .await
+                {
+                    Ok(_) | Err(RepoError::Transition { .. }) => return Ok(()),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        let capacity = self.limits.channels(plan.campaign.trunk()).unwrap_or(1);
+        let hopper = Hopper::new(&self.store);
+        let mut calls: JoinSet<Result<(), NodeError>> = JoinSet::new();
+        tracing::info!(campaign = %code, node = %self.config.node, capacity, "working campaign");
+        loop {
+            while let Some(done) = calls.try_join_next() {
+                log_call(code, done);
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+            match campaigns.get(code).await?.state {
+                State::Running => {}
+                State::Paused => {
+                    wait(&mut calls, code, self.config.poll, &mut shutdown).await;
+                    continue;
+                }
+                _ => break,
+            }
+            let now = self.clock.now();
+            let room = capacity.saturating_sub(calls.len());
+            let mut dialled = 0;
+            if room > 0 {
+                let limit = u32::try_from(room.min(100)).unwrap_or(100);
+                let claimed = hopper
+                    .claim(
+                        stored.campaign_id,
+                        &self.config.node,
+                        now,
+                        self.config.lease,
+                        limit,
+                    )
+                    .await?;
+                for contact in claimed {
+                    if self.screen(&plan, &contact, now).await? {
+                        let ctx = CallContext {
+                            ua: self.ua.clone(),
+                            plan: plan.clone(),
+                        };
+                        calls.spawn(attempt::run(ctx, contact));
+                        dialled += 1;
+                    }
+                }
+            }
+            if calls.is_empty() && dialled == 0 {
+                let (left, _) = hopper.remaining(stored.campaign_id).await?;
+                if left == 0 {
+                    let reason = "every contact has a final outcome";
+                    match campaigns
+                        .apply(code, Action::Complete, &self.actor(), reason, now)
+                        .await
+                    {
+                        Ok(_) => tracing::info!(campaign = %code, "campaign completed"),
+                        Err(RepoError::Transition { .. }) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    break;
+                }
+            }
+            wait(&mut calls, code, self.config.poll, &mut shutdown).await;
+        }
+        // Calls in progress finish (a prompt lasts seconds); nothing new is placed.
+        while let Some(done) = calls.join_next().await {
+            log_call(code, done);
+        }
+        Ok(())
+    }
+
+    /// Whether a claimed contact may be called now; if not, it is given back for its next
+    /// window or finished (do-not-call, withdrawn consent, never open).
+    async fn screen(
+        &self,
+        plan: &Plan,
+        contact: &ClaimedContact,
+        now: DateTime<Utc>,
+    ) -> Result<bool, NodeError> {
+        let hopper = Hopper::new(&self.store);
+        let tz: Tz = contact.tz.parse().unwrap_or(plan.campaign.timezone());
+        let windows = plan.campaign.windows();
+        if !windows.is_open(now, tz) {
+            match windows.next_open(now, tz) {
+                Some(at) => hopper.release(contact, Some(at), now).await?,
+                None => hopper.finish(contact, "no_window", now).await?,
+            }
+            return Ok(false);
+        }
+        let blocked =
+            dnc::is_blocked_in(&self.store, &contact.phone, Channel::Voice, &plan.code).await?;
+        let withdrawn = match contact.owner_id {
+            Some(owner) => dnc::consent_withdrawn(&self.store, owner, Channel::Voice).await?,
+            None => false,
+        };
+        if blocked || withdrawn {
+            let outcome = if blocked { "dnc" } else { "no_consent" };
+            hopper.finish(contact, outcome, now).await?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+}
+
+/// Waits for a call to end, the poll interval, or shutdown, whichever comes first.
+async fn wait(
+    calls: &mut JoinSet<Result<(), NodeError>>,
+    code: &str,
+    poll: Duration,
+    shutdown: &mut watch::Receiver<bool>,
+) {
+    tokio::select! {
+        Some(done) = calls.join_next(), if !calls.is_empty() => log_call(code, done),
+        _ = tokio::time::sleep(poll) => {}
+        _ = shutdown.changed() => {}
+    }
+}
+
+fn log_call(code: &str, done: Result<Result<(), NodeError>, tokio::task::JoinError>) {
+    match done {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(campaign = %code, "call attempt failed: {e}"),
+        Err(e) => tracing::error!(campaign = %code, "call attempt task died: {e}"),
+    }
+}

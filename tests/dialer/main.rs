@@ -1,0 +1,12 @@
+//! The running dialer, end to end over real SIP on loopback: agentless campaigns against the
+//! built-in phone simulator and against sipp; two dialer processes sharing one database; a
+//! dialer killed mid-campaign and restarted. SQLite always, PostgreSQL as well when
+//! `TEST_DATABASE_URL` is set.
+
+#[path = "../hopper/db.rs"]
+#[allow(dead_code)]
+mod db;
+
+mod campaign;
+mod nodes;
+mod support;
