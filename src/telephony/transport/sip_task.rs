@@ -70,20 +70,9 @@ impl Task {
         tcp: Option<TcpListener>,
     ) {
         let mut buf = vec![0u8; 65_536];
-        // One timer, moved only when the endpoint's deadline moves (re-arming a fresh sleep on
-        // every turn of the loop showed in the call set-up profile).
-        let far = || tokio::time::Instant::now() + std::time::Duration::from_secs(3600);
-        let sleep = tokio::time::sleep_until(far());
-        tokio::pin!(sleep);
-        let mut armed: Option<Instant> = None;
+        let mut alarm = Alarm::new();
         loop {
-            let deadline = self.endpoint.poll_timeout();
-            if deadline != armed {
-                armed = deadline;
-                sleep
-                    .as_mut()
-                    .reset(deadline.map_or_else(far, tokio::time::Instant::from_std));
-            }
+            alarm.set(self.endpoint.poll_timeout());
             let accept = async {
                 match &tcp {
                     Some(listener) => listener.accept().await,
@@ -134,8 +123,7 @@ impl Task {
                         break;
                     }
                 },
-                () = &mut sleep => {
-                    armed = None;
+                () = alarm.ring() => {
                     self.endpoint.handle_timeout(Instant::now());
                 }
             }
@@ -143,7 +131,47 @@ impl Task {
         }
         tracing::debug!("SIP task stopped");
     }
+}
 
+/// The endpoint's next deadline as one timer, moved only when the deadline moves (re-arming a
+/// fresh sleep on every turn of the loop showed in the call set-up profile).
+struct Alarm {
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+    armed: Option<Instant>,
+}
+
+impl Alarm {
+    fn new() -> Alarm {
+        Alarm {
+            sleep: Box::pin(tokio::time::sleep_until(Alarm::far())),
+            armed: None,
+        }
+    }
+
+    fn far() -> tokio::time::Instant {
+        tokio::time::Instant::now() + std::time::Duration::from_secs(3600)
+    }
+
+    /// Rings at `deadline`, or never for `None`.
+    fn set(&mut self, deadline: Option<Instant>) {
+        if deadline != self.armed {
+            self.armed = deadline;
+            let at = deadline.map_or_else(Alarm::far, tokio::time::Instant::from_std);
+            self.sleep.as_mut().reset(at);
+        }
+    }
+
+    /// Waits for the deadline; once it rang, it is disarmed until the next [`Alarm::set`].
+    async fn ring(&mut self) {
+        (&mut self.sleep).await;
+        // An elapsed sleep stays ready: without parking it, an endpoint left with no timers
+        // (deadline `None`, which `armed` would already equal) spun the loop at full speed.
+        self.armed = None;
+        self.sleep.as_mut().reset(Alarm::far());
+    }
+}
+
+impl Task {
     /// Reads every datagram waiting (up to a batch), so a burst costs one flush.
     fn drain_udp(&mut self, buf: &mut [u8]) {
         for _ in 0..BATCH {
@@ -342,5 +370,34 @@ async fn serve_connection(
     tokio::select! {
         () = read => {},
         () = write => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn an_alarm_that_rang_stays_silent_when_no_deadline_is_left() {
+        let mut alarm = Alarm::new();
+        alarm.set(Some(Instant::now() + Duration::from_millis(5)));
+        tokio::time::timeout(Duration::from_secs(1), alarm.ring())
+            .await
+            .expect("rings at its deadline");
+        // The endpoint's last timer fired: nothing is due any more.
+        alarm.set(None);
+        let again = tokio::time::timeout(Duration::from_secs(600), alarm.ring()).await;
+        assert!(again.is_err(), "an alarm with no deadline rang again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_alarm_follows_a_moved_deadline() {
+        let mut alarm = Alarm::new();
+        alarm.set(Some(Instant::now() + Duration::from_secs(30)));
+        alarm.set(Some(Instant::now() + Duration::from_millis(5)));
+        tokio::time::timeout(Duration::from_secs(1), alarm.ring())
+            .await
+            .expect("rings at the earlier deadline");
     }
 }
