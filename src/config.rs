@@ -104,6 +104,14 @@ pub struct DialerConfig {
     pub prompts_dir: String,
     /// Calls per second to numbers of a prefix (E.164: `"+86138" = 5`), across trunks.
     pub prefix_calls_per_second: BTreeMap<String, f64>,
+    /// Agents of the paced modes and their SIP phones (`[dialer.agents] 1001 = "sip:..."`);
+    /// each phone gets one nailed-up call while the node runs.
+    pub agents: BTreeMap<String, String>,
+    /// Seconds of wrap-up after each conversation before the agent is offered the next owner.
+    pub wrap_secs: u64,
+    /// Longest conversation in seconds; then the owner is hung up (agents end calls sooner by
+    /// pressing `#` on their phone).
+    pub talk_limit_secs: u64,
 }
 
 impl Default for DialerConfig {
@@ -114,6 +122,9 @@ impl Default for DialerConfig {
             lease_secs: 900,
             prompts_dir: "prompts".into(),
             prefix_calls_per_second: BTreeMap::new(),
+            agents: BTreeMap::new(),
+            wrap_secs: 20,
+            talk_limit_secs: 1800,
         }
     }
 }

@@ -39,9 +39,9 @@ if [ -n "${TEST_DATABASE_URL:-}" ]; then
     for _ in $(seq 1 30); do pg_isready -q -d "$TEST_DATABASE_URL" && break; sleep 1; done
     pg_isready -d "$TEST_DATABASE_URL" || { echo "tests/run.sh: PostgreSQL at $TEST_DATABASE_URL is down" >&2; exit 1; }
   fi
-  # Each test makes its own schema t_*; drop those of earlier runs (one transaction each, so
+  # Each test makes its own schema (t_* or h_*); drop those of earlier runs (one transaction each, so
   # the server's lock table is never asked for all of them at once).
-  psql -qtA -d "$TEST_DATABASE_URL" -c "select nspname from pg_namespace where nspname like 't\\_%'" |
+  psql -qtA -d "$TEST_DATABASE_URL" -c "select nspname from pg_namespace where nspname like 't\\_%' or nspname like 'h\\_%'" |
     while read -r schema; do
       PGOPTIONS="-c client_min_messages=warning" psql -q -d "$TEST_DATABASE_URL" -c "drop schema \"$schema\" cascade" >/dev/null
     done

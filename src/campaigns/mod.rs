@@ -30,7 +30,7 @@
 //! priority = 0                      # higher is claimed first
 //!
 //! [source]                          # or several [[lists]] with source = {...} and weight = N
-//! owners = { projects = ["XH"], buildings = [] }   # or csv = "FILE" or callbacks = true
+//! owners = { projects = ["HYF"], buildings = ["LXC-2"] }   # union; or csv = "FILE" or callbacks = true
 //!
 //! [windows]                         # default: mon-sat 09:00-12:00 and 14:00-20:00
 //! mon-fri = ["09:00-12:00", "14:00-20:00"]

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::lifecycle::{Action, State, TransitionError, UnknownState};
 use super::{Campaign, CampaignErrors};
+use crate::dialer::AbandonWindow;
 use crate::store::{Store, Tx};
 use crate::{on_pool, on_tx};
 
@@ -413,6 +414,35 @@ impl<'s> Campaigns<'s> {
             *progress.attempts.entry(word).or_default() += n;
         }
         Ok(progress)
+    }
+}
+
+impl Campaigns<'_> {
+    /// Human answers and abandoned calls of the campaign since `since` (machine-classified
+    /// answers are left out of both, as the abandon rule says).
+    pub async fn abandon(
+        &self,
+        campaign_id: i64,
+        since: DateTime<Utc>,
+    ) -> Result<AbandonWindow, RepoError> {
+        let (answered, abandoned): (i64, i64) = on_pool!(self.store, |pool| {
+            sqlx::query_as(
+                "select count(*),
+                        cast(coalesce(sum(case when outcome = 'abandoned' then 1 else 0 end), 0)
+                             as bigint)
+                   from attempts
+                  where campaign_id = $1 and answered_at is not null and answered_at >= $2
+                    and (outcome is null or outcome <> 'machine')",
+            )
+            .bind(campaign_id)
+            .bind(since)
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok(AbandonWindow {
+            answered: u32::try_from(answered).unwrap_or(u32::MAX),
+            abandoned: u32::try_from(abandoned).unwrap_or(u32::MAX),
+        })
     }
 }
 

@@ -7,16 +7,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use clap::Subcommand;
 
 use super::output::{json, table};
 use crate::campaigns::Campaign;
-use crate::campaigns::lifecycle::Action;
-use crate::campaigns::repo::{Campaigns, StoredCampaign};
+use crate::campaigns::lifecycle::{Action, State};
+use crate::campaigns::repo::{Campaigns, RepoError, StoredCampaign};
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::dialer::{Node, NodeConfig, lists};
+use crate::dialer::agents::AgentConfig;
+use crate::dialer::{AbandonWindow, Node, NodeConfig, lists};
 use crate::store::Store;
 use crate::telephony::transport::{UserAgent, UserAgentConfig};
 
@@ -82,6 +83,10 @@ pub enum CampaignCommand {
         /// Exit once no selected campaign is running, paused or scheduled.
         #[arg(long)]
         exit_when_idle: bool,
+        /// An agent and their SIP phone, `NAME=sip:USER@HOST:PORT` (repeat; adds to
+        /// `[dialer.agents]`); each phone gets one nailed-up call.
+        #[arg(long = "agent", value_name = "NAME=URI")]
+        agents: Vec<String>,
     },
 }
 
@@ -128,7 +133,17 @@ pub(crate) async fn run(config: &Config, command: CampaignCommand) -> anyhow::Re
             node,
             sip_listen,
             exit_when_idle,
-        } => run_node(config, store, codes, node, sip_listen, exit_when_idle).await,
+            agents,
+        } => {
+            let options = RunOptions {
+                codes,
+                node,
+                sip_listen,
+                exit_when_idle,
+                agents,
+            };
+            run_node(config, store, options).await
+        }
     }
 }
 
@@ -178,9 +193,25 @@ async fn create(
     let source = absolute.to_string_lossy().to_string();
     let campaigns = Campaigns::new(store);
     let now = Utc::now();
-    let stored = campaigns
+    let stored = match campaigns
         .create(&campaign, &text, Some(&source), "cli", now)
-        .await?;
+        .await
+    {
+        Ok(stored) => stored,
+        // The same definition again on a draft (say, after its lists failed to load): load
+        // the lists again; the hopper adds only what is new.
+        Err(RepoError::Exists(code)) => {
+            let existing = campaigns.get(&code).await?;
+            if existing.state != State::Draft || existing.definition != text {
+                bail!(
+                    "a campaign with code `{code}` already exists ({}); give the new one another code",
+                    existing.state
+                );
+            }
+            existing
+        }
+        Err(e) => return Err(e.into()),
+    };
     let report = lists::load(
         store,
         stored.campaign_id,
@@ -247,9 +278,23 @@ async fn status(campaigns: &Campaigns<'_>, code: &str, as_json: bool) -> anyhow:
     let stored = campaigns.get(code).await?;
     let progress = campaigns.progress(stored.campaign_id).await?;
     let events = campaigns.events(stored.campaign_id).await?;
+    let now = Utc::now();
+    let day = campaigns
+        .abandon(stored.campaign_id, now - TimeDelta::hours(24))
+        .await?;
+    let month = campaigns
+        .abandon(stored.campaign_id, now - TimeDelta::days(30))
+        .await?;
+    let cap = stored.definition().ok().map(|c| c.max_abandon_pct());
     if as_json {
+        let window = |w: &AbandonWindow| {
+            serde_json::json!({
+                "answered": w.answered, "abandoned": w.abandoned, "pct": 100.0 * w.rate(),
+            })
+        };
         json(&serde_json::json!({
             "campaign": summary(&stored), "progress": progress, "events": events,
+            "abandon": { "last_24h": window(&day), "last_30d": window(&month), "max_pct": cap },
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -260,6 +305,17 @@ async fn status(campaigns: &Campaigns<'_>, code: &str, as_json: bool) -> anyhow:
     println!(
         "contacts: {} pending, {} being called, {} done",
         progress.pending, progress.leased, progress.done
+    );
+    // Machine-classified answers are out of both counts, as the abandon rule says.
+    let cap = cap.map_or(String::new(), |pct| format!(" (cap {pct} %)"));
+    println!(
+        "abandoned: {:.1} % over 24 h ({} of {} answered), {:.1} % over 30 days ({} of {}){cap}",
+        100.0 * day.rate(),
+        day.abandoned,
+        day.answered,
+        100.0 * month.rate(),
+        month.abandoned,
+        month.answered,
     );
     let mut t = table(&["final outcome", "contacts"]);
     for (outcome, n) in &progress.final_outcomes {
@@ -274,7 +330,7 @@ async fn status(campaigns: &Campaigns<'_>, code: &str, as_json: bool) -> anyhow:
     let mut t = table(&["at", "actor", "action", "state", "reason"]);
     for e in &events {
         t.add_row(vec![
-            e.at.to_rfc3339(),
+            e.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
             e.actor.clone(),
             e.action.clone(),
             e.to_state.clone(),
@@ -298,7 +354,7 @@ async fn list(campaigns: &Campaigns<'_>, as_json: bool) -> anyhow::Result<ExitCo
             c.name.clone(),
             c.kind.clone(),
             c.state.to_string(),
-            c.updated_at.to_rfc3339(),
+            c.updated_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
         ]);
     }
     println!("{t}\n{} campaign(s)", all.len());
@@ -314,14 +370,55 @@ fn host_name() -> String {
         .unwrap_or_else(|| "node-1".into())
 }
 
-async fn run_node(
-    config: &Config,
-    store: Store,
+/// `campaign run`'s options.
+struct RunOptions {
     codes: Vec<String>,
     node: Option<String>,
     sip_listen: Option<SocketAddr>,
     exit_when_idle: bool,
-) -> anyhow::Result<ExitCode> {
+    agents: Vec<String>,
+}
+
+/// The agents of the configuration and of `--agent NAME=URI`.
+fn agents(
+    config: &Config,
+    extra: &[String],
+    caller_id: &str,
+) -> anyhow::Result<Option<AgentConfig>> {
+    let mut agents: Vec<(String, String)> = config
+        .dialer
+        .agents
+        .iter()
+        .map(|(name, uri)| (name.clone(), uri.clone()))
+        .collect();
+    for given in extra {
+        let Some((name, uri)) = given.split_once('=') else {
+            bail!("--agent `{given}` is not NAME=sip:USER@HOST:PORT");
+        };
+        if !uri.starts_with("sip:") {
+            bail!("--agent {name}: `{uri}` is not a SIP URI (sip:USER@HOST:PORT)");
+        }
+        agents.push((name.to_string(), uri.to_string()));
+    }
+    if agents.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(AgentConfig {
+        agents,
+        wrap: Duration::from_secs(config.dialer.wrap_secs),
+        talk_limit: Duration::from_secs(config.dialer.talk_limit_secs.max(1)),
+        caller_id: caller_id.to_string(),
+    }))
+}
+
+async fn run_node(config: &Config, store: Store, options: RunOptions) -> anyhow::Result<ExitCode> {
+    let RunOptions {
+        codes,
+        node,
+        sip_listen,
+        exit_when_idle,
+        agents: extra_agents,
+    } = options;
     let dialer = &config.dialer;
     let listen = match sip_listen {
         Some(addr) => addr,
@@ -346,6 +443,7 @@ async fn run_node(
         prompts_dir: PathBuf::from(&dialer.prompts_dir),
         trunks: config.trunks.clone(),
         prefix_rates: dialer.prefix_calls_per_second.clone(),
+        agents: agents(config, &extra_agents, "4008000400")?,
     };
     let node = Node::new(store, ua.clone(), Arc::new(SystemClock), node_config)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -23,6 +23,9 @@ pub const INTERRUPTED: &str = "interrupted";
 /// The outcome word of an attempt cut short before its INVITE went out.
 pub const NOT_DIALED: &str = "not_dialed";
 
+/// How long an abandoned owner is left in peace before another attempt.
+pub const ABANDON_QUIET: chrono::TimeDelta = chrono::TimeDelta::hours(72);
+
 /// Which retry rule applies after an attempt that ended with `word`; `None`: the contact is
 /// finished (answered, invalid number, rejected) — or, for [`NOT_DIALED`], simply due again.
 pub fn retry_class(word: &str) -> Option<Outcome> {
@@ -74,6 +77,14 @@ pub fn settle(
         of_outcome: count(&|a| a.outcome.as_deref().and_then(retry_class) == Some(outcome)),
     };
     match campaign.next_attempt(outcome, attempts, now, tz) {
+        // An owner whose answered call found no agent is not called again within 72 hours,
+        // whatever the rule says (the abandoned-call rule of predictive dialing).
+        Some(at) if outcome == Outcome::Abandoned && at < now + ABANDON_QUIET => {
+            match campaign.windows().next_open(now + ABANDON_QUIET, tz) {
+                Some(at) => Settled::Retry(at),
+                None => Settled::Done(word.to_string()),
+            }
+        }
         Some(at) => Settled::Retry(at),
         None => Settled::Done(word.to_string()),
     }
@@ -120,27 +131,53 @@ pub(crate) async fn run(
     };
     let request = plan.request(&contact.phone);
     attempts.mark_dialed(id, plan.clock.now()).await?;
+    let key = contact.campaign_contact_id;
+    plan.floor.dialled(key);
+    let mut agent = None;
+    let mut abandoned = false;
     let (word, status, detail) = match ctx.ua.dial(request).await {
-        Err(e) => ("failed".to_string(), None, Some(e.to_string())),
+        Err(e) => {
+            plan.floor.unanswered(key);
+            ("failed".to_string(), None, Some(e.to_string()))
+        }
         Ok(mut call) => {
-            let mut end = None;
+            let mut answered = false;
             while let Some(update) = call.next_update().await {
                 match update {
                     CallUpdate::Answered => {
-                        attempts.mark_answered(id, plan.clock.now()).await?;
-                        let prompts = plan.prompts_for(&contact.language);
-                        call.play(prompts, false).await;
-                        end = call.hangup().await;
+                        answered = true;
+                        let now = plan.clock.now();
+                        attempts.mark_answered(id, now).await?;
+                        // The conversation may outlast the claim's lease: hold the contact
+                        // for the longest call this campaign allows.
+                        // If that fails the call goes on: `Attempts::open` keeps other nodes
+                        // from dialling an answered contact anyway.
+                        if let Err(e) = hopper.extend(&contact, now, plan.call_lease).await {
+                            tracing::warn!("attempt {id}: {e}");
+                        }
                         break;
                     }
-                    CallUpdate::Ended { .. } => {
-                        end = Some(update);
-                        break;
-                    }
+                    CallUpdate::Ended { .. } => break,
                     _ => {}
                 }
             }
-            let end = end.or_else(|| call.ended().cloned());
+            if answered {
+                match &plan.desk {
+                    None => {
+                        plan.floor.answered(key);
+                        plan.floor.left_waiting();
+                        call.play(plan.prompts_for(&contact.language), false).await;
+                    }
+                    Some(desk) => {
+                        let handed = hand_to_agent(plan, desk, id, &contact, call).await?;
+                        (call, agent, abandoned) = handed;
+                    }
+                }
+                call.hangup().await;
+            } else {
+                plan.floor.unanswered(key);
+            }
+            let end = call.ended().cloned();
             call.close().await;
             match end {
                 Some(CallUpdate::Ended {
@@ -154,16 +191,57 @@ pub(crate) async fn run(
             }
         }
     };
+    let word = if abandoned {
+        "abandoned".to_string()
+    } else {
+        word
+    };
+    let status = status.or((word == "answered" || abandoned).then_some(200));
     let at = plan.clock.now();
     let end = AttemptEnd {
         outcome: &word,
         sip_status: status,
+        agent: agent.as_deref(),
         detail: detail.as_deref(),
         at,
         ..AttemptEnd::default()
     };
     attempts.close(id, &end).await?;
     settle_contact(store, &plan.campaign, &contact, &word, at).await
+}
+
+/// Bridges an answered owner to a free agent within the connect rule (2 s), or plays the
+/// safe-harbor message (who called, the number to call back) and counts the call abandoned.
+/// Returns the call, the agent who took it, and whether it was abandoned.
+async fn hand_to_agent(
+    plan: &Plan,
+    desk: &super::agents::AgentDesk,
+    id: super::hopper::AttemptId,
+    contact: &ClaimedContact,
+    mut call: crate::telephony::transport::Call,
+) -> Result<(crate::telephony::transport::Call, Option<String>, bool), super::node::NodeError> {
+    plan.floor.answered(contact.campaign_contact_id);
+    let rule = std::time::Duration::from_secs_f64(super::floor::CONNECT_RULE_S);
+    let reserved = desk.take(rule).await;
+    plan.floor.left_waiting();
+    if let Some(reserved) = reserved {
+        let name = reserved.name();
+        Attempts::new(&plan.store)
+            .mark_bridged(id, &name, plan.clock.now())
+            .await?;
+        match reserved.connect(call).await {
+            Ok(conversation) => return Ok((conversation.owner, Some(name), false)),
+            // The agent's leg went down while the call was handed over: not bridged after all.
+            Err(Some(back)) => {
+                call = back;
+                Attempts::new(&plan.store).unmark_bridged(id).await?;
+            }
+            Err(None) => return Err(super::node::NodeError::AgentLegLost(name)),
+        }
+    }
+    call.play(plan.safe_harbor_for(&contact.language), false)
+        .await;
+    Ok((call, None, true))
 }
 
 /// Gives the contact back for its next attempt, or finishes it.

@@ -21,12 +21,16 @@
 //!   claims, screens (call window, do-not-call, consent) and calls; [`attempt`]: one call,
 //!   written before it is placed, and the retry decision after it.
 //!
-//! Not here yet (issue 4): agents' nailed-up legs, so the paced modes (preview, progressive,
-//! ratio, predictive) run only in the simulator; the live dialer runs agentless campaigns.
+//! - [`agents`]: agents' nailed-up legs and the hand-over of answered owners; [`floor`]: the
+//!   live calls of a paced campaign, from which the pacer's observed state is built.
+//!
+//! Not here yet: preview mode (it needs the agent desktop of the web console).
 
 pub mod adaptive;
+pub mod agents;
 pub mod attempt;
 pub mod estimate;
+pub mod floor;
 pub mod hopper;
 pub mod limits;
 pub mod lists;

@@ -20,9 +20,13 @@ use chrono_tz::Tz;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::agents::{AgentConfig, AgentDesk};
 use super::attempt::{self, CallContext, INTERRUPTED, NOT_DIALED, Prompts};
+use super::floor::Floor;
 use super::hopper::{AttemptEnd, AttemptError, Attempts, ClaimedContact, Hopper, HopperError};
 use super::limits::{Limits, RateError};
+use super::pacer::{Pacer, PacingMode};
+use super::state::AbandonWindow;
 use crate::campaigns::lifecycle::{Action, State};
 use crate::campaigns::repo::{Campaigns, RepoError, StoredCampaign};
 use crate::campaigns::{Campaign, Content, DialMode};
@@ -53,6 +57,10 @@ pub enum NodeError {
     /// A configured rate is not usable.
     #[error(transparent)]
     Rate(#[from] RateError),
+    /// An agent's leg task ended while holding an owner's call (the attempt is left open and
+    /// recovered as interrupted).
+    #[error("agent {0}'s leg task lost the owner's call")]
+    AgentLegLost(String),
 }
 
 /// Why a campaign cannot be worked as defined; it is paused with this as the reason.
@@ -103,6 +111,9 @@ pub struct NodeConfig {
     pub trunks: BTreeMap<String, TrunkConfig>,
     /// Calls per second per destination prefix.
     pub prefix_rates: BTreeMap<String, f64>,
+    /// Agents with SIP phones, for the paced modes (progressive, ratio, predictive,
+    /// adaptive-heuristic); agentless campaigns need none.
+    pub agents: Option<AgentConfig>,
 }
 
 /// Everything a campaign's calls share: its definition, the trunk, the prompts.
@@ -117,6 +128,12 @@ pub(crate) struct Plan {
     transport: Transport,
     domain: String,
     prompts: HashMap<String, Prompts>,
+    safe_harbor: HashMap<String, Prompts>,
+    pub(crate) desk: Option<AgentDesk>,
+    pub(crate) floor: Floor,
+    /// How long an answered call holds its contact: the lease, plus the talk limit for
+    /// calls that go to an agent.
+    pub(crate) call_lease: Duration,
 }
 
 impl Plan {
@@ -143,13 +160,25 @@ impl Plan {
 
     /// The prompts a contact speaking `language` hears.
     pub(crate) fn prompts_for(&self, language: &str) -> Prompts {
-        self.prompts
-            .get(language)
-            .or_else(|| self.prompts.get(super::lists::DEFAULT_LANGUAGE))
-            .cloned()
-            .unwrap_or_default()
+        in_language(&self.prompts, language)
+    }
+
+    /// The safe-harbor message for a contact speaking `language`.
+    pub(crate) fn safe_harbor_for(&self, language: &str) -> Prompts {
+        in_language(&self.safe_harbor, language)
     }
 }
+
+fn in_language(prompts: &HashMap<String, Prompts>, language: &str) -> Prompts {
+    prompts
+        .get(language)
+        .or_else(|| prompts.get(super::lists::DEFAULT_LANGUAGE))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The prompt an answered owner hears when no agent is free within 2 s.
+pub const SAFE_HARBOR_PROMPT: &str = "safe-harbor";
 
 /// A dialer node. Cheap to clone.
 #[derive(Clone)]
@@ -159,6 +188,7 @@ pub struct Node {
     clock: SharedClock,
     config: Arc<NodeConfig>,
     limits: Arc<Limits>,
+    desk: Arc<std::sync::OnceLock<AgentDesk>>,
 }
 
 /// What a node's recovery did.
@@ -193,6 +223,7 @@ impl Node {
             clock,
             config: Arc::new(config),
             limits: Arc::new(limits),
+            desk: Arc::new(std::sync::OnceLock::new()),
         })
     }
 
@@ -264,22 +295,39 @@ impl Node {
         let campaign = stored
             .definition()
             .map_err(|e| PlanError::Definition(e.to_string()))?;
-        if campaign.mode() != DialMode::Agentless {
-            return Err(PlanError::Unsupported(format!(
-                "dial mode `{}` needs agents' legs, which this dialer does not run yet; \
-                 use mode = \"agentless\"",
-                campaign.mode()
-            )));
-        }
-        let names = match campaign.content() {
-            Content::Prompts(names) => names.clone(),
-            Content::Script(path) => {
+        let desk = match campaign.mode() {
+            DialMode::Agentless => None,
+            DialMode::Paced(PacingMode::Preview) => {
+                return Err(PlanError::Unsupported(
+                    "preview mode needs the agent desktop, which is not built yet; use \
+                     progressive"
+                        .into(),
+                ));
+            }
+            DialMode::Paced(mode) => Some(self.desk.get().cloned().ok_or_else(|| {
+                PlanError::Unsupported(format!(
+                    "dial mode `{mode}` needs agents: configure [dialer.agents] \
+                     (NAME = \"sip:...\") or pass --agent NAME=URI"
+                ))
+            })?),
+        };
+        let names = match (campaign.content(), &desk) {
+            (Content::Agent, Some(_)) => Vec::new(),
+            (Content::Prompts(names), None) => names.clone(),
+            (Content::Prompts(_), Some(_)) => {
+                return Err(PlanError::Unsupported(
+                    "prompts before the agent are not played yet: drop `prompts` or use \
+                     mode = \"agentless\""
+                        .into(),
+                ));
+            }
+            (Content::Script(path), _) => {
                 return Err(PlanError::Unsupported(format!(
                     "survey script `{}`: keypad surveys are not run by the dialer yet",
                     path.display()
                 )));
             }
-            Content::Agent => {
+            (Content::Agent, None) => {
                 return Err(PlanError::Unsupported("nothing to play".into()));
             }
         };
@@ -305,6 +353,10 @@ impl Node {
             }
         };
         let prompts = self.load_prompts(&names)?;
+        let safe_harbor = match desk {
+            Some(_) => self.load_prompts(&[SAFE_HARBOR_PROMPT.to_string()])?,
+            None => HashMap::new(),
+        };
         Ok(Plan {
             store: self.store.clone(),
             clock: self.clock.clone(),
@@ -316,6 +368,14 @@ impl Node {
             transport,
             domain,
             prompts,
+            safe_harbor,
+            call_lease: self.config.lease
+                + match (&desk, &self.config.agents) {
+                    (Some(_), Some(agents)) => agents.talk_limit,
+                    _ => Duration::ZERO,
+                },
+            desk,
+            floor: Floor::default(),
         })
     }
 
@@ -362,6 +422,12 @@ impl Node {
         exit_when_idle: bool,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), NodeError> {
+        if let Some(agents) = &self.config.agents
+            && self.desk.get().is_none()
+        {
+            let desk = AgentDesk::start(&self.ua, agents, shutdown.clone());
+            let _ = self.desk.set(desk);
+        }
         let campaigns = Campaigns::new(&self.store);
         let mut workers: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
         loop {
@@ -428,6 +494,15 @@ impl Node {
         let capacity = self.limits.channels(plan.campaign.trunk()).unwrap_or(1);
         let hopper = Hopper::new(&self.store);
         let mut calls: JoinSet<Result<(), NodeError>> = JoinSet::new();
+        let mut pacing = match plan.campaign.mode() {
+            DialMode::Paced(mode) => Some(Pacing::new(mode)),
+            DialMode::Agentless => None,
+        };
+        // A paced campaign decides often: agents free up and owners answer by the second.
+        let poll = match pacing {
+            Some(_) => self.config.poll.min(Duration::from_millis(200)),
+            None => self.config.poll,
+        };
         tracing::info!(campaign = %code, node = %self.config.node, capacity, "working campaign");
         loop {
             while let Some(done) = calls.try_join_next() {
@@ -439,13 +514,20 @@ impl Node {
             match campaigns.get(code).await?.state {
                 State::Running => {}
                 State::Paused => {
-                    wait(&mut calls, code, self.config.poll, &mut shutdown).await;
+                    wait(&mut calls, code, poll, &mut shutdown).await;
                     continue;
                 }
                 _ => break,
             }
             let now = self.clock.now();
-            let room = capacity.saturating_sub(calls.len());
+            let lines = capacity.saturating_sub(calls.len());
+            let room = match &mut pacing {
+                None => lines,
+                Some(pacing) => pacing
+                    .room(&plan, stored.campaign_id, now, capacity)
+                    .await?
+                    .min(lines),
+            };
             let mut dialled = 0;
             if room > 0 {
                 let limit = u32::try_from(room.min(100)).unwrap_or(100);
@@ -484,7 +566,7 @@ impl Node {
                     break;
                 }
             }
-            wait(&mut calls, code, self.config.poll, &mut shutdown).await;
+            wait(&mut calls, code, poll, &mut shutdown).await;
         }
         // Calls in progress finish (a prompt lasts seconds); nothing new is placed.
         while let Some(done) = calls.join_next().await {
@@ -523,6 +605,66 @@ impl Node {
             return Ok(false);
         }
         Ok(true)
+    }
+}
+
+/// A paced campaign's pacer and the abandon counts it is corrected by.
+struct Pacing {
+    pacer: Pacer,
+    abandon: AbandonWindow,
+    measured: Option<std::time::Instant>,
+}
+
+/// How often the 24-hour abandon counts are read again.
+const ABANDON_REFRESH: Duration = Duration::from_secs(5);
+
+impl Pacing {
+    fn new(mode: PacingMode) -> Pacing {
+        Pacing {
+            pacer: Pacer::new(mode),
+            abandon: AbandonWindow::default(),
+            measured: None,
+        }
+    }
+
+    /// How many calls the pacer places now.
+    async fn room(
+        &mut self,
+        plan: &Plan,
+        campaign_id: i64,
+        now: DateTime<Utc>,
+        capacity: usize,
+    ) -> Result<usize, NodeError> {
+        let Some(desk) = &plan.desk else {
+            return Ok(0);
+        };
+        if self
+            .measured
+            .is_none_or(|at| at.elapsed() >= ABANDON_REFRESH)
+        {
+            let since = now - chrono::TimeDelta::hours(24);
+            self.abandon = Campaigns::new(&plan.store)
+                .abandon(campaign_id, since)
+                .await?;
+            self.measured = Some(std::time::Instant::now());
+        }
+        let state = plan.floor.observe(
+            desk,
+            self.abandon,
+            plan.campaign.max_abandon_pct() / 100.0,
+            f64::from(plan.campaign.ring_timeout_secs()),
+            u32::try_from(capacity).unwrap_or(u32::MAX),
+        );
+        let n = self.pacer.calls_to_place(&state);
+        tracing::debug!(
+            free = state.free_agents,
+            logged_in = state.logged_in,
+            ringing = state.ringing_ages_s.len(),
+            waiting = state.waiting_calls,
+            n,
+            "pacing"
+        );
+        Ok(n as usize)
     }
 }
 

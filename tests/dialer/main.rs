@@ -7,6 +7,8 @@
 #[allow(dead_code)]
 mod db;
 
+mod agents;
 mod campaign;
+mod cli;
 mod nodes;
 mod support;

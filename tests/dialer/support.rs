@@ -123,6 +123,7 @@ pub(crate) fn node_config(node: &str, domain: &str, prompts: &Path, channels: us
         prompts_dir: prompts.to_path_buf(),
         trunks: BTreeMap::from([("main".to_string(), trunk(domain, channels))]),
         prefix_rates: BTreeMap::new(),
+        agents: None,
     }
 }
 

@@ -264,6 +264,21 @@ impl<'s> Attempts<'s> {
         check(step, id, done)
     }
 
+    /// Takes back a bridge stamp whose hand-over bounced (the agent's leg went down first).
+    pub async fn unmark_bridged(&self, id: AttemptId) -> Result<(), AttemptError> {
+        let done = on_pool!(self.store, |pool| {
+            sqlx::query(
+                "update attempts set bridged_at = null, agent = null
+                  where attempt_id = $1 and ended_at is null",
+            )
+            .bind(id.0)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        });
+        check("unbridged", id, done)
+    }
+
     /// Ends the attempt with its outcome; an attempt ends once.
     pub async fn close(&self, id: AttemptId, end: &AttemptEnd<'_>) -> Result<(), AttemptError> {
         let done = on_pool!(self.store, |pool| {
