@@ -448,10 +448,25 @@ async fn run_node(config: &Config, store: Store, options: RunOptions) -> anyhow:
     let node = Node::new(store, ua.clone(), Arc::new(SystemClock), node_config)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("stopping: calls in progress finish, no new ones are placed");
-            let _ = stop.send(true);
+        // Ctrl-C, or SIGTERM from a service manager or `timeout`: the same clean stop.
+        #[cfg(unix)]
+        let terminate = async {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    term.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminate => {}
         }
+        eprintln!("stopping: calls in progress finish, no new ones are placed");
+        let _ = stop.send(true);
     });
     eprintln!("dialer node `{node_name}` on {}", ua.local_addr());
     let recovery = node.recover().await?;
