@@ -19,11 +19,26 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match huifang::cli::run(huifang::cli::Cli::parse()).await {
+    let cli = huifang::cli::Cli::parse();
+    if cli.command.prints_a_report() {
+        quiet_on_closed_pipe();
+    }
+    match huifang::cli::run(cli).await {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Lets a closed stdout end the process as it ends any Unix tool, instead of `println!`
+/// panicking on the broken pipe. Rust starts with SIGPIPE ignored; sockets are unaffected
+/// either way (std and tokio write them with MSG_NOSIGNAL).
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of one signal; no handler code is installed.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

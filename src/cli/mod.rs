@@ -84,6 +84,29 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Whether this command only prints a report and exits, so that a closed pipe
+    /// (`huifang ticket list | head`) may end it quietly as it ends any Unix tool. Servers,
+    /// dialer nodes, the simulator and calls keep running and log instead.
+    pub fn prints_a_report(&self) -> bool {
+        match self {
+            Command::Ticket(_)
+            | Command::Lookup(_)
+            | Command::Dnc(_)
+            | Command::Import(_)
+            | Command::Simulate(_)
+            | Command::Sample { .. } => true,
+            Command::Campaign(command) => !matches!(command, campaign::CampaignCommand::Run { .. }),
+            Command::Demo(_)
+            | Command::Escalate(_)
+            | Command::Serve(_)
+            | Command::Bench(_)
+            | Command::Call(_)
+            | Command::Phones(_) => false,
+        }
+    }
+}
+
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut config = Config::load(&cli.config)?;

@@ -118,6 +118,19 @@ async fn a_supervisor_steps_a_campaign_through_its_life_cycle() {
         assert_eq!(status["abandon"]["last_24h"]["answered"], 0);
         assert_eq!(status["abandon"]["max_pct"], 3.0);
 
+        // A reader that went away (`| head`) ends a report quietly, never with a panic.
+        let mut child = Command::new(env!("CARGO_BIN_EXE_huifang"))
+            .args(["--database", &url, "campaign", "status", "life"])
+            .current_dir(d)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+
         let list: serde_json::Value =
             serde_json::from_str(&ok(d, &url, &["list", "--json"])).unwrap();
         assert!(
