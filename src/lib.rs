@@ -29,6 +29,7 @@ pub mod outbox;
 pub mod phone;
 pub mod sample;
 pub mod store;
+pub mod surveys;
 pub mod telephony;
 pub mod tickets;
 pub mod vocab;

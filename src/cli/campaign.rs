@@ -11,9 +11,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use clap::Subcommand;
 
 use super::output::{json, table};
-use crate::campaigns::Campaign;
 use crate::campaigns::lifecycle::{Action, State};
 use crate::campaigns::repo::{Campaigns, RepoError, StoredCampaign};
+use crate::campaigns::{Campaign, Content};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::dialer::agents::AgentConfig;
@@ -152,13 +152,24 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     let mut all_valid = true;
     for file in files {
         match Campaign::load(file) {
-            Ok(campaign) => println!(
-                "{}: ok ({}, {}, {} windows)",
-                file.display(),
-                campaign.kind(),
-                campaign.mode(),
-                campaign.windows().count()
-            ),
+            Ok(campaign) => {
+                // A survey's script is checked with it, relative to the campaign file.
+                if let Content::Script(script) = campaign.content() {
+                    let base = file.parent().unwrap_or(Path::new("."));
+                    if let Err(errors) = crate::surveys::load(&base.join(script)) {
+                        all_valid = false;
+                        eprintln!("{}: its script is invalid:\n{errors}", file.display());
+                        continue;
+                    }
+                }
+                println!(
+                    "{}: ok ({}, {}, {} windows)",
+                    file.display(),
+                    campaign.kind(),
+                    campaign.mode(),
+                    campaign.windows().count()
+                );
+            }
             Err(errors) => {
                 all_valid = false;
                 eprintln!("{errors}");

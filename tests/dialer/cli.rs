@@ -66,6 +66,23 @@ async fn a_supervisor_steps_a_campaign_through_its_life_cycle() {
             "{message}"
         );
         assert!(ok(d, &url, &["validate", file]).contains("ok"));
+        // A survey is validated with its script: the node and the field are named.
+        std::fs::write(
+            d.join("survey.toml"),
+            "code = \"s\"\nname = \"s\"\nkind = \"survey\"\nmode = \"agentless\"\n\
+             script = \"script.toml\"\n[source]\ncsv = \"list.csv\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("script.toml"),
+            "start = \"ask\"\n[nodes.ask]\nkind = \"rating\"\nprompts = [\"rate\"]\nmax = 12\n",
+        )
+        .unwrap();
+        let message = refused(d, &url, &["validate", "survey.toml"]);
+        assert!(
+            message.contains("script.toml: line 5: node `ask`, field `max`"),
+            "{message}"
+        );
 
         let created = ok(d, &url, &["create", file]);
         assert!(created.contains("draft"), "{created}");
