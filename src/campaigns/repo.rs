@@ -415,9 +415,7 @@ impl<'s> Campaigns<'s> {
         }
         Ok(progress)
     }
-}
 
-impl Campaigns<'_> {
     /// Human answers and abandoned calls of the campaign since `since` (machine-classified
     /// answers are left out of both, as the abandon rule says).
     pub async fn abandon(

@@ -390,12 +390,11 @@ struct RunOptions {
     agents: Vec<String>,
 }
 
+/// The number agents' phones show for their nailed-up call (the hotline's own).
+const AGENT_LEG_CALLER_ID: &str = "4008000400";
+
 /// The agents of the configuration and of `--agent NAME=URI`.
-fn agents(
-    config: &Config,
-    extra: &[String],
-    caller_id: &str,
-) -> anyhow::Result<Option<AgentConfig>> {
+fn agents(config: &Config, extra: &[String]) -> anyhow::Result<Option<AgentConfig>> {
     let mut agents: Vec<(String, String)> = config
         .dialer
         .agents
@@ -418,7 +417,7 @@ fn agents(
         agents,
         wrap: Duration::from_secs(config.dialer.wrap_secs),
         talk_limit: Duration::from_secs(config.dialer.talk_limit_secs.max(1)),
-        caller_id: caller_id.to_string(),
+        caller_id: AGENT_LEG_CALLER_ID.to_string(),
     }))
 }
 
@@ -454,7 +453,7 @@ async fn run_node(config: &Config, store: Store, options: RunOptions) -> anyhow:
         prompts_dir: PathBuf::from(&dialer.prompts_dir),
         trunks: config.trunks.clone(),
         prefix_rates: dialer.prefix_calls_per_second.clone(),
-        agents: agents(config, &extra_agents, "4008000400")?,
+        agents: agents(config, &extra_agents)?,
     };
     let node = Node::new(store, ua.clone(), Arc::new(SystemClock), node_config)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -472,8 +471,9 @@ async fn run_node(config: &Config, store: Store, options: RunOptions) -> anyhow:
         };
         #[cfg(not(unix))]
         let terminate = std::future::pending::<()>();
+        // A Ctrl-C handler that cannot be installed disables its branch, not the node.
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
+            Ok(()) = tokio::signal::ctrl_c() => {}
             () = terminate => {}
         }
         eprintln!("stopping: calls in progress finish, no new ones are placed");
