@@ -102,6 +102,8 @@ pub struct DialerConfig {
     pub lease_secs: u64,
     /// The folder of prompt WAVs (`LANGUAGE/NAME.wav`).
     pub prompts_dir: String,
+    /// Where survey comments are recorded (`CAMPAIGN/ATTEMPT-NODE.wav`).
+    pub recordings_dir: String,
     /// Calls per second to numbers of a prefix (E.164: `"+86138" = 5`), across trunks.
     pub prefix_calls_per_second: BTreeMap<String, f64>,
     /// Agents of the paced modes and their SIP phones (`[dialer.agents] 1001 = "sip:..."`);
@@ -121,6 +123,7 @@ impl Default for DialerConfig {
             sip_listen: "127.0.0.1:0".into(),
             lease_secs: 900,
             prompts_dir: "prompts".into(),
+            recordings_dir: "recordings".into(),
             prefix_calls_per_second: BTreeMap::new(),
             agents: BTreeMap::new(),
             wrap_secs: 20,

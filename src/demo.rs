@@ -1,8 +1,14 @@
 //! `huifang demo`: a fresh SQLite database with the sample data, then a simulated day of the
 //! 400 hotline on an accelerated clock — tickets opened, dispatched by SMS, some replied to late
-//! and escalated, visits, completions, callbacks, closures and reopenings — and its summary.
+//! and escalated, visits, completions — and its summary; then the next morning's callback
+//! survey campaign over real SIP/RTP on loopback to the built-in phone simulator
+//! ([`callbacks`]): ratings pressed, tickets closed with consent or reopened and escalated,
+//! unreached owners onto the agents' callback list; and the metrics of the two days.
 //!
-//! The day is deterministic (fixed date and seed), so its figures can be compared run to run.
+//! The day is deterministic (fixed date and seed); the callback round's SIP timing is not, so
+//! its figures vary a little run to run.
+
+mod callbacks;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -59,6 +65,9 @@ pub struct DemoArgs {
     /// Seed of the day's randomness.
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
+    /// The prompts folder (default: the configuration's, `prompts` of the repository).
+    #[arg(long)]
+    pub prompts: Option<std::path::PathBuf>,
 }
 
 /// Runs the demo on the configured SQLite file and prints the summary.
@@ -85,6 +94,44 @@ pub async fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<Summary> {
     let figures = summary(&store, start, end, end).await?;
     println!("sample data set (campaigns/sample) imported in {loaded_in:.2?}");
     print_summary(&figures, &config.sla, started.elapsed());
+
+    // The next morning, 10:00: the callback survey of every ticket completed the day before.
+    clock.set(end + Duration::hours(2));
+    let work_dir = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join("huifang-demo");
+    println!("\ncalling the owners of completed tickets back (回访) over SIP on loopback ...");
+    let prompts = args
+        .prompts
+        .clone()
+        .unwrap_or_else(|| config.dialer.prompts_dir.clone().into());
+    let round = callbacks::run(&store, &clock, &config.sla, &prompts, &work_dir).await?;
+    println!(
+        "{} calls in {:.1?}; verdicts: {}",
+        round.calls,
+        round.took,
+        round
+            .verdicts
+            .iter()
+            .map(|(v, n)| format!("{v} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let period = crate::metrics::Period::days(day, day + Duration::days(1))?;
+    let rows = crate::metrics::compute(
+        &store,
+        &period,
+        Some(crate::metrics::GroupBy::Project),
+        clock.now(),
+    )
+    .await?;
+    println!("\nmetrics of {day} and the callbacks of the next morning, by project:");
+    println!(
+        "{}",
+        crate::cli::figures_table(Some(crate::metrics::GroupBy::Project), &rows)
+    );
     println!("\nThe database is left at {path}. Try:");
     println!(
         "  huifang ticket list --overdue        (or: cargo run --release -- ticket list --overdue)"
@@ -92,6 +139,14 @@ pub async fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<Summary> {
     if let Some(id) = day_of.escalated_example {
         println!("  huifang ticket show {id}");
     }
+    if let Some(id) = round.reopened_example {
+        println!("  huifang ticket show {id}              (reopened by the callback survey)");
+    }
+    println!(
+        "  huifang metrics --from {day} --to {} --by category",
+        day + Duration::days(1)
+    );
+    println!("  huifang campaign status demo-callback");
     if let Some(phone) = &day_of.caller_example {
         println!("  huifang lookup --phone {phone}");
     }
@@ -131,7 +186,8 @@ async fn fresh_store(path: &str) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-async fn load_sample(store: &Store) -> anyhow::Result<()> {
+/// Imports the embedded sample data set (regions to owners and staff) into `store`.
+pub async fn load_sample(store: &Store) -> anyhow::Result<()> {
     for (kind, text) in SAMPLE {
         let report =
             import_reader(store, kind, kind.file_name(), text.as_bytes(), &mut |_| {}).await?;
@@ -163,7 +219,6 @@ enum Step {
     Ack,
     OnSite,
     Complete,
-    Callback { satisfied: bool },
 }
 
 /// Owners who may call: (phone, unit code).
@@ -250,19 +305,6 @@ async fn perform(desk: &TicketDesk, script: &mut Script, step: Step) -> anyhow::
             desk.complete(id, "responsible", "work done / 已处理")
                 .await?;
         }
-        Step::Callback { satisfied } => {
-            desk.start_callback(id, "agent").await?;
-            if satisfied {
-                desk.close(id, "agent", "owner satisfied on callback / 回访满意")
-                    .await?;
-            } else {
-                desk.reopen(id, "agent", "owner not satisfied on callback / 回访不满意")
-                    .await?;
-                // The responsible person takes it up again; the rest goes on past the demo's day.
-                let again = desk.now() + Duration::minutes(7);
-                script.steps = vec![(again, Step::Ack)];
-            }
-        }
     }
     Ok(())
 }
@@ -302,14 +344,8 @@ fn script(
     }
     if rng.random_bool(0.75) {
         let complete = done + rng.random_range(30..8 * 60);
+        // The owner is called back by the survey campaign the next morning.
         steps.push((at(complete), Step::Complete));
-        if rng.random_bool(0.7) {
-            let satisfied = rng.random_bool(0.85);
-            steps.push((
-                at(complete + rng.random_range(60..180)),
-                Step::Callback { satisfied },
-            ));
-        }
     }
     Script { ticket_id, steps }
 }
@@ -500,10 +536,6 @@ fn print_summary(s: &Summary, policy: &SlaPolicy, took: std::time::Duration) {
     table.add_row(vec![
         "paid repairs (out of warranty)".to_string(),
         s.paid_repairs.to_string(),
-    ]);
-    table.add_row(vec![
-        "reopened after callback".to_string(),
-        s.reopened.to_string(),
     ]);
     table.add_row(vec![
         "SMS queued (dispatch + escalation)".to_string(),

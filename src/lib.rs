@@ -11,6 +11,9 @@
 //! - [`dialer`]: the campaign engine's pacing (a pure `Pacer` of observed state) and its simulator.
 //! - [`tickets`]: the inbound loop — open, dispatch, SLA, escalation, completion, closure.
 //! - [`contacts`]: owners, units, suppliers, staff; CSV import; screen-pop look-ups.
+//! - [`surveys`]: keypad survey scripts and their walk over one connected call.
+//! - [`outcomes`]: what a callback survey means for its ticket (close, reopen, escalate, agent callback).
+//! - [`metrics`]: the figures supervisors are judged by, over a period and a grouping.
 //! - [`outbox`], [`callbacks`]: the contracts with the channels and the callback campaigns.
 //! - [`sample`]: the deterministic generator of the fictional sample data set.
 //! - [`telephony`]: SIP, RTP, prompts, DTMF, bridging and recording (sans-IO core, one transport).
@@ -25,7 +28,9 @@ pub mod config;
 pub mod contacts;
 pub mod demo;
 pub mod dialer;
+pub mod metrics;
 pub mod outbox;
+pub mod outcomes;
 pub mod phone;
 pub mod sample;
 pub mod store;

@@ -72,6 +72,7 @@ pub(super) struct RawRetry {
     pub(super) machine: Option<RawRule>,
     pub(super) abandoned: Option<RawRule>,
     pub(super) failed: Option<RawRule>,
+    pub(super) incomplete: Option<RawRule>,
     pub(super) daily_cap: Option<Spanned<i64>>,
     pub(super) lifetime_cap: Option<Spanned<i64>>,
 }

@@ -25,16 +25,20 @@ pub enum Outcome {
     Abandoned,
     /// The network refused the call (other SIP failures).
     Failed,
+    /// The owner hung up before the survey's last question (the retry asks only what is
+    /// left).
+    Incomplete,
 }
 
 impl Outcome {
     /// Every outcome, in the order of the retry table.
-    pub const ALL: [Outcome; 5] = [
+    pub const ALL: [Outcome; 6] = [
         Outcome::Busy,
         Outcome::NoAnswer,
         Outcome::Machine,
         Outcome::Abandoned,
         Outcome::Failed,
+        Outcome::Incomplete,
     ];
 
     /// The word used in files and the database.
@@ -45,6 +49,7 @@ impl Outcome {
             Outcome::Machine => "machine",
             Outcome::Abandoned => "abandoned",
             Outcome::Failed => "failed",
+            Outcome::Incomplete => "incomplete",
         }
     }
 }
@@ -72,14 +77,16 @@ pub struct Attempts {
 /// The per-outcome rules and the per-contact caps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
-    rules: [RetryRule; 5],
+    rules: [RetryRule; 6],
     daily_cap: u32,
     lifetime_cap: u32,
 }
 
 /// The default rules: busy 3× after 30 min, no answer 3× after 2 h, machine once after 4 h,
-/// abandoned once after 72 h, failed once after 1 h; at most 3 attempts a day and 8 in all.
-const DEFAULT_RULES: [(i64, u32); 5] = [(30, 3), (120, 3), (240, 1), (72 * 60, 1), (60, 1)];
+/// abandoned once after 72 h, failed once after 1 h, an incomplete survey twice after 1 h; at
+/// most 3 attempts a day and 8 in all.
+const DEFAULT_RULES: [(i64, u32); 6] =
+    [(30, 3), (120, 3), (240, 1), (72 * 60, 1), (60, 1), (60, 2)];
 const DEFAULT_DAILY_CAP: u32 = 3;
 const DEFAULT_LIFETIME_CAP: u32 = 8;
 
@@ -143,6 +150,7 @@ impl RetryPolicy {
             raw.machine,
             raw.abandoned,
             raw.failed,
+            raw.incomplete,
         ];
         for (outcome, rule) in Outcome::ALL.into_iter().zip(given) {
             if let Some(rule) = rule.and_then(|r| parse_rule(outcome, &r, report)) {

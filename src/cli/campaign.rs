@@ -451,6 +451,8 @@ async fn run_node(config: &Config, store: Store, options: RunOptions) -> anyhow:
         lease: Duration::from_secs(dialer.lease_secs.max(60)),
         poll: Duration::from_millis(500),
         prompts_dir: PathBuf::from(&dialer.prompts_dir),
+        recordings_dir: PathBuf::from(&dialer.recordings_dir),
+        sla: config.sla.clone(),
         trunks: config.trunks.clone(),
         prefix_rates: dialer.prefix_calls_per_second.clone(),
         agents: agents(config, &extra_agents)?,

@@ -6,6 +6,9 @@ mod campaign;
 mod dnc;
 mod import;
 mod lookup;
+mod metrics;
+
+pub(crate) use metrics::figures_table;
 mod output;
 mod phones;
 mod simulate;
@@ -70,6 +73,10 @@ pub enum Command {
     /// run a dialer node.
     #[command(subcommand)]
     Campaign(campaign::CampaignCommand),
+    /// The supervisors' figures over local days: closure, first-contact satisfaction, ratings,
+    /// timeliness, escalation, callbacks and abandoned calls, per project, region, category or
+    /// supplier.
+    Metrics(metrics::MetricsArgs),
     /// Write the deterministic sample data set (CSV) into a folder.
     Sample {
         /// Folder to write into.
@@ -95,6 +102,7 @@ impl Command {
             | Command::Dnc(_)
             | Command::Import(_)
             | Command::Simulate(_)
+            | Command::Metrics(_)
             | Command::Sample { .. } => true,
             Command::Campaign(command) => !matches!(command, campaign::CampaignCommand::Run { .. }),
             Command::Demo(_)
@@ -126,6 +134,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(&open(&config).await?, args).await,
         Command::Ticket(command) => ticket::run(&desk(&config).await?, command).await,
         Command::Lookup(args) => lookup::run(&open(&config).await?, args).await,
+        Command::Metrics(args) => metrics::run(&config, args).await,
         Command::Dnc(command) => dnc::run(&open(&config).await?, command).await,
         Command::Escalate(args) => ticket::escalate_overdue(&desk(&config).await?, args).await,
         Command::Serve(args) => crate::web::serve(config, args)

@@ -5,10 +5,11 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::on_pool;
 use crate::phone::Phone;
 use crate::store::Store;
+use crate::store::Tx;
 use crate::vocab::Channel;
+use crate::{on_pool, on_tx};
 
 /// One entry.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -73,7 +74,22 @@ pub async fn add_in(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    on_pool!(store, |pool| {
+    let mut tx = store.begin_write().await?;
+    add_in_tx(&mut tx, phone, channel, scope, reason, now).await?;
+    tx.commit().await
+}
+
+/// [`add_in`] inside the caller's transaction (an owner's opt-out is written with the answer
+/// that asked for it).
+pub(crate) async fn add_in_tx(
+    tx: &mut Tx,
+    phone: &Phone,
+    channel: Channel,
+    scope: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    on_tx!(tx, |conn| {
         sqlx::query(
             "insert into dnc (phone, channel, scope, reason, created_at) values ($1, $2, $3, $4, $5)
              on conflict (phone, channel, scope) do update set reason = excluded.reason",
@@ -83,7 +99,7 @@ pub async fn add_in(
         .bind(scope)
         .bind(reason)
         .bind(now)
-        .execute(pool)
+        .execute(conn)
         .await
         .map(drop)
     })

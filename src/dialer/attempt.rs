@@ -20,6 +20,11 @@ use crate::telephony::transport::{CallUpdate, UserAgent};
 
 /// The outcome word of an attempt cut short by a restart after its INVITE went out.
 pub const INTERRUPTED: &str = "interrupted";
+/// The outcome word of an answered survey call the owner left before its last question.
+pub const INCOMPLETE: &str = "incomplete";
+/// The outcome word of an answered survey call that asked everything (final).
+pub const COMPLETED: &str = "completed";
+
 /// The outcome word of an attempt cut short before its INVITE went out.
 pub const NOT_DIALED: &str = "not_dialed";
 
@@ -34,6 +39,7 @@ pub fn retry_class(word: &str) -> Option<Outcome> {
         "no_answer" => Some(Outcome::NoAnswer),
         "machine" => Some(Outcome::Machine),
         "abandoned" => Some(Outcome::Abandoned),
+        INCOMPLETE => Some(Outcome::Incomplete),
         "congestion" | "unavailable" | "timeout" | "cancelled" | "auth_failed" | "failed"
         | INTERRUPTED => Some(Outcome::Failed),
         _ => None,
@@ -135,6 +141,7 @@ pub(crate) async fn run(
     plan.floor.dialled(key);
     let mut agent = None;
     let mut abandoned = false;
+    let mut surveyed = None;
     let (word, status, detail) = match ctx.ua.dial(request).await {
         Err(e) => {
             plan.floor.unanswered(key);
@@ -163,6 +170,17 @@ pub(crate) async fn run(
             }
             if answered {
                 match &plan.desk {
+                    None if plan.survey.is_some() => {
+                        plan.floor.answered(key);
+                        plan.floor.left_waiting();
+                        if let Some(survey) = &plan.survey {
+                            let done =
+                                super::survey::converse(plan, survey, id, &contact, call).await?;
+                            call = done.call;
+                            agent = done.agent;
+                            surveyed = Some(if done.complete { COMPLETED } else { INCOMPLETE });
+                        }
+                    }
                     None => {
                         plan.floor.answered(key);
                         plan.floor.left_waiting();
@@ -191,12 +209,12 @@ pub(crate) async fn run(
             }
         }
     };
-    let word = if abandoned {
-        "abandoned".to_string()
-    } else {
-        word
+    let word = match (abandoned, surveyed) {
+        (true, _) => "abandoned".to_string(),
+        (false, Some(survey)) => survey.to_string(),
+        (false, None) => word,
     };
-    let status = status.or((word == "answered" || abandoned).then_some(200));
+    let status = status.or((word == "answered" || abandoned || surveyed.is_some()).then_some(200));
     let at = plan.clock.now();
     let end = AttemptEnd {
         outcome: &word,
@@ -207,7 +225,11 @@ pub(crate) async fn run(
         ..AttemptEnd::default()
     };
     attempts.close(id, &end).await?;
-    settle_contact(store, &plan.campaign, &contact, &word, at).await
+    let settled = settle_contact(store, &plan.campaign, &contact, &word, at).await?;
+    if let Some(survey) = &plan.survey {
+        super::survey::judge(plan, survey, &contact, &settled).await?;
+    }
+    Ok(())
 }
 
 /// Bridges an answered owner to a free agent within the connect rule (2 s), or plays the
@@ -244,24 +266,25 @@ async fn hand_to_agent(
     Ok((call, None, true))
 }
 
-/// Gives the contact back for its next attempt, or finishes it.
+/// Gives the contact back for its next attempt, or finishes it; says which.
 pub(crate) async fn settle_contact(
     store: &Store,
     campaign: &campaigns::Campaign,
     contact: &ClaimedContact,
     word: &str,
     at: DateTime<Utc>,
-) -> Result<(), super::node::NodeError> {
+) -> Result<Settled, super::node::NodeError> {
     let hopper = Hopper::new(store);
     let history = Attempts::new(store)
         .of_contact(contact.campaign_contact_id)
         .await?;
     let tz: Tz = contact.tz.parse().unwrap_or(campaign.timezone());
-    match settle(campaign, word, &history, at, tz) {
-        Settled::Retry(next) => hopper.release(contact, Some(next), at).await?,
-        Settled::Done(outcome) => hopper.finish(contact, &outcome, at).await?,
+    let settled = settle(campaign, word, &history, at, tz);
+    match &settled {
+        Settled::Retry(next) => hopper.release(contact, Some(*next), at).await?,
+        Settled::Done(outcome) => hopper.finish(contact, outcome, at).await?,
     }
-    Ok(())
+    Ok(settled)
 }
 
 /// The prompts of `names` in `language`, falling back to the default language per prompt.

@@ -26,7 +26,7 @@ use crate::{on_pool, on_tx};
 
 pub use attempts::{AttemptEnd, AttemptError, AttemptId, AttemptRow, Attempts};
 
-/// Rows per `insert` statement when enqueueing: 8 binds each stays far below both drivers'
+/// Rows per `insert` statement when enqueueing: 9 binds each stays far below both drivers'
 /// bind-parameter limits (SQLite 32,766; PostgreSQL 65,535).
 const ENQUEUE_BATCH: usize = 1_000;
 
@@ -43,6 +43,8 @@ pub struct NewContact {
     pub priority: i64,
     /// The language of the prompts the contact hears (`zh-CN`, `en`).
     pub language: String,
+    /// The completed ticket a callback contact closes the loop for.
+    pub ticket_id: Option<i64>,
 }
 
 /// A contact leased to one node; only that node may call it until `lease_until`.
@@ -62,6 +64,8 @@ pub struct ClaimedContact {
     pub priority: i64,
     /// The language of the prompts the contact hears.
     pub language: String,
+    /// The completed ticket a callback contact closes the loop for.
+    pub ticket_id: Option<i64>,
     /// Attempts so far, over the campaign's life.
     pub attempts: i64,
     /// Attempts so far today.
@@ -150,7 +154,7 @@ impl<'s> Hopper<'s> {
             added += on_tx!(&mut tx, |conn| {
                 let mut insert = QueryBuilder::new(
                     "insert into campaign_contacts \
-                     (campaign_id, owner_id, phone, tz, priority, language, created_at, updated_at) ",
+                     (campaign_id, owner_id, phone, tz, priority, language, ticket_id, created_at, updated_at) ",
                 );
                 insert.push_values(batch, |mut row, c| {
                     row.push_bind(campaign_id)
@@ -159,6 +163,7 @@ impl<'s> Hopper<'s> {
                         .push_bind(c.tz.name())
                         .push_bind(c.priority)
                         .push_bind(c.language.clone())
+                        .push_bind(c.ticket_id)
                         .push_bind(now)
                         .push_bind(now);
                 });
@@ -252,7 +257,7 @@ impl<'s> Hopper<'s> {
         on_pool!(self.store, |pool| {
             sqlx::query_as(
                 "select campaign_contact_id, campaign_id, owner_id, phone, tz, priority, language,
-                        attempts, attempts_today, coalesce(lease_owner, '') as lease_owner,
+                        ticket_id, attempts, attempts_today, coalesce(lease_owner, '') as lease_owner,
                         coalesce(lease_until, updated_at) as lease_until
                    from campaign_contacts where campaign_contact_id = $1",
             )

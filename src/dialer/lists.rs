@@ -88,6 +88,13 @@ pub async fn load(
     mixed.retain(|c| seen.insert(c.phone.clone()));
     report.read = mixed.len();
     report.added = Hopper::new(store).enqueue(campaign_id, &mixed, now).await?;
+    if campaign
+        .lists()
+        .iter()
+        .any(|l| matches!(l.source, ListSource::Callbacks))
+    {
+        taken_callbacks(store, campaign_id).await?;
+    }
     Ok(report)
 }
 
@@ -205,6 +212,7 @@ fn read_csv(
             tz,
             priority,
             language: field(language_at).unwrap_or(DEFAULT_LANGUAGE).to_string(),
+            ticket_id: None,
         });
     }
     Ok(contacts)
@@ -219,6 +227,7 @@ struct OwnerRow {
     phone: String,
     time_zone: Option<String>,
     language: Option<String>,
+    ticket_id: Option<i64>,
 }
 
 impl OwnerRow {
@@ -233,6 +242,7 @@ impl OwnerRow {
                 .unwrap_or(default_tz),
             priority: 0,
             language: self.language.unwrap_or_else(|| DEFAULT_LANGUAGE.into()),
+            ticket_id: self.ticket_id,
         })
     }
 }
@@ -241,7 +251,7 @@ impl OwnerRow {
 async fn callbacks(store: &Store, default_tz: Tz) -> Result<Vec<NewContact>, ListError> {
     let rows: Vec<OwnerRow> = on_pool!(store, |pool| {
         sqlx::query_as(
-            "select t.owner_id, t.phone, o.time_zone, o.language
+            "select t.owner_id, t.phone, o.time_zone, o.language, t.ticket_id
                from callback_tasks t left join owners o on o.owner_id = t.owner_id
               where t.state = 'pending' and t.phone is not null
               order by t.due_at, t.task_id",
@@ -253,6 +263,25 @@ async fn callbacks(store: &Store, default_tz: Tz) -> Result<Vec<NewContact>, Lis
         .into_iter()
         .filter_map(|r| r.contact(default_tz))
         .collect())
+}
+
+/// Marks the callback tasks whose ticket is now in campaign `campaign_id` as `queued`, so no
+/// other callback campaign takes them; a task left out (its owner's number is already in the
+/// campaign for another ticket) stays pending for the next one.
+async fn taken_callbacks(store: &Store, campaign_id: i64) -> Result<(), ListError> {
+    on_pool!(store, |pool| {
+        sqlx::query(
+            "update callback_tasks set state = 'queued'
+              where state = 'pending' and ticket_id in
+                    (select ticket_id from campaign_contacts
+                      where campaign_id = $1 and ticket_id is not null)",
+        )
+        .bind(campaign_id)
+        .execute(pool)
+        .await
+        .map(drop)
+    })?;
+    Ok(())
 }
 
 /// Every owner of a unit in `projects` (codes) or `buildings` (`PROJECT-BUILDING`), by their
@@ -267,7 +296,8 @@ async fn owners(
     macro_rules! query {
         () => {{
             let mut q = QueryBuilder::new(
-                "select distinct o.owner_id, ph.phone, o.time_zone, o.language
+                "select distinct o.owner_id, ph.phone, o.time_zone, o.language,
+                        cast(null as bigint) as ticket_id
                    from owners o
                    join owner_phones ph on ph.owner_id = o.owner_id
                         and ph.position = (select min(position) from owner_phones p2
@@ -315,6 +345,7 @@ mod tests {
                 tz: Tz::Asia__Shanghai,
                 priority: 0,
                 language: DEFAULT_LANGUAGE.into(),
+                ticket_id: None,
             })
             .collect()
     }

@@ -41,6 +41,7 @@ pub mod report;
 pub mod simulate;
 pub mod state;
 pub mod stats;
+mod survey;
 
 #[cfg(test)]
 mod tests;

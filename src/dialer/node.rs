@@ -27,11 +27,12 @@ use super::hopper::{AttemptEnd, AttemptError, Attempts, ClaimedContact, Hopper, 
 use super::limits::{Limits, RateError};
 use super::pacer::{Pacer, PacingMode};
 use super::state::AbandonWindow;
+use super::survey::Survey;
 use crate::campaigns::lifecycle::{Action, State};
 use crate::campaigns::repo::{Campaigns, RepoError, StoredCampaign};
 use crate::campaigns::{Campaign, Content, DialMode};
 use crate::clock::SharedClock;
-use crate::config::TrunkConfig;
+use crate::config::{SlaPolicy, TrunkConfig};
 use crate::contacts::dnc;
 use crate::store::Store;
 use crate::telephony::sip::Transport;
@@ -61,6 +62,15 @@ pub enum NodeError {
     /// recovered as interrupted).
     #[error("agent {0}'s leg task lost the owner's call")]
     AgentLegLost(String),
+    /// A survey's transfer lost the owner's call in an agent's leg task (a bug: logged).
+    #[error("attempt {0}: the survey's transfer lost the owner's call")]
+    SurveyLostCall(i64),
+    /// A survey's verdict could not be decided or carried out on its ticket.
+    #[error(transparent)]
+    Outcome(crate::outcomes::OutcomeError),
+    /// A survey's SMS could not be written.
+    #[error("survey SMS: {0}")]
+    Sms(String),
 }
 
 /// Why a campaign cannot be worked as defined; it is paused with this as the reason.
@@ -91,6 +101,17 @@ pub enum PlanError {
         /// Why it cannot be played.
         reason: String,
     },
+    /// The survey script does not load.
+    #[error("{0}")]
+    Script(String),
+    /// An SMS template of the survey is missing.
+    #[error("survey SMS template `{name}`: {reason}")]
+    SmsTemplate {
+        /// The template's name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
     /// The campaign needs something this node does not do yet.
     #[error("{0}")]
     Unsupported(String),
@@ -107,6 +128,10 @@ pub struct NodeConfig {
     pub poll: Duration,
     /// `LANGUAGE/NAME.wav` prompts live here.
     pub prompts_dir: PathBuf,
+    /// Survey comments are recorded here.
+    pub recordings_dir: PathBuf,
+    /// The SLA clocks a reopened ticket gets (callback surveys reopen unsatisfied tickets).
+    pub sla: SlaPolicy,
     /// The trunks by name.
     pub trunks: BTreeMap<String, TrunkConfig>,
     /// Calls per second per destination prefix.
@@ -123,13 +148,15 @@ pub(crate) struct Plan {
     pub(crate) node: String,
     pub(crate) campaign: Campaign,
     pub(crate) limits: Arc<Limits>,
-    code: String,
+    pub(crate) code: String,
     trunk: TrunkConfig,
     transport: Transport,
     domain: String,
     prompts: HashMap<String, Prompts>,
     safe_harbor: HashMap<String, Prompts>,
     pub(crate) desk: Option<AgentDesk>,
+    /// The keypad survey, for a campaign with a `script`.
+    pub(crate) survey: Option<Arc<Survey>>,
     pub(crate) floor: Floor,
     /// How long an answered call holds its contact: the lease, plus the talk limit for
     /// calls that go to an agent.
@@ -203,6 +230,8 @@ pub struct Recovery {
     pub not_dialed: usize,
     /// Other contacts the node still held, given back.
     pub released: u64,
+    /// Survey verdicts carried out on their tickets that a stop had left pending.
+    pub verdicts_applied: usize,
 }
 
 impl Node {
@@ -247,7 +276,15 @@ impl Node {
             .filter_map(|c| Some((c.campaign_id, c.definition().ok()?)))
             .collect();
         for row in attempts.unfinished(&self.config.node).await? {
+            let survey = definitions
+                .get(&row.campaign_id)
+                .is_some_and(|c| matches!(c.content(), Content::Script(_)));
             let word = match (row.answered_at, row.dialed_at) {
+                // A survey cut short by the restart asks what is left at its retry.
+                (Some(_), _) if survey => {
+                    recovery.answered += 1;
+                    attempt::INCOMPLETE
+                }
                 (Some(_), _) => {
                     recovery.answered += 1;
                     "answered"
@@ -282,11 +319,19 @@ impl Node {
                 continue;
             };
             match attempt::settle_contact(&self.store, campaign, &contact, word, now).await {
-                Ok(()) | Err(NodeError::Hopper(HopperError::LeaseLost { .. })) => {}
+                Ok(_) | Err(NodeError::Hopper(HopperError::LeaseLost { .. })) => {}
                 Err(e) => return Err(e),
             }
         }
         recovery.released = hopper.release_all(&self.config.node, now).await?;
+        // Verdicts decided but not carried out on their tickets when the node stopped.
+        let desk = crate::tickets::TicketDesk::new(
+            self.store.clone(),
+            self.clock.clone(),
+            self.config.sla.clone(),
+        );
+        let outcomes = crate::outcomes::Outcomes::new(desk, format!("{}:recovery", self.actor()));
+        recovery.verdicts_applied = outcomes.apply_pending().await?.len();
         Ok(recovery)
     }
 
@@ -321,9 +366,11 @@ impl Node {
                         .into(),
                 ));
             }
-            (Content::Script(path), _) => {
+            (Content::Script(_), None) => Vec::new(),
+            (Content::Script(path), Some(_)) => {
                 return Err(PlanError::Unsupported(format!(
-                    "survey script `{}`: keypad surveys are not run by the dialer yet",
+                    "survey script `{}`: a keypad survey runs agentless (mode = \"agentless\"); \
+                     its transfer nodes reach the agents configured on the node",
                     path.display()
                 )));
             }
@@ -357,6 +404,10 @@ impl Node {
             Some(_) => self.load_prompts(&[SAFE_HARBOR_PROMPT.to_string()])?,
             None => HashMap::new(),
         };
+        let survey = match campaign.content() {
+            Content::Script(path) => Some(Arc::new(self.survey(stored, path)?)),
+            _ => None,
+        };
         Ok(Plan {
             store: self.store.clone(),
             clock: self.clock.clone(),
@@ -375,7 +426,76 @@ impl Node {
                     _ => Duration::ZERO,
                 },
             desk,
+            survey,
             floor: Floor::default(),
+        })
+    }
+
+    /// Loads a campaign's survey: the script (relative to the campaign's file), every prompt
+    /// it names in every language, its SMS templates (`templates/LANG/NAME.txt` beside the
+    /// campaign), and what carries its verdicts out on tickets.
+    fn survey(&self, stored: &StoredCampaign, path: &std::path::Path) -> Result<Survey, PlanError> {
+        let file = stored.base_dir().join(path);
+        let script = crate::surveys::load(&file).map_err(|e| PlanError::Script(e.to_string()))?;
+        let mut names: Vec<String> = Vec::new();
+        let mut templates: Vec<String> = Vec::new();
+        for node in script.nodes.values() {
+            names.extend(node.prompts.iter().cloned());
+            match &node.step {
+                crate::surveys::Step::Rating { input, .. }
+                | crate::surveys::Step::Choice { input, .. }
+                | crate::surveys::Step::Digits { input, .. } => {
+                    names.extend(input.invalid.iter().cloned());
+                    names.extend(input.missing.iter().cloned());
+                }
+                crate::surveys::Step::Sms { template } => templates.push(template.clone()),
+                _ => {}
+            }
+        }
+        names.sort();
+        names.dedup();
+        let prompts = self
+            .load_prompts(&names)?
+            .into_iter()
+            .map(|(language, loaded)| (language, names.iter().cloned().zip(loaded).collect()))
+            .collect();
+        let mut sms: HashMap<String, HashMap<String, String>> = HashMap::new();
+        let dir = stored.base_dir().join("templates");
+        for name in templates {
+            let mut found = false;
+            for language in [super::lists::DEFAULT_LANGUAGE, "en"] {
+                let path = dir.join(language).join(format!("{name}.txt"));
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    found = true;
+                    sms.entry(language.to_string())
+                        .or_default()
+                        .insert(name.clone(), text);
+                }
+            }
+            if !found {
+                return Err(PlanError::SmsTemplate {
+                    reason: format!(
+                        "{} does not exist",
+                        dir.join(super::lists::DEFAULT_LANGUAGE)
+                            .join(format!("{name}.txt"))
+                            .display()
+                    ),
+                    name,
+                });
+            }
+        }
+        let desk = crate::tickets::TicketDesk::new(
+            self.store.clone(),
+            self.clock.clone(),
+            self.config.sla.clone(),
+        );
+        Ok(Survey {
+            script,
+            prompts,
+            sms,
+            recordings: self.config.recordings_dir.join(&stored.code),
+            transfer: self.desk.get().cloned(),
+            outcomes: crate::outcomes::Outcomes::new(desk, format!("survey:{}", stored.code)),
         })
     }
 

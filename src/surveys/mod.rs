@@ -18,9 +18,19 @@
 //! kind = "hangup"
 //! ```
 //!
+//! A `transfer` node's `next` is where the walk goes when no agent takes the call. At the top,
+//! `rating = "NODE"` names the rating that decides a callback's ticket (default: the first
+//! rating on the way from `start`), `satisfied = 4` and `unsatisfied = 2` where the verdicts
+//! begin.
+//!
 //! A script is checked whole at load: every error names the node and the field (and the
 //! line), and all of them are reported at once.
 
+mod runner;
 mod script;
 
-pub use script::{ChoiceOption, Input, Node, Script, ScriptError, ScriptErrors, Step, load, parse};
+pub use runner::{Answer, Answers, Heard, INTER_DIGIT, Keys, Line, Walked, Want, walk};
+pub use script::{
+    ChoiceOption, Input, Node, SATISFIED_AT, Script, ScriptError, ScriptErrors, Step,
+    UNSATISFIED_AT, VerdictRule, load, parse,
+};

@@ -13,6 +13,11 @@ const TIMEOUT_SECS: u64 = 8;
 /// Default times an invalid or missing answer is asked again.
 const RETRIES: u8 = 2;
 
+/// Default rating at or above which a callback's owner is satisfied (of 5).
+pub const SATISFIED_AT: u8 = 4;
+/// Default rating at or below which a callback's owner is unsatisfied (of 5).
+pub const UNSATISFIED_AT: u8 = 2;
+
 /// A validated script.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Script {
@@ -20,6 +25,87 @@ pub struct Script {
     pub start: String,
     /// Every node by name.
     pub nodes: BTreeMap<String, Node>,
+    /// How the satisfaction rating is read for the ticket.
+    pub verdict: VerdictRule,
+}
+
+/// Which answer decides a callback's ticket, and where satisfied and unsatisfied begin
+/// (`rating`, `satisfied`, `unsatisfied` at the top of a script).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerdictRule {
+    /// The rating node (default: the first rating node on the way from `start`).
+    pub node: Option<String>,
+    /// A rating at or above this closes the ticket.
+    pub satisfied: u8,
+    /// A rating at or below this reopens and escalates it.
+    pub unsatisfied: u8,
+}
+
+impl Script {
+    /// The nodes `name` may lead to, in script order (`next` last).
+    pub fn successors(&self, name: &str) -> Vec<&str> {
+        let Some(node) = self.nodes.get(name) else {
+            return Vec::new();
+        };
+        let mut out: Vec<&str> = match &node.step {
+            Step::Rating { on, .. } => on.iter().map(|(_, to)| to.as_str()).collect(),
+            Step::Choice { options, .. } => {
+                options.values().filter_map(|o| o.next.as_deref()).collect()
+            }
+            _ => Vec::new(),
+        };
+        out.extend(node.next.as_deref());
+        out
+    }
+
+    /// Whether a question (rating, choice, digits, record) is still ahead from `name`, itself
+    /// included: a survey cut off where none is ahead is complete.
+    pub fn question_ahead(&self, name: &str) -> bool {
+        self.walk_from(name)
+            .any(|(_, node)| node.step.is_question())
+    }
+
+    /// Every node reachable from `name` (itself first), breadth first.
+    fn walk_from<'s>(&'s self, name: &str) -> impl Iterator<Item = (&'s str, &'s Node)> + 's {
+        let mut seen = BTreeSet::new();
+        let mut queue = std::collections::VecDeque::from([name.to_string()]);
+        let mut order = Vec::new();
+        while let Some(name) = queue.pop_front() {
+            if !seen.insert(name.clone()) {
+                continue;
+            }
+            if let Some((key, node)) = self.nodes.get_key_value(&name) {
+                order.push((key.as_str(), node));
+                queue.extend(self.successors(&name).into_iter().map(str::to_string));
+            }
+        }
+        order.into_iter()
+    }
+}
+
+impl Step {
+    /// Whether the node asks the owner something.
+    pub fn is_question(&self) -> bool {
+        matches!(
+            self,
+            Step::Rating { .. } | Step::Choice { .. } | Step::Digits { .. } | Step::Record { .. }
+        )
+    }
+
+    /// The kind's word in scripts and in stored answers.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Step::Play => "play",
+            Step::Rating { .. } => "rating",
+            Step::Choice { .. } => "choice",
+            Step::Digits { .. } => "digits",
+            Step::Transfer => "transfer",
+            Step::Record { .. } => "record",
+            Step::OptOut => "opt_out",
+            Step::Sms { .. } => "sms",
+            Step::Hangup => "hangup",
+        }
+    }
 }
 
 /// One step of the conversation.
@@ -157,6 +243,9 @@ impl fmt::Display for ScriptErrors {
 #[serde(deny_unknown_fields)]
 struct RawScript {
     start: Spanned<String>,
+    rating: Option<Spanned<String>>,
+    satisfied: Option<Spanned<u8>>,
+    unsatisfied: Option<Spanned<u8>>,
     nodes: BTreeMap<String, Spanned<RawNode>>,
 }
 
@@ -239,7 +328,7 @@ pub fn parse(text: &str) -> Result<Script, Vec<ScriptError>> {
         }
     }
     if errors.is_empty() {
-        let start = raw.start.into_inner();
+        let start = raw.start.get_ref().clone();
         for unreachable in unreachable(&start, &nodes) {
             errors.push(ScriptError {
                 line: line(raw.nodes[&unreachable].span().start),
@@ -249,7 +338,19 @@ pub fn parse(text: &str) -> Result<Script, Vec<ScriptError>> {
             });
         }
         if errors.is_empty() {
-            return Ok(Script { start, nodes });
+            let mut script = Script {
+                start,
+                nodes,
+                verdict: VerdictRule {
+                    node: None,
+                    satisfied: SATISFIED_AT,
+                    unsatisfied: UNSATISFIED_AT,
+                },
+            };
+            script.verdict = verdict_rule(&raw, &script, &line, &mut errors);
+            if errors.is_empty() {
+                return Ok(script);
+            }
         }
     }
     Err(errors)
@@ -349,7 +450,7 @@ impl Checker<'_> {
         }
         if let Some(next) = &raw.next {
             let l = line(next.span().start);
-            if kind == "hangup" || kind == "transfer" {
+            if kind == "hangup" {
                 self.fail(l, "next", format!("a `{kind}` node ends the survey"));
             } else {
                 self.target(l, "next", next.get_ref());
@@ -493,6 +594,88 @@ impl Checker<'_> {
             step,
             next: raw.next.as_ref().map(|n| n.get_ref().clone()),
         })
+    }
+}
+
+/// The top-level `rating`, `satisfied` and `unsatisfied`, checked against the nodes.
+fn verdict_rule(
+    raw: &RawScript,
+    script: &Script,
+    line: &dyn Fn(usize) -> Option<usize>,
+    errors: &mut Vec<ScriptError>,
+) -> VerdictRule {
+    let mut fail = |at: Option<usize>, field: &str, message: String| {
+        errors.push(ScriptError {
+            line: at,
+            node: None,
+            field: field.into(),
+            message,
+        });
+    };
+    let node = match &raw.rating {
+        Some(name) => {
+            let at = line(name.span().start);
+            match script.nodes.get(name.get_ref()).map(|n| &n.step) {
+                Some(Step::Rating { .. }) => Some(name.get_ref().clone()),
+                Some(other) => {
+                    let kind = other.kind();
+                    fail(
+                        at,
+                        "rating",
+                        format!("`{}` is a `{kind}` node, not a rating", name.get_ref()),
+                    );
+                    None
+                }
+                None => {
+                    fail(
+                        at,
+                        "rating",
+                        format!("no node is named `{}`", name.get_ref()),
+                    );
+                    None
+                }
+            }
+        }
+        None => script
+            .walk_from(&script.start)
+            .find(|(_, n)| matches!(n.step, Step::Rating { .. }))
+            .map(|(name, _)| name.to_string()),
+    };
+    let max = match node
+        .as_deref()
+        .and_then(|n| script.nodes.get(n))
+        .map(|n| &n.step)
+    {
+        Some(Step::Rating { max, .. }) => *max,
+        _ => 5,
+    };
+    let satisfied = raw
+        .satisfied
+        .as_ref()
+        .map_or(SATISFIED_AT.min(max), |s| *s.get_ref());
+    let unsatisfied = raw
+        .unsatisfied
+        .as_ref()
+        .map_or(UNSATISFIED_AT, |s| *s.get_ref());
+    let at = |s: &Option<Spanned<u8>>| s.as_ref().and_then(|s| line(s.span().start));
+    if !(1..=max).contains(&satisfied) {
+        fail(
+            at(&raw.satisfied),
+            "satisfied",
+            format!("must be a rating from 1 to {max}"),
+        );
+    }
+    if unsatisfied >= satisfied {
+        fail(
+            at(&raw.unsatisfied).or(at(&raw.satisfied)),
+            "unsatisfied",
+            format!("must be below `satisfied` ({satisfied}): {unsatisfied} is not"),
+        );
+    }
+    VerdictRule {
+        node,
+        satisfied,
+        unsatisfied,
     }
 }
 

@@ -378,6 +378,19 @@ impl TicketDesk {
         action: Action,
         reason: &str,
     ) -> Result<Ticket, TicketError> {
+        self.act_noting(ticket_id, actor, action, reason, &[]).await
+    }
+
+    /// Applies a life-cycle action and adds `notes` (`(action, reason)`: the owner's consent
+    /// to a closure, say) to the timeline in the same transaction.
+    pub async fn act_noting(
+        &self,
+        ticket_id: i64,
+        actor: &str,
+        action: Action,
+        reason: &str,
+        notes: &[(&str, &str)],
+    ) -> Result<Ticket, TicketError> {
         let now = self.clock.now();
         let current = TicketRepo::new(&self.store)
             .get(ticket_id)
@@ -427,6 +440,16 @@ impl TicketDesk {
             reason,
         };
         repo::add_event(&mut tx, &event).await?;
+        for (note, why) in notes {
+            let event = NewEvent {
+                action: note,
+                from_state: None,
+                to_state: None,
+                reason: why,
+                ..event.clone()
+            };
+            repo::add_event(&mut tx, &event).await?;
+        }
         if let Some(plan) = &plan {
             let body = dispatch_text(&ticket, plan, action == Action::Reopen);
             notify(&mut tx, &ticket, &plan.assignee, "dispatch", &body, now).await?;
@@ -511,6 +534,60 @@ impl TicketDesk {
         self.escalate_to(&ticket, level, actor, reason)
             .await?
             .ok_or(TicketError::AtTopLevel(ticket_id))
+    }
+
+    /// Raises a ticket one level above `from` unless it is already there (so a step that
+    /// is repeated after a crash does not climb twice); `None` when nothing changed.
+    pub async fn escalate_above(
+        &self,
+        ticket_id: i64,
+        from: Level,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Option<Escalated>, TicketError> {
+        let ticket = TicketRepo::new(&self.store)
+            .get(ticket_id)
+            .await?
+            .ok_or(TicketError::NotFound(ticket_id))?;
+        match from.next() {
+            Some(level) if ticket.state != TicketState::Closed => {
+                self.escalate_to(&ticket, level, actor, reason).await
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Puts the owner of `ticket_id` on the agents' callback list, with a timeline line, in
+    /// one transaction; a second call for the same verdict and reason adds nothing.
+    pub async fn schedule_agent_callback(
+        &self,
+        ticket_id: i64,
+        call: &callbacks::NewAgentCallback<'_>,
+        actor: &str,
+    ) -> Result<bool, TicketError> {
+        let mut tx = self.store.begin_write().await?;
+        let added = callbacks::add_agent_callback(&mut tx, Some(ticket_id), call).await?;
+        if added {
+            let reason = format!(
+                "{}: {}（{}）",
+                call.reason,
+                call.note,
+                local_time(call.due_at)
+            );
+            let event = NewEvent {
+                ticket_id,
+                at: call.created_at,
+                actor,
+                action: "agent_callback",
+                from_state: None,
+                to_state: None,
+                level: None,
+                reason: &reason,
+            };
+            repo::add_event(&mut tx, &event).await?;
+        }
+        tx.commit().await?;
+        Ok(added)
     }
 
     /// The escalation worker's pass: raises every ticket whose clock or level time ran out.

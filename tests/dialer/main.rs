@@ -12,3 +12,4 @@ mod campaign;
 mod cli;
 mod nodes;
 mod support;
+mod survey;

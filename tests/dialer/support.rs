@@ -121,6 +121,8 @@ pub(crate) fn node_config(node: &str, domain: &str, prompts: &Path, channels: us
         lease: Duration::from_secs(900),
         poll: Duration::from_millis(100),
         prompts_dir: prompts.to_path_buf(),
+        recordings_dir: std::env::temp_dir().join(format!("huifang-recordings-{node}")),
+        sla: Default::default(),
         trunks: BTreeMap::from([("main".to_string(), trunk(domain, channels))]),
         prefix_rates: BTreeMap::new(),
         agents: None,

@@ -11,6 +11,9 @@ fn huifang(dir: &std::path::Path, args: &[&str]) -> Output {
         .expect("run huifang")
 }
 
+/// The repository's prompts (the demo's callback round plays them).
+const PROMPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/prompts");
+
 fn text(output: &Output) -> String {
     format!(
         "{}{}",
@@ -22,7 +25,10 @@ fn text(output: &Output) -> String {
 #[test]
 fn demo_leaves_a_database_that_ticket_list_reads() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = huifang(dir.path(), &["demo", "--tickets", "60"]);
+    let demo = huifang(
+        dir.path(),
+        &["demo", "--tickets", "60", "--prompts", PROMPTS],
+    );
     assert!(demo.status.success(), "{}", text(&demo));
     let out = text(&demo);
     assert!(
@@ -38,7 +44,10 @@ fn demo_leaves_a_database_that_ticket_list_reads() {
     assert_eq!(tickets.as_array().unwrap().len(), 60);
 
     // A second demo replaces its own database, but never someone else's.
-    let again = huifang(dir.path(), &["demo", "--tickets", "5"]);
+    let again = huifang(
+        dir.path(),
+        &["demo", "--tickets", "5", "--prompts", PROMPTS],
+    );
     assert!(again.status.success(), "{}", text(&again));
     let other = dir.path().join("mine.db");
     std::fs::write(&other, b"").unwrap();

@@ -6,5 +6,6 @@ mod cli;
 mod helpers;
 mod import;
 mod lookup;
+mod metrics;
 mod schema;
 mod tickets;

@@ -144,6 +144,7 @@ pub(crate) fn contacts(first: u64, n: u64) -> Vec<NewContact> {
             tz: chrono_tz::Asia::Shanghai,
             priority: 0,
             language: "zh-CN".into(),
+            ticket_id: None,
         })
         .collect()
 }

@@ -95,7 +95,9 @@ pub enum AttemptError {
         node: String,
     },
     /// An earlier attempt on the contact was answered (perhaps by a node that crashed before
-    /// settling it): the contact is finished, never dialled again.
+    /// settling it): the contact is finished, never dialled again. Answers that are retried
+    /// by rule do not count: abandoned (no agent was free) and incomplete (the owner hung up
+    /// mid-survey).
     #[error("contact {contact_id} was already answered: not dialling it again")]
     AlreadyAnswered {
         /// The hopper row.
@@ -197,7 +199,8 @@ impl<'s> Attempts<'s> {
         let answered: i64 = on_tx!(&mut tx, |conn| {
             sqlx::query_scalar(
                 "select count(*) from attempts
-                  where campaign_contact_id = $1 and answered_at is not null",
+                  where campaign_contact_id = $1 and answered_at is not null
+                    and (outcome is null or outcome not in ('abandoned', 'incomplete'))",
             )
             .bind(contact_id)
             .fetch_one(&mut *conn)

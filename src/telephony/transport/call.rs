@@ -410,6 +410,14 @@ impl Call {
         }
     }
 
+    /// Stops a recording started by [`Call::record`] and finishes its file.
+    pub fn stop_recording(&self) -> Result<(), UaError> {
+        match &self.leg {
+            Some(leg) => Ok(leg.stop_recording()?),
+            None => Err(UaError::Ended),
+        }
+    }
+
     /// Bridges this call's audio (and telephone-events) with another's, both ways.
     pub fn bridge(&self, other: &Call) {
         if let (Some(a), Some(b)) = (&self.leg, &other.leg) {

@@ -1,0 +1,359 @@
+//! A keypad survey on an answered call: the campaign's script walked over the SIP call
+//! ([`crate::surveys::walk`]), every answer written (with its opt-out or SMS) before the walk
+//! goes on, and — for a callback on a ticket — the verdict decided and carried out.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::agents::AgentDesk;
+use super::attempt::Settled;
+use super::hopper::{AttemptId, Attempts, ClaimedContact};
+use super::node::{NodeError, Plan};
+use crate::clock::SharedClock;
+use crate::contacts::dnc;
+use crate::outbox::{self, NewMessage};
+use crate::outcomes::{self, Decision, OutcomeError, Outcomes, Verdict};
+use crate::phone::Phone;
+use crate::store::Store;
+use crate::surveys::{self, Answer, Heard, Keys, Line, Script, Want};
+use crate::telephony::Digit;
+use crate::telephony::media::Prompt;
+use crate::telephony::transport::{Call, Collect, CollectEnd, PlayEnd};
+use crate::vocab::Channel;
+use crate::{on_pool, on_tx};
+
+/// Everything a campaign's survey calls share.
+pub(crate) struct Survey {
+    pub(crate) script: Script,
+    /// By language, then by prompt name.
+    pub(crate) prompts: HashMap<String, HashMap<String, Arc<Prompt>>>,
+    /// SMS texts (tera templates) by language, then by template name.
+    pub(crate) sms: HashMap<String, HashMap<String, String>>,
+    /// Where this campaign's comments are recorded.
+    pub(crate) recordings: PathBuf,
+    /// The node's agents, for `transfer` nodes (none: the owner is promised a callback).
+    pub(crate) transfer: Option<AgentDesk>,
+    pub(crate) outcomes: Outcomes,
+}
+
+impl Survey {
+    fn in_language<'a, T>(map: &'a HashMap<String, T>, language: &str) -> Option<&'a T> {
+        map.get(language)
+            .or_else(|| map.get(super::lists::DEFAULT_LANGUAGE))
+    }
+}
+
+/// How a survey call went.
+pub(crate) struct Surveyed {
+    /// The owner's call, to hang up.
+    pub(crate) call: Call,
+    /// Nothing left to ask.
+    pub(crate) complete: bool,
+    /// The agent the owner was handed to, if any.
+    pub(crate) agent: Option<String>,
+}
+
+/// Walks the survey over an answered `call`, resuming after what earlier attempts answered.
+pub(crate) async fn converse(
+    plan: &Plan,
+    survey: &Survey,
+    id: AttemptId,
+    contact: &ClaimedContact,
+    call: Call,
+) -> Result<Surveyed, NodeError> {
+    let earlier = answers_of(&plan.store, contact.campaign_contact_id).await?;
+    let empty = HashMap::new();
+    let mut line = CallLine {
+        call: Some(call),
+        prompts: Survey::in_language(&survey.prompts, &contact.language).unwrap_or(&empty),
+        recording: survey.recordings.join(format!("{}", id.0)),
+        desk: survey.transfer.clone(),
+        attempts: Attempts::new(&plan.store),
+        clock: plan.clock.clone(),
+        id,
+        agent: None,
+    };
+    let mut sink = Stored {
+        store: &plan.store,
+        clock: &plan.clock,
+        survey,
+        attempt: id,
+        contact,
+        code: &plan.code,
+    };
+    let walked = surveys::walk(&survey.script, &mut line, &mut sink, &earlier).await?;
+    let call = line.call.take().ok_or(NodeError::SurveyLostCall(id.0))?;
+    Ok(Surveyed {
+        call,
+        complete: walked.complete,
+        agent: line.agent,
+    })
+}
+
+/// Every answer the contact gave in earlier attempts, by node (the latest one wins).
+async fn answers_of(
+    store: &Store,
+    contact_id: i64,
+) -> Result<BTreeMap<String, Answer>, sqlx::Error> {
+    let rows: Vec<(String, String, String)> = on_pool!(store, |pool| {
+        sqlx::query_as(
+            "select node, kind, value from survey_answers where campaign_contact_id = $1
+              order by answer_id",
+        )
+        .bind(contact_id)
+        .fetch_all(pool)
+        .await
+    })?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(node, kind, value)| Some((node, Answer::from_stored(&kind, &value)?)))
+        .collect())
+}
+
+/// After a callback attempt on a ticket has been settled: the verdict, once there is a rating
+/// or once the contact is finished without one, decided and carried out.
+pub(crate) async fn judge(
+    plan: &Plan,
+    survey: &Survey,
+    contact: &ClaimedContact,
+    settled: &Settled,
+) -> Result<(), NodeError> {
+    let Some(ticket_id) = contact.ticket_id else {
+        return Ok(());
+    };
+    let rule = &survey.script.verdict;
+    let answers = answers_of(&plan.store, contact.campaign_contact_id).await?;
+    let rating = rule.node.as_ref().and_then(|node| match answers.get(node) {
+        Some(Answer::Rating(r)) => Some(*r),
+        _ => None,
+    });
+    let verdict = match (rating, settled) {
+        (Some(r), _) => Verdict::of_rating(r, rule),
+        (None, Settled::Done(_)) => Verdict::Unreached,
+        (None, Settled::Retry(_)) => return Ok(()),
+    };
+    let decision = Decision {
+        campaign_contact_id: contact.campaign_contact_id,
+        campaign_id: contact.campaign_id,
+        ticket_id,
+        verdict,
+        rating,
+        at: plan.clock.now(),
+    };
+    outcomes::decide(&plan.store, &decision).await?;
+    if let Some(stored) = outcomes::of_contact(&plan.store, contact.campaign_contact_id).await?
+        && stored.applied_at.is_none()
+    {
+        let applied = survey.outcomes.apply(&stored).await?;
+        tracing::info!(
+            ticket = applied.ticket_id,
+            verdict = applied.verdict.as_str(),
+            state = %applied.state,
+            "callback survey settled its ticket"
+        );
+    }
+    Ok(())
+}
+
+impl From<OutcomeError> for NodeError {
+    fn from(e: OutcomeError) -> NodeError {
+        NodeError::Outcome(e)
+    }
+}
+
+/// The SIP call as a survey line.
+struct CallLine<'a> {
+    call: Option<Call>,
+    prompts: &'a HashMap<String, Arc<Prompt>>,
+    /// The file stem of this attempt's comments (`.../ATTEMPT`).
+    recording: PathBuf,
+    desk: Option<AgentDesk>,
+    attempts: Attempts<'a>,
+    clock: SharedClock,
+    id: AttemptId,
+    agent: Option<String>,
+}
+
+impl Line for CallLine<'_> {
+    async fn play(&mut self, prompts: &[String], barge_in: bool) -> Heard {
+        let Some(call) = self.call.as_mut() else {
+            return Heard::HungUp;
+        };
+        // Every name was loaded with the plan, which refuses a script naming a missing one.
+        let audio = prompts
+            .iter()
+            .filter_map(|name| self.prompts.get(name).cloned())
+            .collect();
+        match call.play(audio, barge_in).await {
+            PlayEnd::HungUp => Heard::HungUp,
+            PlayEnd::Finished | PlayEnd::Interrupted(_) => Heard::Played,
+        }
+    }
+
+    async fn collect(&mut self, want: Want) -> Keys {
+        let Some(call) = self.call.as_mut() else {
+            return Keys {
+                digits: String::new(),
+                hung_up: true,
+            };
+        };
+        let collected = call
+            .collect(Collect {
+                max_digits: usize::from(want.max_digits),
+                terminator: want.terminator.and_then(|c| Digit::parse(c).ok()),
+                first_timeout: want.first_timeout,
+                inter_timeout: want.inter_timeout,
+            })
+            .await;
+        Keys {
+            hung_up: collected.end == CollectEnd::HungUp,
+            digits: collected.digits,
+        }
+    }
+
+    async fn record(&mut self, max: Duration) -> Option<String> {
+        let call = self.call.as_mut()?;
+        let path = self.recording.with_extension("wav");
+        if let Some(dir) = path.parent()
+            && let Err(e) = std::fs::create_dir_all(dir)
+        {
+            tracing::warn!("cannot record into {}: {e}", dir.display());
+            return None;
+        }
+        if let Err(e) = call.record(path.clone()) {
+            tracing::warn!("cannot record {}: {e}", path.display());
+            return None;
+        }
+        // `#` ends the comment early; the time limit, or a hang-up, ends it otherwise.
+        let until_pound = Collect {
+            max_digits: usize::MAX,
+            terminator: Digit::parse('#').ok(),
+            first_timeout: max,
+            inter_timeout: max,
+        };
+        let _ = tokio::time::timeout(max, call.collect(until_pound)).await;
+        // Once the call has ended the file was finished with it.
+        let _ = call.stop_recording();
+        Some(path.display().to_string())
+    }
+
+    async fn transfer(&mut self) -> bool {
+        let Some(desk) = self.desk.clone() else {
+            return false;
+        };
+        let Some(call) = self.call.take() else {
+            return false;
+        };
+        let rule = Duration::from_secs_f64(super::floor::CONNECT_RULE_S);
+        let Some(reserved) = desk.take(rule).await else {
+            self.call = Some(call);
+            return false;
+        };
+        let name = reserved.name();
+        if let Err(e) = self
+            .attempts
+            .mark_bridged(self.id, &name, self.clock.now())
+            .await
+        {
+            tracing::warn!("attempt {}: {e}", self.id);
+        }
+        match reserved.connect(call).await {
+            Ok(conversation) => {
+                self.call = Some(conversation.owner);
+                self.agent = Some(name);
+                true
+            }
+            Err(back) => {
+                let _ = self.attempts.unmark_bridged(self.id).await;
+                self.call = back;
+                false
+            }
+        }
+    }
+
+    fn hung_up(&self) -> bool {
+        self.call.as_ref().is_none_or(|c| c.ended().is_some())
+    }
+}
+
+/// Answers into `survey_answers`, each with what it asks for in the same transaction.
+struct Stored<'a> {
+    store: &'a Store,
+    clock: &'a SharedClock,
+    survey: &'a Survey,
+    attempt: AttemptId,
+    contact: &'a ClaimedContact,
+    code: &'a str,
+}
+
+impl surveys::Answers for Stored<'_> {
+    type Error = NodeError;
+
+    async fn save(&mut self, node: &str, answer: &Answer) -> Result<(), NodeError> {
+        let now = self.clock.now();
+        let c = self.contact;
+        let mut tx = self.store.begin_write().await?;
+        on_tx!(&mut tx, |conn| {
+            sqlx::query(
+                "insert into survey_answers
+                        (attempt_id, campaign_contact_id, campaign_id, node, kind, value, at)
+                 values ($1, $2, $3, $4, $5, $6, $7)
+                 on conflict (attempt_id, node) do nothing",
+            )
+            .bind(self.attempt.0)
+            .bind(c.campaign_contact_id)
+            .bind(c.campaign_id)
+            .bind(node)
+            .bind(answer.kind())
+            .bind(answer.value())
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(drop)
+        })?;
+        match answer {
+            Answer::OptOut => {
+                if let Ok(phone) = Phone::parse(&c.phone) {
+                    let reason = format!(
+                        "opted out in survey {} (attempt {})",
+                        self.code, self.attempt
+                    );
+                    dnc::add_in_tx(&mut tx, &phone, Channel::All, "", &reason, now).await?;
+                }
+            }
+            Answer::Sms(template) => {
+                let text = Survey::in_language(&self.survey.sms, &c.language)
+                    .and_then(|t| t.get(template));
+                if let Some(text) = text {
+                    let body = render_sms(text, self.code, c)
+                        .map_err(|e| NodeError::Sms(format!("template `{template}`: {e}")))?;
+                    let message = NewMessage {
+                        channel: Channel::Sms,
+                        recipient: &c.phone,
+                        subject: None,
+                        body: &body,
+                        ticket_id: c.ticket_id,
+                        staff_id: None,
+                        purpose: "survey",
+                        at: now,
+                    };
+                    outbox::enqueue(&mut tx, &message).await?;
+                }
+            }
+            _ => {}
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// An SMS node's text, with `campaign`, `phone` and `ticket` filled in.
+fn render_sms(template: &str, code: &str, contact: &ClaimedContact) -> Result<String, tera::Error> {
+    let mut context = tera::Context::new();
+    context.insert("campaign", code);
+    context.insert("phone", &contact.phone);
+    context.insert("ticket", &contact.ticket_id);
+    tera::Tera::one_off(template, &context, false)
+}

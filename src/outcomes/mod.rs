@@ -1,0 +1,362 @@
+//! What a callback survey means for its ticket (seed 000: "only with the owner's agreement is
+//! it closed").
+//!
+//! - satisfied (rating ≥ the script's `satisfied`, default 4 of 5): the ticket is closed and
+//!   the owner's consent noted on its timeline;
+//! - unsatisfied (rating ≤ `unsatisfied`, default 2): reopened (back to the responsible
+//!   person by SMS, fresh SLA clocks), escalated one level, and an agent callback scheduled;
+//! - neutral (in between): left for a person to settle, on the agents' callback list;
+//! - unreached (every attempt spent without a rating): on the agents' callback list.
+//!
+//! Write before act: the verdict is a row ([`decide`]) before any effect; [`Outcomes::apply`]
+//! then carries out each effect guarded by the ticket's state and level, and stamps the row
+//! applied. A crash in between leaves a pending verdict that the next pass finishes without
+//! doing anything twice.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+
+use crate::callbacks::NewAgentCallback;
+use crate::store::Store;
+use crate::surveys::VerdictRule;
+use crate::tickets::{Action, TicketDesk, TicketError, TicketRepo};
+use crate::vocab::{Level, TicketState};
+use crate::{on_pool, on_tx};
+
+/// How soon an agent should call an owner the survey could not settle.
+pub const AGENT_CALLBACK_WITHIN: TimeDelta = TimeDelta::hours(2);
+
+/// What a callback survey says about its ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Rated at or above the satisfied threshold.
+    Satisfied,
+    /// Rated between the thresholds.
+    Neutral,
+    /// Rated at or below the unsatisfied threshold.
+    Unsatisfied,
+    /// Never rated: every attempt was spent.
+    Unreached,
+}
+
+impl Verdict {
+    /// The word stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Satisfied => "satisfied",
+            Verdict::Neutral => "neutral",
+            Verdict::Unsatisfied => "unsatisfied",
+            Verdict::Unreached => "unreached",
+        }
+    }
+
+    /// The verdict of a stored word.
+    pub fn parse(word: &str) -> Option<Verdict> {
+        Some(match word {
+            "satisfied" => Verdict::Satisfied,
+            "neutral" => Verdict::Neutral,
+            "unsatisfied" => Verdict::Unsatisfied,
+            "unreached" => Verdict::Unreached,
+            _ => return None,
+        })
+    }
+
+    /// The verdict of a rating under `rule`.
+    pub fn of_rating(rating: u8, rule: &VerdictRule) -> Verdict {
+        if rating >= rule.satisfied {
+            Verdict::Satisfied
+        } else if rating <= rule.unsatisfied {
+            Verdict::Unsatisfied
+        } else {
+            Verdict::Neutral
+        }
+    }
+}
+
+/// Why a verdict could not be decided or applied.
+#[derive(Debug, thiserror::Error)]
+pub enum OutcomeError {
+    /// The database failed.
+    #[error("outcomes database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A ticket operation failed.
+    #[error(transparent)]
+    Ticket(#[from] TicketError),
+}
+
+/// A verdict to write.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// The callback contact.
+    pub campaign_contact_id: i64,
+    /// Its campaign.
+    pub campaign_id: i64,
+    /// The ticket.
+    pub ticket_id: i64,
+    /// What the survey says.
+    pub verdict: Verdict,
+    /// The rating, when one was given.
+    pub rating: Option<u8>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Writes the verdict of a contact unless it has one (the first verdict stands); returns
+/// whether it was written.
+pub async fn decide(store: &Store, d: &Decision) -> Result<bool, OutcomeError> {
+    let mut tx = store.begin_write().await?;
+    let level: Option<String> = on_tx!(&mut tx, |conn| {
+        sqlx::query_scalar("select level from tickets where ticket_id = $1")
+            .bind(d.ticket_id)
+            .fetch_optional(conn)
+            .await
+    })?;
+    let Some(level) = level else {
+        return Err(TicketError::NotFound(d.ticket_id).into());
+    };
+    let added = on_tx!(&mut tx, |conn| {
+        sqlx::query(
+            "insert into survey_verdicts
+                    (campaign_contact_id, campaign_id, ticket_id, verdict, rating, level_before,
+                     decided_at)
+             values ($1, $2, $3, $4, $5, $6, $7)
+             on conflict (campaign_contact_id) do nothing",
+        )
+        .bind(d.campaign_contact_id)
+        .bind(d.campaign_id)
+        .bind(d.ticket_id)
+        .bind(d.verdict.as_str())
+        .bind(d.rating.map(i64::from))
+        .bind(level)
+        .bind(d.at)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected() > 0)
+    })?;
+    tx.commit().await?;
+    Ok(added)
+}
+
+/// A verdict as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct StoredVerdict {
+    /// Database id.
+    pub verdict_id: i64,
+    /// The callback contact.
+    pub campaign_contact_id: i64,
+    /// Its campaign.
+    pub campaign_id: i64,
+    /// The ticket.
+    pub ticket_id: i64,
+    /// `satisfied`, `neutral`, `unsatisfied` or `unreached`.
+    pub verdict: String,
+    /// The rating.
+    pub rating: Option<i64>,
+    /// The ticket's level when the verdict was decided (escalation climbs once from here).
+    pub level_before: String,
+    /// When it was decided.
+    pub decided_at: DateTime<Utc>,
+    /// When every effect was written.
+    pub applied_at: Option<DateTime<Utc>>,
+}
+
+const VERDICT_COLUMNS: &str = "select v.verdict_id, v.campaign_contact_id, v.campaign_id, \
+     v.ticket_id, v.verdict, v.rating, v.level_before, v.decided_at, v.applied_at \
+     from survey_verdicts v";
+
+/// The verdicts of a campaign, in the order decided.
+pub async fn of_campaign(
+    store: &Store,
+    campaign_id: i64,
+) -> Result<Vec<StoredVerdict>, sqlx::Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "{VERDICT_COLUMNS} where v.campaign_id = $1 order by v.verdict_id"
+    ));
+    on_pool!(store, |pool| {
+        sqlx::query_as(sql).bind(campaign_id).fetch_all(pool).await
+    })
+}
+
+/// The verdict of one callback contact, if decided.
+pub async fn of_contact(
+    store: &Store,
+    campaign_contact_id: i64,
+) -> Result<Option<StoredVerdict>, sqlx::Error> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "{VERDICT_COLUMNS} where v.campaign_contact_id = $1"
+    ));
+    on_pool!(store, |pool| {
+        sqlx::query_as(sql)
+            .bind(campaign_contact_id)
+            .fetch_optional(pool)
+            .await
+    })
+}
+
+/// One effect carried out, for logs and reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Applied {
+    /// The ticket.
+    pub ticket_id: i64,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The ticket's state afterwards.
+    pub state: TicketState,
+    /// Its level afterwards.
+    pub level: Level,
+}
+
+/// Carries verdicts out on tickets.
+#[derive(Debug, Clone)]
+pub struct Outcomes {
+    desk: TicketDesk,
+    actor: String,
+}
+
+impl Outcomes {
+    /// Outcomes applied through `desk`, in the name of `actor` (`survey:CAMPAIGN`).
+    pub fn new(desk: TicketDesk, actor: impl Into<String>) -> Outcomes {
+        Outcomes {
+            desk,
+            actor: actor.into(),
+        }
+    }
+
+    /// Applies every verdict not yet applied (the ones just decided, and any a crash left).
+    pub async fn apply_pending(&self) -> Result<Vec<Applied>, OutcomeError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{VERDICT_COLUMNS} where v.applied_at is null order by v.verdict_id"
+        ));
+        let pending: Vec<StoredVerdict> = on_pool!(self.desk.store(), |pool| {
+            sqlx::query_as(sql).fetch_all(pool).await
+        })?;
+        let mut done = Vec::new();
+        for verdict in pending {
+            done.push(self.apply(&verdict).await?);
+        }
+        Ok(done)
+    }
+
+    /// Carries out one verdict's effects, each only if not yet done, then stamps it applied.
+    pub async fn apply(&self, v: &StoredVerdict) -> Result<Applied, OutcomeError> {
+        let verdict = Verdict::parse(&v.verdict).unwrap_or(Verdict::Unreached);
+        let store = self.desk.store().clone();
+        let ticket_id = v.ticket_id;
+        let get = || async {
+            TicketRepo::new(&store)
+                .get(ticket_id)
+                .await?
+                .ok_or(OutcomeError::Ticket(TicketError::NotFound(ticket_id)))
+        };
+        let rated = match v.rating {
+            Some(r) => format!("rated {r} by keypad"),
+            None => "no rating".to_string(),
+        };
+        let mut ticket = get().await?;
+        match verdict {
+            Verdict::Satisfied => {
+                if matches!(ticket.state, TicketState::Completed | TicketState::Callback) {
+                    let consent = format!(
+                        "业主同意结案 / the owner agreed to close: {rated} (campaign {}, \
+                         verdict {})",
+                        v.campaign_id, v.verdict_id
+                    );
+                    let reason = format!("回访满意 / satisfied at the callback: {rated}");
+                    ticket = self
+                        .desk
+                        .act_noting(
+                            ticket_id,
+                            &self.actor,
+                            Action::Close,
+                            &reason,
+                            &[("consent", &consent)],
+                        )
+                        .await?;
+                }
+            }
+            Verdict::Unsatisfied => {
+                let reason = format!("回访不满意 / unsatisfied at the callback: {rated}");
+                if ticket.state == TicketState::Completed {
+                    ticket = self.desk.start_callback(ticket_id, &self.actor).await?;
+                }
+                if ticket.state == TicketState::Callback {
+                    self.desk.reopen(ticket_id, &self.actor, &reason).await?;
+                }
+                let before = v.level_before.parse::<Level>().unwrap_or(Level::General);
+                self.desk
+                    .escalate_above(ticket_id, before, &self.actor, &reason)
+                    .await?;
+                self.agent_callback(v, "unsatisfied", &format!("{reason}; call the owner"))
+                    .await?;
+                ticket = get().await?;
+            }
+            Verdict::Neutral => {
+                let note = format!("回访一般 / neutral: {rated}; ask whether it can be closed");
+                self.agent_callback(v, "neutral", &note).await?;
+            }
+            Verdict::Unreached => {
+                let note = "回访未接通 / every callback attempt went unanswered; call the owner";
+                self.agent_callback(v, "unreached", note).await?;
+            }
+        }
+        let now = self.desk.now();
+        on_pool!(self.desk.store(), |pool| {
+            sqlx::query(
+                "update callback_tasks set state = 'done' where ticket_id = $1 and state <> 'done'",
+            )
+            .bind(ticket_id)
+            .execute(pool)
+            .await?;
+            sqlx::query(
+                "update survey_verdicts set applied_at = $2 where verdict_id = $1 \
+                 and applied_at is null",
+            )
+            .bind(v.verdict_id)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(drop)
+        })?;
+        Ok(Applied {
+            ticket_id,
+            verdict,
+            state: ticket.state,
+            level: ticket.level,
+        })
+    }
+
+    async fn agent_callback(
+        &self,
+        v: &StoredVerdict,
+        reason: &str,
+        note: &str,
+    ) -> Result<(), OutcomeError> {
+        let contact: Option<(Option<i64>, String)> = on_pool!(self.desk.store(), |pool| {
+            sqlx::query_as(
+                "select owner_id, phone from campaign_contacts where campaign_contact_id = $1",
+            )
+            .bind(v.campaign_contact_id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        let Some((owner_id, phone)) = contact else {
+            return Ok(());
+        };
+        let now = self.desk.now();
+        let call = NewAgentCallback {
+            verdict_id: Some(v.verdict_id),
+            owner_id,
+            phone: &phone,
+            campaign_id: Some(v.campaign_id),
+            reason,
+            note,
+            due_at: now + AGENT_CALLBACK_WITHIN,
+            created_at: now,
+        };
+        self.desk
+            .schedule_agent_callback(v.ticket_id, &call, &self.actor)
+            .await?;
+        Ok(())
+    }
+}
