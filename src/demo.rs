@@ -96,7 +96,7 @@ pub async fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<Summary> {
     print_summary(&figures, &config.sla, started.elapsed());
 
     // The next morning, 10:00: the callback survey of every ticket completed the day before.
-    clock.set(end + Duration::hours(2));
+    clock.set(start + Duration::hours(26));
     let work_dir = Path::new(path)
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -173,6 +173,11 @@ impl<'s> Campaigns<'s> {
         Campaigns { store }
     }
 
+    /// The store the repository reads.
+    pub fn store(&self) -> &'s Store {
+        self.store
+    }
+
     /// Stores a validated definition as a draft; `definition` is its TOML text.
     pub async fn create(
         &self,

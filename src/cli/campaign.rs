@@ -297,6 +297,7 @@ async fn status(campaigns: &Campaigns<'_>, code: &str, as_json: bool) -> anyhow:
         .abandon(stored.campaign_id, now - TimeDelta::days(30))
         .await?;
     let cap = stored.definition().ok().map(|c| c.max_abandon_pct());
+    let survey = crate::outcomes::tally(campaigns.store(), stored.campaign_id).await?;
     if as_json {
         let window = |w: &AbandonWindow| {
             serde_json::json!({
@@ -306,6 +307,7 @@ async fn status(campaigns: &Campaigns<'_>, code: &str, as_json: bool) -> anyhow:
         json(&serde_json::json!({
             "campaign": summary(&stored), "progress": progress, "events": events,
             "abandon": { "last_24h": window(&day), "last_30d": window(&month), "max_pct": cap },
+            "survey": survey,
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -338,6 +340,18 @@ async fn status(campaigns: &Campaigns<'_>, code: &str, as_json: bool) -> anyhow:
         t.add_row(vec![outcome.clone(), n.to_string()]);
     }
     println!("{t}");
+    if !survey.answers.is_empty() || !survey.verdicts.is_empty() {
+        let mut t = table(&["survey node", "answer", "answers"]);
+        for (node, value, n) in &survey.answers {
+            t.add_row(vec![node.clone(), value.clone(), n.to_string()]);
+        }
+        println!("{t}");
+        let mut t = table(&["ticket verdict", "contacts"]);
+        for (verdict, n) in &survey.verdicts {
+            t.add_row(vec![verdict.clone(), n.to_string()]);
+        }
+        println!("{t}");
+    }
     let mut t = table(&["at", "actor", "action", "state", "reason"]);
     for e in &events {
         t.add_row(vec![

@@ -42,6 +42,13 @@ pub enum TicketCommand {
     },
     /// List tickets, newest first.
     List(ListArgs),
+    /// The agents' callback list: owners a person must call back (unsatisfied, unreached,
+    /// left neutral by a callback survey), soonest due first.
+    Callbacks {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Arguments of `ticket open`.
@@ -134,6 +141,7 @@ pub(crate) async fn run(desk: &TicketDesk, command: TicketCommand) -> anyhow::Re
         TicketCommand::Open(args) => return open(desk, args).await,
         TicketCommand::Show { id, json } => return show(desk, id, json).await,
         TicketCommand::List(args) => return list(desk, args).await,
+        TicketCommand::Callbacks { json } => return agent_callbacks(desk, json).await,
         TicketCommand::Escalate(args) => {
             let done = desk.escalate(args.id, &args.actor, &args.reason).await?;
             if args.json {
@@ -273,4 +281,25 @@ pub(crate) async fn escalate_overdue(
             _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
         }
     }
+}
+
+async fn agent_callbacks(desk: &TicketDesk, as_json: bool) -> anyhow::Result<ExitCode> {
+    let list = crate::callbacks::agent_callbacks(desk.store()).await?;
+    if as_json {
+        json(&list)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = table(&["due", "ticket", "phone", "reason", "note"]);
+    for c in &list {
+        t.add_row(vec![
+            local_time(c.due_at),
+            c.ticket_id.map(|id| format!("#{id}")).unwrap_or_default(),
+            c.phone.clone(),
+            c.reason.clone(),
+            c.note.clone(),
+        ]);
+    }
+    println!("{t}");
+    println!("{} owners to call back", list.len());
+    Ok(ExitCode::SUCCESS)
 }

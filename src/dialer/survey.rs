@@ -69,6 +69,7 @@ pub(crate) async fn converse(
         call: Some(call),
         prompts: Survey::in_language(&survey.prompts, &contact.language).unwrap_or(&empty),
         recording: survey.recordings.join(format!("{}", id.0)),
+        recorded: 0,
         desk: survey.transfer.clone(),
         attempts: Attempts::new(&plan.store),
         clock: plan.clock.clone(),
@@ -169,6 +170,8 @@ struct CallLine<'a> {
     prompts: &'a HashMap<String, Arc<Prompt>>,
     /// The file stem of this attempt's comments (`.../ATTEMPT`).
     recording: PathBuf,
+    /// Comments recorded so far in this call (each its own file).
+    recorded: usize,
     desk: Option<AgentDesk>,
     attempts: Attempts<'a>,
     clock: SharedClock,
@@ -215,7 +218,12 @@ impl Line for CallLine<'_> {
 
     async fn record(&mut self, max: Duration) -> Option<String> {
         let call = self.call.as_mut()?;
-        let path = self.recording.with_extension("wav");
+        self.recorded += 1;
+        let path = self.recording.with_file_name(format!(
+            "{}-{}.wav",
+            self.recording.file_name()?.to_string_lossy(),
+            self.recorded
+        ));
         if let Some(dir) = path.parent()
             && let Err(e) = std::fs::create_dir_all(dir)
         {

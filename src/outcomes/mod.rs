@@ -224,6 +224,8 @@ impl Outcomes {
     }
 
     /// Applies every verdict not yet applied (the ones just decided, and any a crash left).
+    /// One that fails (its ticket's project has nobody responsible, say) is logged and left
+    /// pending for the next pass; the others go on.
     pub async fn apply_pending(&self) -> Result<Vec<Applied>, OutcomeError> {
         let sql = sqlx::AssertSqlSafe(format!(
             "{VERDICT_COLUMNS} where v.applied_at is null order by v.verdict_id"
@@ -233,7 +235,15 @@ impl Outcomes {
         })?;
         let mut done = Vec::new();
         for verdict in pending {
-            done.push(self.apply(&verdict).await?);
+            match self.apply(&verdict).await {
+                Ok(applied) => done.push(applied),
+                Err(OutcomeError::Db(e)) => return Err(OutcomeError::Db(e)),
+                Err(e) => tracing::warn!(
+                    verdict = verdict.verdict_id,
+                    ticket = verdict.ticket_id,
+                    "survey verdict left pending: {e}"
+                ),
+            }
         }
         Ok(done)
     }
@@ -359,4 +369,34 @@ impl Outcomes {
             .await?;
         Ok(())
     }
+}
+
+/// A campaign's survey so far: answers per node and value, verdicts per word.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Tally {
+    /// `(node, value, answers)`, by node then value.
+    pub answers: Vec<(String, String, i64)>,
+    /// `(verdict, contacts)`.
+    pub verdicts: Vec<(String, i64)>,
+}
+
+/// The survey answers and verdicts of campaign `campaign_id`.
+pub async fn tally(store: &Store, campaign_id: i64) -> Result<Tally, sqlx::Error> {
+    on_pool!(store, |pool| {
+        let answers = sqlx::query_as(
+            "select node, value, count(*) from survey_answers where campaign_id = $1
+              group by node, value order by node, value",
+        )
+        .bind(campaign_id)
+        .fetch_all(pool)
+        .await?;
+        let verdicts = sqlx::query_as(
+            "select verdict, count(*) from survey_verdicts where campaign_id = $1
+              group by verdict order by verdict",
+        )
+        .bind(campaign_id)
+        .fetch_all(pool)
+        .await?;
+        Ok(Tally { answers, verdicts })
+    })
 }

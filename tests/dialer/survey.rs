@@ -40,7 +40,7 @@ on = { "1-2" = "sorry", "3-5" = "thanks" }
 [nodes.sorry]
 kind = "choice"
 prompts = ["ask"]
-options = { "1" = { value = "agent", next = "agent" } }
+options = { "1" = { value = "agent", next = "agent" }, "2" = { value = "comment", next = "comment" } }
 timeout_secs = 6
 retries = 0
 next = "thanks"
@@ -51,6 +51,11 @@ next = "later"
 kind = "play"
 prompts = ["ask"]
 next = "bye"
+[nodes.comment]
+kind = "record"
+prompts = ["ask"]
+max = 2
+next = "thanks"
 [nodes.thanks]
 kind = "play"
 prompts = ["ask"]
@@ -84,7 +89,8 @@ async fn completed_tickets(store: &Store, desk: &TicketDesk, n: usize) -> Vec<(i
             "select p.phone, min(u.code) from owner_phones p
                join owner_units ou on ou.owner_id = p.owner_id
                join units u on u.unit_id = ou.unit_id
-              where p.position = 0 group by p.phone order by p.phone",
+               join owners o on o.owner_id = p.owner_id
+              where p.position = 0 and o.consent_voice group by p.phone order by p.phone",
         )
         .fetch_all(pool)
         .await
@@ -202,12 +208,19 @@ async fn the_phone_simulator_closes_reopens_and_hands_over_tickets() {
             Arc::new(clock.clone()),
             SlaPolicy::default(),
         );
-        let tickets = completed_tickets(&db.store, &desk, 4).await;
+        let tickets = completed_tickets(&db.store, &desk, 5).await;
         let press = |keys: &str| Behaviour::Answer {
             digits: Some(Digit::parse_all(keys).unwrap()),
         };
-        // Satisfied; unsatisfied asking for an agent; busy; rated 2 then silent.
-        let behaviours = [press("5"), press("11"), Behaviour::Busy, press("2")];
+        // Satisfied; unsatisfied asking for an agent; busy; rated 2 then silent; rated 1 and
+        // leaving a spoken comment.
+        let behaviours = [
+            press("5"),
+            press("11"),
+            Behaviour::Busy,
+            press("2"),
+            press("12"),
+        ];
         let numbers: HashMap<String, Behaviour> = tickets
             .iter()
             .map(|(_, phone)| phone.clone())
@@ -280,6 +293,18 @@ async fn the_phone_simulator_closes_reopens_and_hands_over_tickets() {
             pairs(&[("rating", "2")])
         );
 
+        // The comment: recorded to a WAV that hound reads, its path the answer.
+        let given = answers(&db.store, tickets[4].0).await;
+        assert_eq!(given[..2], pairs(&[("rating", "1"), ("sorry", "comment")]));
+        assert_eq!(given[2].0, "comment");
+        let wav = hound::WavReader::open(&given[2].1).unwrap();
+        assert!(
+            wav.duration() >= 8000,
+            "{}: a comment of {} samples",
+            db.name,
+            wav.duration()
+        );
+
         let list = callbacks::agent_callbacks(&db.store).await.unwrap();
         let mut reasons: Vec<(i64, String)> = list
             .iter()
@@ -290,6 +315,7 @@ async fn the_phone_simulator_closes_reopens_and_hands_over_tickets() {
             (tickets[1].0, "unsatisfied".to_string()),
             (tickets[2].0, "unreached".to_string()),
             (tickets[3].0, "unsatisfied".to_string()),
+            (tickets[4].0, "unsatisfied".to_string()),
         ];
         expected.sort();
         assert_eq!(reasons, expected, "{}", db.name);
@@ -301,7 +327,10 @@ async fn the_phone_simulator_closes_reopens_and_hands_over_tickets() {
         .unwrap();
         let mut outcomes: Vec<String> = outcomes.into_iter().flatten().collect();
         outcomes.sort();
-        assert_eq!(outcomes, ["busy", "completed", "completed", "incomplete"]);
+        assert_eq!(
+            outcomes,
+            ["busy", "completed", "completed", "completed", "incomplete"]
+        );
     }
 }
 
