@@ -131,6 +131,10 @@ pub(crate) async fn run(
         Err(AttemptError::LeaseLost { .. }) => return Ok(()),
         Err(AttemptError::AlreadyAnswered { .. }) => {
             hopper.finish(&contact, "answered", now).await?;
+            if let Some(survey) = &plan.survey {
+                let done = Settled::Done("answered".into());
+                super::survey::judge(plan, survey, &contact, &done).await?;
+            }
             return Ok(());
         }
         Err(e) => return Err(e.into()),

@@ -93,7 +93,7 @@ pub async fn load(
         .iter()
         .any(|l| matches!(l.source, ListSource::Callbacks))
     {
-        taken_callbacks(store, campaign_id).await?;
+        taken_callbacks(store, campaign_id, now).await?;
     }
     Ok(report)
 }
@@ -268,15 +268,22 @@ async fn callbacks(store: &Store, default_tz: Tz) -> Result<Vec<NewContact>, Lis
 /// Marks the callback tasks whose ticket is now in campaign `campaign_id` as `queued`, so no
 /// other callback campaign takes them; a task left out (its owner's number is already in the
 /// campaign for another ticket) stays pending for the next one.
-async fn taken_callbacks(store: &Store, campaign_id: i64) -> Result<(), ListError> {
+async fn taken_callbacks(
+    store: &Store,
+    campaign_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), ListError> {
+    // Only contacts this load added: a ticket whose owner's number was already in the
+    // campaign (an earlier round) keeps its new task pending for the next campaign.
     on_pool!(store, |pool| {
         sqlx::query(
             "update callback_tasks set state = 'queued'
               where state = 'pending' and ticket_id in
                     (select ticket_id from campaign_contacts
-                      where campaign_id = $1 and ticket_id is not null)",
+                      where campaign_id = $1 and ticket_id is not null and created_at = $2)",
         )
         .bind(campaign_id)
+        .bind(now)
         .execute(pool)
         .await
         .map(drop)

@@ -280,7 +280,12 @@ impl Node {
                 .get(&row.campaign_id)
                 .is_some_and(|c| matches!(c.content(), Content::Script(_)));
             let word = match (row.answered_at, row.dialed_at) {
-                // A survey cut short by the restart asks what is left at its retry.
+                // A survey whose owner was with an agent is done; one cut short by the
+                // restart asks what is left at its retry.
+                (Some(_), _) if survey && row.bridged_at.is_some() => {
+                    recovery.answered += 1;
+                    attempt::COMPLETED
+                }
                 (Some(_), _) if survey => {
                     recovery.answered += 1;
                     attempt::INCOMPLETE
@@ -420,9 +425,13 @@ impl Node {
             domain,
             prompts,
             safe_harbor,
+            // A survey may transfer the owner to an agent too.
             call_lease: self.config.lease
-                + match (&desk, &self.config.agents) {
-                    (Some(_), Some(agents)) => agents.talk_limit,
+                + match (
+                    desk.is_some() || survey.as_ref().is_some_and(|s| s.transfer.is_some()),
+                    &self.config.agents,
+                ) {
+                    (true, Some(agents)) => agents.talk_limit,
                     _ => Duration::ZERO,
                 },
             desk,
@@ -437,6 +446,12 @@ impl Node {
     fn survey(&self, stored: &StoredCampaign, path: &std::path::Path) -> Result<Survey, PlanError> {
         let file = stored.base_dir().join(path);
         let script = crate::surveys::load(&file).map_err(|e| PlanError::Script(e.to_string()))?;
+        if stored.kind == "callback" && script.verdict.node.is_none() {
+            return Err(PlanError::Script(format!(
+                "{}: a callback survey needs a rating node to decide its tickets",
+                file.display()
+            )));
+        }
         let mut names: Vec<String> = Vec::new();
         let mut templates: Vec<String> = Vec::new();
         for node in script.nodes.values() {
@@ -466,6 +481,17 @@ impl Node {
             for language in [super::lists::DEFAULT_LANGUAGE, "en"] {
                 let path = dir.join(language).join(format!("{name}.txt"));
                 if let Ok(text) = std::fs::read_to_string(&path) {
+                    // A broken template is refused now, not found on a call.
+                    let mut sample = tera::Context::new();
+                    sample.insert("campaign", &stored.code);
+                    sample.insert("phone", "+8613800000000");
+                    sample.insert("ticket", &1);
+                    if let Err(e) = tera::Tera::one_off(&text, &sample, false) {
+                        return Err(PlanError::SmsTemplate {
+                            name,
+                            reason: format!("{}: {e}", path.display()),
+                        });
+                    }
                     found = true;
                     sms.entry(language.to_string())
                         .or_default()
@@ -597,7 +623,15 @@ impl Node {
         let campaigns = Campaigns::new(&self.store);
         let stored = campaigns.get(code).await?;
         let plan = match self.plan(&stored) {
-            Ok(plan) => Arc::new(plan),
+            Ok(plan) => {
+                let plan = Arc::new(plan);
+                // Callback contacts a crash, a lost lease or a screen finished without a
+                // verdict get theirs now.
+                if let Some(survey) = &plan.survey {
+                    super::survey::sweep(&plan, survey).await?;
+                }
+                plan
+            }
             Err(why) => {
                 let reason = format!("cannot run: {why}");
                 tracing::error!(campaign = %code, "{reason}");
@@ -722,6 +756,12 @@ impl Node {
         if blocked || withdrawn {
             let outcome = if blocked { "dnc" } else { "no_consent" };
             hopper.finish(contact, outcome, now).await?;
+            // A callback never placed still gets a verdict (unreached; the owner is not put on
+            // the agents' list either, and the timeline says why).
+            if let Some(survey) = &plan.survey {
+                let done = attempt::Settled::Done(outcome.into());
+                super::survey::judge(plan, survey, contact, &done).await?;
+            }
             return Ok(false);
         }
         Ok(true)

@@ -39,6 +39,19 @@ pub(crate) struct Survey {
 }
 
 impl Survey {
+    /// The SMS template `name` in `language`, else in the default language, else in any.
+    fn sms_text(&self, name: &str, language: &str) -> Option<&String> {
+        self.sms
+            .get(language)
+            .and_then(|t| t.get(name))
+            .or_else(|| {
+                self.sms
+                    .get(super::lists::DEFAULT_LANGUAGE)
+                    .and_then(|t| t.get(name))
+            })
+            .or_else(|| self.sms.values().find_map(|t| t.get(name)))
+    }
+
     fn in_language<'a, T>(map: &'a HashMap<String, T>, language: &str) -> Option<&'a T> {
         map.get(language)
             .or_else(|| map.get(super::lists::DEFAULT_LANGUAGE))
@@ -113,6 +126,44 @@ async fn answers_of(
         .collect())
 }
 
+/// Gives a verdict to every finished callback contact of the plan's campaign that has none
+/// (a crash after the settle, a lost lease, a contact finished unreached by the screen).
+pub(crate) async fn sweep(plan: &Plan, survey: &Survey) -> Result<(), NodeError> {
+    let campaign_id = plan_campaign_id(plan).await?;
+    let Some(campaign_id) = campaign_id else {
+        return Ok(());
+    };
+    let rows: Vec<ClaimedContact> = on_pool!(&plan.store, |pool| {
+        sqlx::query_as(
+            "select c.campaign_contact_id, c.campaign_id, c.owner_id, c.phone, c.tz, c.priority,
+                    c.language, c.ticket_id, c.attempts, c.attempts_today,
+                    coalesce(c.lease_owner, '') as lease_owner,
+                    coalesce(c.lease_until, c.updated_at) as lease_until
+               from campaign_contacts c
+              where c.campaign_id = $1 and c.state = 'done' and c.ticket_id is not null
+                and not exists (select 1 from survey_verdicts v
+                                 where v.campaign_contact_id = c.campaign_contact_id)",
+        )
+        .bind(campaign_id)
+        .fetch_all(pool)
+        .await
+    })?;
+    for contact in rows {
+        let done = Settled::Done(String::new());
+        judge(plan, survey, &contact, &done).await?;
+    }
+    Ok(())
+}
+
+async fn plan_campaign_id(plan: &Plan) -> Result<Option<i64>, sqlx::Error> {
+    on_pool!(&plan.store, |pool| {
+        sqlx::query_scalar("select campaign_id from campaigns where code = $1")
+            .bind(&plan.code)
+            .fetch_optional(pool)
+            .await
+    })
+}
+
 /// After a callback attempt on a ticket has been settled: the verdict, once there is a rating
 /// or once the contact is finished without one, decided and carried out.
 pub(crate) async fn judge(
@@ -144,10 +195,15 @@ pub(crate) async fn judge(
         at: plan.clock.now(),
     };
     outcomes::decide(&plan.store, &decision).await?;
+    // A satisfied owner who asked for an agent and found none free is still called back.
+    let asked = answers.values().any(|a| *a == Answer::Transfer(false));
     if let Some(stored) = outcomes::of_contact(&plan.store, contact.campaign_contact_id).await?
         && stored.applied_at.is_none()
     {
         let applied = survey.outcomes.apply(&stored).await?;
+        if asked && applied.verdict == Verdict::Satisfied {
+            survey.outcomes.asked_for_agent(&stored).await?;
+        }
         tracing::info!(
             ticket = applied.ticket_id,
             verdict = applied.verdict.as_str(),
@@ -303,7 +359,7 @@ impl surveys::Answers for Stored<'_> {
         let now = self.clock.now();
         let c = self.contact;
         let mut tx = self.store.begin_write().await?;
-        on_tx!(&mut tx, |conn| {
+        let inserted = on_tx!(&mut tx, |conn| {
             sqlx::query(
                 "insert into survey_answers
                         (attempt_id, campaign_contact_id, campaign_id, node, kind, value, at)
@@ -319,8 +375,12 @@ impl surveys::Answers for Stored<'_> {
             .bind(now)
             .execute(conn)
             .await
-            .map(drop)
+            .map(|r| r.rows_affected() > 0)
         })?;
+        // A node visited twice in one call (a looping script) acts once.
+        if !inserted {
+            return Ok(());
+        }
         match answer {
             Answer::OptOut => {
                 if let Ok(phone) = Phone::parse(&c.phone) {
@@ -332,8 +392,7 @@ impl surveys::Answers for Stored<'_> {
                 }
             }
             Answer::Sms(template) => {
-                let text = Survey::in_language(&self.survey.sms, &c.language)
-                    .and_then(|t| t.get(template));
+                let text = self.survey.sms_text(template, &c.language);
                 if let Some(text) = text {
                     let body = render_sms(text, self.code, c)
                         .map_err(|e| NodeError::Sms(format!("template `{template}`: {e}")))?;

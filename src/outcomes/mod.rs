@@ -17,9 +17,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::callbacks::NewAgentCallback;
+use crate::contacts::dnc;
+use crate::phone::Phone;
 use crate::store::Store;
 use crate::surveys::VerdictRule;
 use crate::tickets::{Action, TicketDesk, TicketError, TicketRepo};
+use crate::vocab::Channel;
 use crate::vocab::{Level, TicketState};
 use crate::{on_pool, on_tx};
 
@@ -264,7 +267,11 @@ impl Outcomes {
             None => "no rating".to_string(),
         };
         let mut ticket = get().await?;
+        // Completed again since (a new round of work, with its own callback): this verdict's
+        // moment has passed; it changes nothing.
+        let stale = ticket.completed_at.is_some_and(|at| at > v.decided_at);
         match verdict {
+            _ if stale => {}
             Verdict::Satisfied => {
                 if matches!(ticket.state, TicketState::Completed | TicketState::Callback) {
                     let consent = format!(
@@ -312,10 +319,13 @@ impl Outcomes {
         }
         let now = self.desk.now();
         on_pool!(self.desk.store(), |pool| {
+            // Only the task this survey answered: a later round's task stays for its campaign.
             sqlx::query(
-                "update callback_tasks set state = 'done' where ticket_id = $1 and state <> 'done'",
+                "update callback_tasks set state = 'done'
+                  where ticket_id = $1 and state = 'queued' and created_at <= $2",
             )
             .bind(ticket_id)
+            .bind(v.decided_at)
             .execute(pool)
             .await?;
             sqlx::query(
@@ -336,6 +346,12 @@ impl Outcomes {
         })
     }
 
+    /// A satisfied owner who asked for an agent when none was free: on the agents' list.
+    pub async fn asked_for_agent(&self, v: &StoredVerdict) -> Result<(), OutcomeError> {
+        let note = "回访时要求转人工 / asked for an agent during the callback; none was free";
+        self.agent_callback(v, "asked_for_agent", note).await
+    }
+
     async fn agent_callback(
         &self,
         v: &StoredVerdict,
@@ -353,6 +369,29 @@ impl Outcomes {
         let Some((owner_id, phone)) = contact else {
             return Ok(());
         };
+        // An owner who asked not to be called (or never agreed to calls) is not called back.
+        let blocked = match Phone::parse(&phone) {
+            Ok(p) => dnc::is_blocked(self.desk.store(), &p, Channel::Voice).await?,
+            Err(_) => false,
+        };
+        let withdrawn = match owner_id {
+            Some(id) => dnc::consent_withdrawn(self.desk.store(), id, Channel::Voice).await?,
+            None => false,
+        };
+        if blocked || withdrawn {
+            let why = format!(
+                "{reason}: not put on the agents' callback list — the owner {}",
+                if blocked {
+                    "is on the do-not-call list"
+                } else {
+                    "has not consented to calls"
+                }
+            );
+            self.desk
+                .note(v.ticket_id, &self.actor, "no_callback", &why)
+                .await?;
+            return Ok(());
+        }
         let now = self.desk.now();
         let call = NewAgentCallback {
             verdict_id: Some(v.verdict_id),

@@ -179,6 +179,11 @@ pub async fn walk<L: Line + Send, A: Answers + Send>(
             return Ok(walked);
         }
         if let Some(before) = earlier.get(&name) {
+            // An owner who reached an agent before has nothing left to answer.
+            if *before == Answer::Transfer(true) {
+                walked.complete = true;
+                return Ok(walked);
+            }
             current = after(node, before);
             continue;
         }

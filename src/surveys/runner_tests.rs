@@ -248,6 +248,13 @@ fn the_verdict_rule_defaults_to_the_first_rating_and_is_checked() {
     let s = script();
     assert_eq!(s.verdict.node.as_deref(), Some("rating"));
     assert_eq!((s.verdict.satisfied, s.verdict.unsatisfied), (4, 2));
+    // A yes/no rating (1-2) loads with 2 satisfied and 1 unsatisfied.
+    let two = CALLBACK
+        .replacen("max = 5", "max = 2", 1)
+        .replace("\"3-5\"", "\"2\"")
+        .replace("\"1-2\"", "\"1\"");
+    let s = parse(&two).unwrap();
+    assert_eq!((s.verdict.satisfied, s.verdict.unsatisfied), (2, 1));
     let bad = format!("satisfied = 2\nunsatisfied = 3\nrating = \"thanks\"\n{CALLBACK}");
     let errors = parse(&bad).unwrap_err();
     let text: Vec<String> = errors.iter().map(ToString::to_string).collect();

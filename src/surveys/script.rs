@@ -649,14 +649,15 @@ fn verdict_rule(
         Some(Step::Rating { max, .. }) => *max,
         _ => 5,
     };
+    // Defaults scale with the rating's range: 4 and 2 of 5, 2 and 1 of 2, 8 and 3 of 9.
     let satisfied = raw
         .satisfied
         .as_ref()
-        .map_or(SATISFIED_AT.min(max), |s| *s.get_ref());
-    let unsatisfied = raw
-        .unsatisfied
-        .as_ref()
-        .map_or(UNSATISFIED_AT, |s| *s.get_ref());
+        .map_or(default_satisfied(max), |s| *s.get_ref());
+    let unsatisfied = raw.unsatisfied.as_ref().map_or(
+        default_unsatisfied(max).min(satisfied.saturating_sub(1)),
+        |s| *s.get_ref(),
+    );
     let at = |s: &Option<Spanned<u8>>| s.as_ref().and_then(|s| line(s.span().start));
     if !(1..=max).contains(&satisfied) {
         fail(
@@ -676,6 +677,24 @@ fn verdict_rule(
         node,
         satisfied,
         unsatisfied,
+    }
+}
+
+/// The default satisfied threshold of a 1..=max rating ([`SATISFIED_AT`] of 5).
+fn default_satisfied(max: u8) -> u8 {
+    if max == 5 {
+        SATISFIED_AT
+    } else {
+        max - max / 5
+    }
+}
+
+/// The default unsatisfied threshold of a 1..=max rating ([`UNSATISFIED_AT`] of 5).
+fn default_unsatisfied(max: u8) -> u8 {
+    if max == 5 {
+        UNSATISFIED_AT
+    } else {
+        (max * 2 / 5).max(1)
     }
 }
 

@@ -557,6 +557,30 @@ impl TicketDesk {
         }
     }
 
+    /// Adds a line to the timeline that changes nothing else (why a step was not taken).
+    pub async fn note(
+        &self,
+        ticket_id: i64,
+        actor: &str,
+        action: &str,
+        reason: &str,
+    ) -> Result<(), TicketError> {
+        let mut tx = self.store.begin_write().await?;
+        let event = NewEvent {
+            ticket_id,
+            at: self.clock.now(),
+            actor,
+            action,
+            from_state: None,
+            to_state: None,
+            level: None,
+            reason,
+        };
+        repo::add_event(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Puts the owner of `ticket_id` on the agents' callback list, with a timeline line, in
     /// one transaction; a second call for the same verdict and reason adds nothing.
     pub async fn schedule_agent_callback(

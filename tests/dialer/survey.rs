@@ -208,7 +208,19 @@ async fn the_phone_simulator_closes_reopens_and_hands_over_tickets() {
             Arc::new(clock.clone()),
             SlaPolicy::default(),
         );
-        let tickets = completed_tickets(&db.store, &desk, 5).await;
+        let tickets = completed_tickets(&db.store, &desk, 6).await;
+        // The sixth owner asked not to be called: never dialled, nor put on the agents' list.
+        let phone = huifang::phone::Phone::parse(&tickets[5].1).unwrap();
+        huifang::contacts::dnc::add_in(
+            &db.store,
+            &phone,
+            huifang::vocab::Channel::All,
+            "",
+            "asked",
+            clock_now(&clock),
+        )
+        .await
+        .unwrap();
         let press = |keys: &str| Behaviour::Answer {
             digits: Some(Digit::parse_all(keys).unwrap()),
         };
@@ -220,6 +232,7 @@ async fn the_phone_simulator_closes_reopens_and_hands_over_tickets() {
             Behaviour::Busy,
             press("2"),
             press("12"),
+            press("5"),
         ];
         let numbers: HashMap<String, Behaviour> = tickets
             .iter()
@@ -292,6 +305,14 @@ async fn the_phone_simulator_closes_reopens_and_hands_over_tickets() {
             answers(&db.store, tickets[3].0).await,
             pairs(&[("rating", "2")])
         );
+
+        let blocked = actions(&db.store, tickets[5].0).await;
+        assert!(
+            blocked.contains(&"no_callback".to_string()),
+            "{}: {blocked:?}",
+            db.name
+        );
+        assert_eq!(state(5).await.state, TicketState::Completed);
 
         // The comment: recorded to a WAV that hound reads, its path the answer.
         let given = answers(&db.store, tickets[4].0).await;
@@ -497,6 +518,83 @@ async fn sipp_owners_pressing_rfc_2833_keys_close_reopen_and_miss() {
                 .any(|c| c.ticket_id == Some(ids[2]) && c.reason == "unreached"),
             "{}: {list:?}",
             db.name
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verdict_applied_again_after_a_crash_changes_nothing_twice() {
+    use huifang::outcomes::{self, Decision, Outcomes, Verdict};
+    for db in databases().await {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = morning();
+        let desk = TicketDesk::new(
+            db.store.clone(),
+            Arc::new(clock.clone()),
+            SlaPolicy::default(),
+        );
+        let tickets = completed_tickets(&db.store, &desk, 1).await;
+        let file = campaign(dir.path(), "cb-crash");
+        let stored = support::create(&db.store, &file, clock_now(&clock)).await;
+        let contact: i64 = huifang::on_pool!(&db.store, |pool| {
+            sqlx::query_scalar(
+                "select campaign_contact_id from campaign_contacts where ticket_id = $1",
+            )
+            .bind(tickets[0].0)
+            .fetch_one(pool)
+            .await
+        })
+        .unwrap();
+        let decision = Decision {
+            campaign_contact_id: contact,
+            campaign_id: stored.campaign_id,
+            ticket_id: tickets[0].0,
+            verdict: Verdict::Unsatisfied,
+            rating: Some(1),
+            at: clock_now(&clock),
+        };
+        assert!(outcomes::decide(&db.store, &decision).await.unwrap());
+        // The first verdict stands.
+        let again = Decision {
+            verdict: Verdict::Satisfied,
+            rating: Some(5),
+            ..decision.clone()
+        };
+        assert!(!outcomes::decide(&db.store, &again).await.unwrap());
+        let outcomes = Outcomes::new(desk.clone(), "test");
+        assert_eq!(outcomes.apply_pending().await.unwrap().len(), 1);
+        // As if the node died before stamping it applied: the next pass runs it again.
+        huifang::on_pool!(&db.store, |pool| {
+            sqlx::query("update survey_verdicts set applied_at = null")
+                .execute(pool)
+                .await
+                .map(drop)
+        })
+        .unwrap();
+        assert_eq!(outcomes.apply_pending().await.unwrap().len(), 1);
+        let t = TicketRepo::new(&db.store)
+            .get(tickets[0].0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (t.state, t.level, t.reopen_count),
+            (TicketState::Dispatched, Level::Key, 1),
+            "{}",
+            db.name
+        );
+        let timeline = actions(&db.store, tickets[0].0).await;
+        for once in ["reopen", "escalate", "agent_callback"] {
+            assert_eq!(
+                timeline.iter().filter(|a| *a == once).count(),
+                1,
+                "{}: {timeline:?}",
+                db.name
+            );
+        }
+        assert_eq!(
+            callbacks::agent_callbacks(&db.store).await.unwrap().len(),
+            1
         );
     }
 }
