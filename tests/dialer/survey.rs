@@ -434,48 +434,38 @@ async fn sipp_owners_pressing_rfc_2833_keys_close_reopen_and_miss() {
             }
         };
 
+        // One round: the ticket's task alone pending, a sipp UAS made by `uas`, the campaign
+        // run to its end; the ticket afterwards.
+        let round = |ticket: i64, code: &'static str, uas: &'static dyn Fn(&Path, u16) -> Proc| {
+            let store = db.store.clone();
+            let clock = clock.clone();
+            let park = &park;
+            async move {
+                let dir = tempfile::tempdir().unwrap();
+                park(ticket).await;
+                let port = free_port();
+                let sipp = uas(dir.path(), port);
+                let domain = format!("127.0.0.1:{port}");
+                run_campaign(&store, dir.path(), code, &domain, &clock).await;
+                drop(sipp);
+                TicketRepo::new(&store).get(ticket).await.unwrap().unwrap()
+            }
+        };
+
         // Presses 5 and waits for our BYE: satisfied, closed with consent.
-        let dir = tempfile::tempdir().unwrap();
-        park(ids[0]).await;
-        let port = free_port();
-        let sipp = sipp_pressing(dir.path(), '5', false, port);
-        run_campaign(
-            &db.store,
-            dir.path(),
-            "cb-5",
-            &format!("127.0.0.1:{port}"),
-            &clock,
-        )
+        let t = round(ids[0], "cb-5", &|dir, port| {
+            sipp_pressing(dir, '5', false, port)
+        })
         .await;
-        drop(sipp);
-        let t = TicketRepo::new(&db.store)
-            .get(ids[0])
-            .await
-            .unwrap()
-            .unwrap();
         assert_eq!(t.state, TicketState::Closed, "{}", db.name);
         assert_eq!(answers(&db.store, ids[0]).await, pairs(&[("rating", "5")]));
 
         // Presses 1 and hangs up at the next question: the rating is kept, the ticket is
         // reopened and escalated.
-        let dir = tempfile::tempdir().unwrap();
-        park(ids[1]).await;
-        let port = free_port();
-        let sipp = sipp_pressing(dir.path(), '1', true, port);
-        run_campaign(
-            &db.store,
-            dir.path(),
-            "cb-1",
-            &format!("127.0.0.1:{port}"),
-            &clock,
-        )
+        let t = round(ids[1], "cb-1", &|dir, port| {
+            sipp_pressing(dir, '1', true, port)
+        })
         .await;
-        drop(sipp);
-        let t = TicketRepo::new(&db.store)
-            .get(ids[1])
-            .await
-            .unwrap()
-            .unwrap();
         assert_eq!(t.state, TicketState::Dispatched, "{}", db.name);
         assert_eq!(t.level, Level::Key, "{}", db.name);
         assert_eq!(answers(&db.store, ids[1]).await, pairs(&[("rating", "1")]));
@@ -492,25 +482,11 @@ async fn sipp_owners_pressing_rfc_2833_keys_close_reopen_and_miss() {
         assert_eq!(outcome.as_deref(), Some("incomplete"), "{}", db.name);
 
         // Busy: never reached, onto the agents' callback list.
-        let dir = tempfile::tempdir().unwrap();
-        park(ids[2]).await;
-        let port = free_port();
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp/uas_busy.xml");
-        let sipp = scenario_uas(dir.path(), &root, port);
-        run_campaign(
-            &db.store,
-            dir.path(),
-            "cb-busy",
-            &format!("127.0.0.1:{port}"),
-            &clock,
-        )
-        .await;
-        drop(sipp);
-        let t = TicketRepo::new(&db.store)
-            .get(ids[2])
-            .await
-            .unwrap()
-            .unwrap();
+        fn busy(dir: &Path, port: u16) -> Proc {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp/uas_busy.xml");
+            scenario_uas(dir, &root, port)
+        }
+        let t = round(ids[2], "cb-busy", &busy).await;
         assert_eq!(t.state, TicketState::Completed, "{}", db.name);
         let list = callbacks::agent_callbacks(&db.store).await.unwrap();
         assert!(
