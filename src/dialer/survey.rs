@@ -150,7 +150,16 @@ pub(crate) async fn sweep(plan: &Plan, survey: &Survey) -> Result<(), NodeError>
     })?;
     for contact in rows {
         let done = Settled::Done(String::new());
-        judge(plan, survey, &contact, &done).await?;
+        // One ticket that cannot take its verdict (nobody responsible for its project, say)
+        // does not keep the campaign from running; its verdict stays pending and is logged.
+        match judge(plan, survey, &contact, &done).await {
+            Ok(()) => {}
+            Err(NodeError::Outcome(e)) => tracing::warn!(
+                contact = contact.campaign_contact_id,
+                "callback verdict left pending: {e}"
+            ),
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }
