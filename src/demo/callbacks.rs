@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use chrono::{DateTime, Utc};
 
 use crate::campaigns::Campaign;
 use crate::campaigns::lifecycle::{Action, State};
@@ -140,7 +139,7 @@ pub(super) async fn run(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
         let now = clock.now();
-        if due_now(store, stored.campaign_id, now).await? == 0 {
+        if hopper.due_now(stored.campaign_id, now).await? == 0 {
             let (_, next) = hopper.remaining(stored.campaign_id).await?;
             if let Some(next) = next.filter(|n| *n > now) {
                 clock.set(next);
@@ -175,18 +174,4 @@ pub(super) async fn run(
         Ok::<_, sqlx::Error>(())
     })?;
     Ok(round)
-}
-
-/// Contacts leased, or pending and due now: the dialer still has work at this moment.
-async fn due_now(store: &Store, campaign_id: i64, now: DateTime<Utc>) -> anyhow::Result<i64> {
-    Ok(on_pool!(store, |pool| {
-        sqlx::query_scalar(
-            "select count(*) from campaign_contacts where campaign_id = $1 and (state = 'leased'
-                or (state = 'pending' and (next_attempt_at is null or next_attempt_at <= $2)))",
-        )
-        .bind(campaign_id)
-        .bind(now)
-        .fetch_one(pool)
-        .await
-    })?)
 }

@@ -284,6 +284,21 @@ impl<'s> Hopper<'s> {
         })
     }
 
+    /// Contacts of the campaign being called, or pending and due at `now`: whether a dialer
+    /// still has work at this moment (a manual clock may jump ahead when it has none).
+    pub async fn due_now(&self, campaign_id: i64, now: DateTime<Utc>) -> Result<i64, sqlx::Error> {
+        on_pool!(self.store, |pool| {
+            sqlx::query_scalar(
+                "select count(*) from campaign_contacts where campaign_id = $1 and (state = 'leased'
+                    or (state = 'pending' and (next_attempt_at is null or next_attempt_at <= $2)))",
+            )
+            .bind(campaign_id)
+            .bind(now)
+            .fetch_one(pool)
+            .await
+        })
+    }
+
     /// How many contacts of the campaign have no final outcome yet, and the earliest moment
     /// one of the pending ones falls due (`None`: none is waiting for a time).
     pub async fn remaining(

@@ -452,64 +452,13 @@ impl Node {
                 file.display()
             )));
         }
-        let mut names: Vec<String> = Vec::new();
-        let mut templates: Vec<String> = Vec::new();
-        for node in script.nodes.values() {
-            names.extend(node.prompts.iter().cloned());
-            match &node.step {
-                crate::surveys::Step::Rating { input, .. }
-                | crate::surveys::Step::Choice { input, .. }
-                | crate::surveys::Step::Digits { input, .. } => {
-                    names.extend(input.invalid.iter().cloned());
-                    names.extend(input.missing.iter().cloned());
-                }
-                crate::surveys::Step::Sms { template } => templates.push(template.clone()),
-                _ => {}
-            }
-        }
-        names.sort();
-        names.dedup();
+        let names = script.prompt_names();
         let prompts = self
             .load_prompts(&names)?
             .into_iter()
             .map(|(language, loaded)| (language, names.iter().cloned().zip(loaded).collect()))
             .collect();
-        let mut sms: HashMap<String, HashMap<String, String>> = HashMap::new();
-        let dir = stored.base_dir().join("templates");
-        for name in templates {
-            let mut found = false;
-            for language in [super::lists::DEFAULT_LANGUAGE, "en"] {
-                let path = dir.join(language).join(format!("{name}.txt"));
-                if let Ok(text) = std::fs::read_to_string(&path) {
-                    // A broken template is refused now, not found on a call.
-                    let mut sample = tera::Context::new();
-                    sample.insert("campaign", &stored.code);
-                    sample.insert("phone", "+8613800000000");
-                    sample.insert("ticket", &1);
-                    if let Err(e) = tera::Tera::one_off(&text, &sample, false) {
-                        return Err(PlanError::SmsTemplate {
-                            name,
-                            reason: format!("{}: {e}", path.display()),
-                        });
-                    }
-                    found = true;
-                    sms.entry(language.to_string())
-                        .or_default()
-                        .insert(name.clone(), text);
-                }
-            }
-            if !found {
-                return Err(PlanError::SmsTemplate {
-                    reason: format!(
-                        "{} does not exist",
-                        dir.join(super::lists::DEFAULT_LANGUAGE)
-                            .join(format!("{name}.txt"))
-                            .display()
-                    ),
-                    name,
-                });
-            }
-        }
+        let sms = super::survey::sms_templates(&script, &stored.base_dir(), &stored.code)?;
         let desk = crate::tickets::TicketDesk::new(
             self.store.clone(),
             self.clock.clone(),

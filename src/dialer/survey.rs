@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::agents::AgentDesk;
 use super::attempt::Settled;
 use super::hopper::{AttemptId, Attempts, ClaimedContact};
-use super::node::{NodeError, Plan};
+use super::node::{NodeError, Plan, PlanError};
 use crate::clock::SharedClock;
 use crate::contacts::dnc;
 use crate::outbox::{self, NewMessage};
@@ -432,4 +432,49 @@ fn render_sms(template: &str, code: &str, contact: &ClaimedContact) -> Result<St
     context.insert("phone", &contact.phone);
     context.insert("ticket", &contact.ticket_id);
     tera::Tera::one_off(template, &context, false)
+}
+
+/// The SMS templates a script's `sms` nodes name, `templates/LANG/NAME.txt` under `base_dir`
+/// in each language present, each rendered once with sample values so a broken one is refused
+/// when the campaign is planned, not found on a call.
+pub(crate) fn sms_templates(
+    script: &Script,
+    base_dir: &std::path::Path,
+    code: &str,
+) -> Result<HashMap<String, HashMap<String, String>>, PlanError> {
+    let mut sms: HashMap<String, HashMap<String, String>> = HashMap::new();
+    let dir = base_dir.join("templates");
+    let mut sample = tera::Context::new();
+    sample.insert("campaign", code);
+    sample.insert("phone", "+8613800000000");
+    sample.insert("ticket", &1);
+    for node in script.nodes.values() {
+        let surveys::Step::Sms { template: name } = &node.step else {
+            continue;
+        };
+        for language in [super::lists::DEFAULT_LANGUAGE, "en"] {
+            let path = dir.join(language).join(format!("{name}.txt"));
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                if let Err(e) = tera::Tera::one_off(&text, &sample, false) {
+                    return Err(PlanError::SmsTemplate {
+                        name: name.clone(),
+                        reason: format!("{}: {e}", path.display()),
+                    });
+                }
+                sms.entry(language.to_string())
+                    .or_default()
+                    .insert(name.clone(), text);
+            }
+        }
+        if !sms.values().any(|t| t.contains_key(name)) {
+            let wanted = dir
+                .join(super::lists::DEFAULT_LANGUAGE)
+                .join(format!("{name}.txt"));
+            return Err(PlanError::SmsTemplate {
+                name: name.clone(),
+                reason: format!("{} does not exist", wanted.display()),
+            });
+        }
+    }
+    Ok(sms)
 }

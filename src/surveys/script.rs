@@ -58,6 +58,32 @@ impl Script {
         out
     }
 
+    /// Every prompt the script may play (node prompts, `invalid` and `missing`), once each.
+    pub fn prompt_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for node in self.nodes.values() {
+            names.extend(node.prompts.iter().cloned());
+            match &node.step {
+                Step::Rating { input, .. }
+                | Step::Choice { input, .. }
+                | Step::Digits { input, .. } => {
+                    names.extend(input.invalid.iter().cloned());
+                    names.extend(input.missing.iter().cloned());
+                }
+                // No keys, so no invalid or missing prompts (a new kind must be placed here).
+                Step::Play
+                | Step::Transfer
+                | Step::Record { .. }
+                | Step::OptOut
+                | Step::Sms { .. }
+                | Step::Hangup => {}
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Whether a question (rating, choice, digits, record) is still ahead from `name`, itself
     /// included: a survey cut off where none is ahead is complete.
     pub fn question_ahead(&self, name: &str) -> bool {

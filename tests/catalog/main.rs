@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use huifang::campaigns::{Campaign, Content};
-use huifang::surveys::{self, Step};
+use huifang::surveys;
 use huifang::telephony::media::Prompt;
 
 /// Languages every prompt is recorded in (owners choose theirs; see contacts' `language`).
@@ -95,28 +95,10 @@ fn every_prompt_a_survey_script_names_exists_in_every_language() {
     let mut checked = 0;
     for file in files {
         let script = surveys::load(&file).unwrap_or_else(|e| panic!("{e}"));
-        // Played on entering a node, and after an invalid or a missing answer.
-        let mut names = BTreeSet::new();
-        for node in script.nodes.values() {
-            names.extend(&node.prompts);
-            match &node.step {
-                Step::Rating { input, .. }
-                | Step::Choice { input, .. }
-                | Step::Digits { input, .. } => {
-                    names.extend(&input.invalid);
-                    names.extend(&input.missing);
-                }
-                // No keys, so no invalid or missing prompts (a new kind must be placed here).
-                Step::Play
-                | Step::Transfer
-                | Step::Record { .. }
-                | Step::OptOut
-                | Step::Sms { .. }
-                | Step::Hangup => {}
-            }
-        }
+        // What the dialer loads for it: node prompts, and the invalid and missing ones.
+        let names = script.prompt_names();
         assert!(!names.is_empty(), "{} names no prompt", file.display());
-        for name in names {
+        for name in &names {
             checked += check_prompt(&file, name);
         }
     }

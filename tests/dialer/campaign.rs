@@ -33,21 +33,6 @@ daily_cap = 4
 lifetime_cap = 6
 "#;
 
-/// Contacts pending and due now: the dialer still has work at this moment.
-async fn due_now(store: &Store, campaign_id: i64, now: chrono::DateTime<Utc>) -> i64 {
-    huifang::on_pool!(store, |pool| {
-        sqlx::query_scalar(
-            "select count(*) from campaign_contacts where campaign_id = $1 and (state = 'leased'
-                or (state = 'pending' and (next_attempt_at is null or next_attempt_at <= $2)))",
-        )
-        .bind(campaign_id)
-        .bind(now)
-        .fetch_one(pool)
-        .await
-    })
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notification_of_200_runs_to_completion_against_the_phone_simulator() {
     for db in databases().await {
@@ -96,7 +81,7 @@ async fn a_notification_of_200_runs_to_completion_against_the_phone_simulator() 
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
             let now = clock.now();
-            if due_now(&db.store, stored.campaign_id, now).await == 0 {
+            if hopper.due_now(stored.campaign_id, now).await.unwrap() == 0 {
                 let (_, next) = hopper.remaining(stored.campaign_id).await.unwrap();
                 if let Some(next) = next.filter(|n| *n > now) {
                     clock.set(next);
