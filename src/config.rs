@@ -48,6 +48,78 @@ pub struct Config {
     pub trunks: BTreeMap<String, TrunkConfig>,
     /// The campaign dialer.
     pub dialer: DialerConfig,
+    /// The SMS gateway (`[sms.smpp]` or `[sms.http]`).
+    pub sms: SmsConfig,
+    /// The SMTP server (`[email]`); without it, email messages wait in the outbox.
+    pub email: Option<crate::channels::email::EmailConfig>,
+    /// How the outbox worker sends.
+    pub outbox: OutboxConfig,
+}
+
+/// `[sms]`: one gateway, SMPP or HTTP; without one, SMS wait in the outbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsConfig {
+    /// An SMSC spoken to over SMPP 3.4.
+    pub smpp: Option<crate::channels::smpp::SmppConfig>,
+    /// A provider's HTTP API.
+    pub http: Option<crate::channels::http_sms::HttpSmsConfig>,
+    /// Messages per second the gateway accepts (segments of a long SMS count as one).
+    pub messages_per_second: f64,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        SmsConfig {
+            smpp: None,
+            http: None,
+            messages_per_second: 20.0,
+        }
+    }
+}
+
+/// `[outbox]`: retries, windows and links of the outbox worker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// Tries before a message that keeps failing transiently is given up.
+    pub max_attempts: i64,
+    /// Seconds before the first retry; each later one waits twice as long, at most an hour.
+    pub retry_secs: u64,
+    /// Hours to wait for an SMS delivery receipt before the message is final as `sent`.
+    pub receipt_wait_hours: i64,
+    /// Messages handed to the SMS gateway at once (the SMPP window).
+    pub sms_window: usize,
+    /// Emails sent at once.
+    pub email_concurrency: usize,
+    /// Emails per second the SMTP server accepts.
+    pub email_per_second: f64,
+    /// Where `huifang serve` is reachable from owners' mail readers, for unsubscribe links
+    /// (`https://callback.example.com`); without it, emails carry no unsubscribe link.
+    pub public_url: Option<String>,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            max_attempts: 6,
+            retry_secs: 30,
+            receipt_wait_hours: 48,
+            sms_window: 10,
+            email_concurrency: 4,
+            email_per_second: 5.0,
+            public_url: None,
+        }
+    }
+}
+
+impl OutboxConfig {
+    /// The unsubscribe link of an email with `token`, when a public URL is configured.
+    pub fn unsubscribe_link(&self, token: &str) -> Option<String> {
+        self.public_url
+            .as_deref()
+            .map(|base| format!("{}/unsubscribe/{token}", base.trim_end_matches('/')))
+    }
 }
 
 /// `[trunks.NAME]`: where and how to place calls.

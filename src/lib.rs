@@ -14,7 +14,9 @@
 //! - [`surveys`]: keypad survey scripts and their walk over one connected call.
 //! - [`outcomes`]: what a callback survey means for its ticket (close, reopen, escalate, agent callback).
 //! - [`metrics`]: the figures supervisors are judged by, over a period and a grouping.
-//! - [`outbox`], [`callbacks`]: the contracts with the channels and the callback campaigns.
+//! - [`outbox`], [`callbacks`]: the contracts with the channels and the callback campaigns; the
+//!   outbox worker sends SMS and email and records receipts, replies and opt-outs.
+//! - [`channels`]: the gateways — SMPP and HTTP for SMS, SMTP for email (network only).
 //! - [`sample`]: the deterministic generator of the fictional sample data set.
 //! - [`telephony`]: SIP, RTP, prompts, DTMF, bridging and recording (sans-IO core, one transport).
 //! - [`store`]: sqlx on SQLite (embedded default) or PostgreSQL.
@@ -22,6 +24,7 @@
 
 pub mod callbacks;
 pub mod campaigns;
+pub mod channels;
 pub mod cli;
 pub mod clock;
 pub mod config;

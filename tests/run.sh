@@ -19,6 +19,15 @@ command -v baresip >/dev/null 2>&1 || need_apt+=(baresip)
 command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || need_apt+=(kamailio)
 command -v sox >/dev/null 2>&1 || need_apt+=(sox)
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
+# The SMS and email peers of tests/peers (README there): an SMSC simulator on npm's smpp (needs node and
+# npm), an SMTP server on aiosmtpd (from PyPI, else Debian's python3-aiosmtpd), and openssl for
+# make_cert.sh's self-signed certificate.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+  echo "tests/run.sh: installing aiosmtpd"
+  python3 -m pip install --quiet aiosmtpd || need_apt+=(python3-aiosmtpd)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "tests/run.sh: installing ${need_apt[*]}"
@@ -27,6 +36,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   else
     echo "tests/run.sh: missing ${need_apt[*]}; not root, so install them yourself" >&2
   fi
+fi
+if [ ! -d tests/peers/smsc/node_modules ]; then
+  echo "tests/run.sh: installing tests/peers/smsc's node modules"
+  npm ci --prefix tests/peers/smsc --no-audit --no-fund
 fi
 
 if [ -n "${TEST_DATABASE_URL:-}" ]; then

@@ -186,6 +186,16 @@ pub enum Problem {
     /// An agentless voice campaign with nothing to play.
     #[error("an agentless campaign needs prompts or a script: nobody is on the line to talk")]
     NothingToPlay,
+    /// SMS or email is among the channels, but no message template is named.
+    #[error(
+        "the sms and email channels need `template = \"NAME\"` (campaigns/templates/LANG/NAME.*)"
+    )]
+    TemplateRequired,
+    /// A message-only campaign in a paced (agent) mode.
+    #[error(
+        "a campaign without the voice channel places no calls: use mode = \"agentless\" or leave mode out"
+    )]
+    MessagesArePaced,
 }
 
 /// `file:line: key` (each part only when known), the prefix of every message.

@@ -27,6 +27,8 @@
 //! caller_id = "4008123456"          # optional; E.164 after parsing; the trunk's when absent
 //! trunk = "main"                    # default "main"
 //! prompts = ["handover-notice"]     # or script = "FILE" (required for surveys)
+//! template = "handover-notice"      # SMS/email text: templates/LANG/NAME.{sms.txt,subject.txt,email.txt,email.html}
+//! reply_hours = 24                  # how long an SMS/email survey waits for a reply (1..=336)
 //! priority = 0                      # higher is claimed first
 //!
 //! [source]                          # or several [[lists]] with source = {...} and weight = N
@@ -50,6 +52,7 @@ pub mod lifecycle;
 mod raw;
 pub mod repo;
 pub mod retry;
+pub mod templates;
 mod validate;
 pub mod windows;
 
@@ -183,6 +186,8 @@ pub struct Campaign {
     name: String,
     kind: CampaignKind,
     channels: Vec<Channel>,
+    template: Option<String>,
+    reply_hours: u32,
     lists: Vec<WeightedList>,
     mode: DialMode,
     max_abandon_pct: f64,
@@ -247,6 +252,16 @@ impl Campaign {
     pub fn channels(&self) -> &[Channel] {
         &self.channels
     }
+    /// The message template (`campaigns/templates/LANG/NAME.*`) of the SMS and email channels.
+    pub fn template(&self) -> Option<&str> {
+        self.template.as_deref()
+    }
+
+    /// Hours an SMS or email survey waits for the owner's reply before the next channel.
+    pub fn reply_hours(&self) -> u32 {
+        self.reply_hours
+    }
+
     /// The lists and their weights (never empty).
     pub fn lists(&self) -> &[WeightedList] {
         &self.lists

@@ -34,6 +34,8 @@ pub(super) struct RawCampaign {
     pub(super) prompts: Option<Texts>,
     pub(super) script: Option<Spanned<String>>,
     pub(super) priority: Option<Spanned<i64>>,
+    pub(super) template: Option<Spanned<String>>,
+    pub(super) reply_hours: Option<Spanned<i64>>,
 }
 
 /// One list source: exactly one key is expected.

@@ -213,12 +213,56 @@ fn other_values_are_checked() {
         1,
     );
     refused(
-        &format!("channels = [\"sms\", \"短信\"]\n{}", base("")),
+        &format!(
+            "channels = [\"sms\", \"短信\"]\ntemplate = \"n\"\n{}",
+            base("")
+        ),
         "channels[1]",
         1,
     );
     let errors = errors(&format!("mode = \"agentless\"\n{}", base("")));
     assert_eq!(errors[0].key(), Some("prompts"), "{errors:?}");
+}
+
+#[test]
+fn message_channels_need_a_template_and_no_agents() {
+    let message = refused(
+        &format!(
+            "channels = [\"voice\", \"sms\"]\nprompts = [\"p\"]\n{}",
+            base("")
+        ),
+        "template",
+        1,
+    );
+    assert!(message.contains("templates/LANG/NAME"), "{message}");
+    refused(
+        &format!(
+            "channels = [\"sms\"]\ntemplate = \"n\"\nmode = \"predictive\"\n{}",
+            base("")
+        ),
+        "mode",
+        3,
+    );
+    refused(
+        &format!(
+            "channels = [\"email\"]\ntemplate = \"n\"\nreply_hours = 0\n{}",
+            base("")
+        ),
+        "reply_hours",
+        3,
+    );
+    // Messages only: agentless by default, nothing to play, no trunk needed.
+    let campaign = Campaign::parse(
+        &format!(
+            "channels = [\"sms\", \"email\"]\ntemplate = \"n\"\n{}",
+            base("")
+        ),
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(campaign.mode(), DialMode::Agentless);
+    assert_eq!(campaign.template(), Some("n"));
+    assert_eq!(campaign.reply_hours(), 24);
 }
 
 #[test]

@@ -34,18 +34,38 @@ fn build(raw: RawCampaign, report: &mut Report<'_>) -> Campaign {
         raw.kind.span(),
         CampaignKind::parse(raw.kind.get_ref()),
     );
+    let mode_span = raw.mode.as_ref().map(|m| m.span());
     let mode = raw
         .mode
         .and_then(|m| report.check("mode", m.span(), DialMode::parse(m.get_ref())));
-    let mode = mode.unwrap_or(DialMode::Paced(PacingMode::Progressive));
+    let channels_span = raw.channels.as_ref().map(|c| c.span());
+    let channels = channels(raw.channels, report);
+    let voice = channels.contains(&Channel::Voice);
+    // A campaign of messages only places no calls: it needs no agents and nothing to play.
+    let mode = match mode {
+        Some(DialMode::Paced(_)) if !voice => {
+            report.add("mode", mode_span, Problem::MessagesArePaced);
+            DialMode::Agentless
+        }
+        Some(mode) => mode,
+        None if voice => DialMode::Paced(PacingMode::Progressive),
+        None => DialMode::Agentless,
+    };
     let kind = kind.unwrap_or(CampaignKind::Notification);
     let lists = lists(raw.source, raw.lists, kind, report);
-    let content = content(raw.prompts, raw.script, kind, mode, report);
+    let content = content(raw.prompts, raw.script, kind, mode, voice, report);
+    let messages = channels.iter().any(|c| *c != Channel::Voice);
+    let template = raw.template.map(|t| text("template", &t, report));
+    if messages && template.is_none() {
+        report.add("template", channels_span, Problem::TemplateRequired);
+    }
     Campaign {
         code: code(&raw.code, report),
         name: text("name", &raw.name, report),
         kind,
-        channels: channels(raw.channels, report),
+        channels,
+        template,
+        reply_hours: number(raw.reply_hours, "reply_hours", 24, reply_hours, report),
         lists,
         mode,
         max_abandon_pct: number(
@@ -101,6 +121,17 @@ fn number<R: Clone, T>(
     report
         .check(key, raw.span(), check(raw.get_ref().clone()))
         .unwrap_or(default)
+}
+
+/// How long an SMS or email survey waits for its reply: an hour to two weeks.
+fn reply_hours(value: i64) -> Result<u32, Problem> {
+    u32::try_from(value)
+        .ok()
+        .filter(|h| (1..=336).contains(h))
+        .ok_or_else(|| Problem::OutOfRange {
+            value: value.to_string(),
+            expected: "1..=336 hours",
+        })
 }
 
 fn abandon_pct(value: f64) -> Result<f64, Problem> {
@@ -293,6 +324,7 @@ fn content(
     script: Option<Spanned<String>>,
     kind: CampaignKind,
     mode: DialMode,
+    voice: bool,
     report: &mut Report<'_>,
 ) -> Content {
     let span = |p: &Option<Texts>| p.as_ref().map(|p| p.span());
@@ -317,7 +349,8 @@ fn content(
     };
     if kind == CampaignKind::Survey && !matches!(content, Content::Script(_)) && script.is_none() {
         report.add("script", span(&prompts), Problem::ScriptRequired);
-    } else if mode == DialMode::Agentless && content == Content::Agent && prompts.is_none() {
+    } else if voice && mode == DialMode::Agentless && content == Content::Agent && prompts.is_none()
+    {
         report.add("prompts", None, Problem::NothingToPlay);
     }
     content

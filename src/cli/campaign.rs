@@ -13,13 +13,16 @@ use clap::Subcommand;
 use super::output::{json, table};
 use crate::campaigns::lifecycle::{Action, State};
 use crate::campaigns::repo::{Campaigns, RepoError, StoredCampaign};
+use crate::campaigns::templates::{MessageContext, MessageTemplates};
 use crate::campaigns::{Campaign, Content};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::dialer::agents::AgentConfig;
 use crate::dialer::{AbandonWindow, Node, NodeConfig, lists};
+use crate::outbox::worker::Worker;
 use crate::store::Store;
 use crate::telephony::transport::{UserAgent, UserAgentConfig};
+use crate::vocab::Channel;
 
 /// The campaign subcommands.
 #[derive(Debug, Subcommand)]
@@ -159,6 +162,25 @@ fn validate(files: &[PathBuf]) -> ExitCode {
                     if let Err(errors) = crate::surveys::load(&base.join(script)) {
                         all_valid = false;
                         eprintln!("{}: its script is invalid:\n{errors}", file.display());
+                        continue;
+                    }
+                }
+                // So are its message templates, in every language, against a full sample.
+                if let Some(name) = campaign.template() {
+                    let base = file.parent().unwrap_or(Path::new("."));
+                    let channels: Vec<Channel> = campaign
+                        .channels()
+                        .iter()
+                        .copied()
+                        .filter(|c| *c != Channel::Voice)
+                        .collect();
+                    let sample = MessageContext::sample(campaign.code(), campaign.name());
+                    if let Err(errors) = MessageTemplates::load(base, name, &channels, &sample) {
+                        all_valid = false;
+                        eprintln!("{}: its message templates are invalid:", file.display());
+                        for e in errors {
+                            eprintln!("  {e}");
+                        }
                         continue;
                     }
                 }
@@ -387,7 +409,7 @@ async fn list(campaigns: &Campaigns<'_>, as_json: bool) -> anyhow::Result<ExitCo
 }
 
 /// The host name, the default node name.
-fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_string())
@@ -454,7 +476,11 @@ async fn run_node(config: &Config, store: Store, options: RunOptions) -> anyhow:
         })?,
     };
     if config.trunks.is_empty() {
-        bail!("no trunks configured: add [trunks.main] with a domain (host:port) to huifang.toml");
+        // A campaign of SMS and email needs none; a voice campaign is paused with the reason.
+        eprintln!(
+            "no trunks configured: voice campaigns cannot run (add [trunks.main] with a domain \
+             to huifang.toml)"
+        );
     }
     let node_name = node
         .or_else(|| dialer.node.clone())
@@ -471,6 +497,14 @@ async fn run_node(config: &Config, store: Store, options: RunOptions) -> anyhow:
         prefix_rates: dialer.prefix_calls_per_second.clone(),
         agents: agents(config, &extra_agents)?,
     };
+    // The node's messages (SMS and email turns, survey SMS) go out through an outbox worker of
+    // its own, when gateways are configured.
+    let outbox = Arc::new(Worker::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        &node_name,
+        config,
+    )?);
     let node = Node::new(store, ua.clone(), Arc::new(SystemClock), node_config)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -501,7 +535,21 @@ async fn run_node(config: &Config, store: Store, options: RunOptions) -> anyhow:
         "recovered: {} answered, {} interrupted, {} never dialled, {} leases given back",
         recovery.answered, recovery.interrupted, recovery.not_dialed, recovery.released
     );
-    node.run(&codes, exit_when_idle, stopped).await?;
+    let (stop_outbox, outbox_stopped) = tokio::sync::watch::channel(false);
+    let sender = (!outbox.channels().is_empty()).then(|| {
+        eprintln!("outbox worker sending {:?}", outbox.channels());
+        tokio::spawn(outbox.clone().run(outbox_stopped))
+    });
+    let result = node.run(&codes, exit_when_idle, stopped).await;
+    let _ = stop_outbox.send(true);
+    if let Some(sender) = sender {
+        match sender.await {
+            Ok(Err(e)) => eprintln!("outbox worker: {e}"),
+            Err(e) => eprintln!("outbox worker: {e}"),
+            Ok(Ok(())) => {}
+        }
+    }
+    result?;
     ua.shutdown();
     Ok(ExitCode::SUCCESS)
 }

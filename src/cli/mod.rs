@@ -7,6 +7,7 @@ mod dnc;
 mod import;
 mod lookup;
 mod metrics;
+mod outbox;
 
 pub(crate) use metrics::figures_table;
 mod output;
@@ -56,6 +57,9 @@ pub enum Command {
     /// The do-not-call list.
     #[command(subcommand)]
     Dnc(dnc::DncCommand),
+    /// The SMS and email outbox: run the sending worker, list messages, retry one, replies.
+    #[command(subcommand)]
+    Outbox(outbox::OutboxCommand),
     /// Raise every overdue ticket one level (the escalation worker's pass); `--every` repeats.
     Escalate(ticket::EscalateArgs),
     /// Serve the JSON HTTP API (and run the escalation worker).
@@ -105,6 +109,7 @@ impl Command {
             | Command::Metrics(_)
             | Command::Sample { .. } => true,
             Command::Campaign(command) => !matches!(command, campaign::CampaignCommand::Run { .. }),
+            Command::Outbox(command) => command.prints_a_report(),
             Command::Demo(_)
             | Command::Escalate(_)
             | Command::Serve(_)
@@ -136,6 +141,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lookup(args) => lookup::run(&open(&config).await?, args).await,
         Command::Metrics(args) => metrics::run(&config, args).await,
         Command::Dnc(command) => dnc::run(&open(&config).await?, command).await,
+        Command::Outbox(command) => outbox::run(&config, open(&config).await?, command).await,
         Command::Escalate(args) => ticket::escalate_overdue(&desk(&config).await?, args).await,
         Command::Serve(args) => crate::web::serve(config, args)
             .await

@@ -284,11 +284,29 @@ pub(crate) async fn settle_contact(
         .await?;
     let tz: Tz = contact.tz.parse().unwrap_or(campaign.timezone());
     let settled = settle(campaign, word, &history, at, tz);
+    // Unreached by phone after every retry: the campaign's next channel (SMS, email) if any.
+    if let Settled::Done(outcome) = &settled
+        && !reached(outcome)
+        && has_next_channel(campaign, contact)
+    {
+        hopper.advance(contact, at).await?;
+        return Ok(Settled::Retry(at));
+    }
     match &settled {
         Settled::Retry(next) => hopper.release(contact, Some(*next), at).await?,
         Settled::Done(outcome) => hopper.finish(contact, outcome, at).await?,
     }
     Ok(settled)
+}
+
+/// Whether a call that ended with `word` reached the owner (no other channel is tried then).
+pub fn reached(word: &str) -> bool {
+    matches!(word, "answered" | COMPLETED | INCOMPLETE | "abandoned")
+}
+
+/// Whether the campaign has a channel after the contact's current one.
+pub(crate) fn has_next_channel(campaign: &campaigns::Campaign, contact: &ClaimedContact) -> bool {
+    usize::try_from(contact.channel_step + 1).is_ok_and(|next| next < campaign.channels().len())
 }
 
 /// The prompts of `names` in `language`, falling back to the default language per prompt.

@@ -74,6 +74,8 @@ pub struct ClaimedContact {
     pub lease_owner: String,
     /// When the lease runs out and other nodes may take the contact.
     pub lease_until: DateTime<Utc>,
+    /// Which of the campaign's channels (in its fallback order) the contact is on.
+    pub channel_step: i64,
 }
 
 /// What failed in the hopper, and for which campaign, node or contact.
@@ -235,6 +237,19 @@ impl<'s> Hopper<'s> {
         self.update_held("finish", contact, sql, outcome, now).await
     }
 
+    /// Moves a contact on to the next channel of its campaign's fallback order, due at once
+    /// (its attempts on this channel are over: unreached by phone, or a message that failed).
+    pub async fn advance(
+        &self,
+        contact: &ClaimedContact,
+        now: DateTime<Utc>,
+    ) -> Result<(), HopperError> {
+        let sql = "update campaign_contacts set state = 'pending', channel_step = channel_step + 1,
+                   next_attempt_at = $3, lease_owner = null, lease_until = null, updated_at = $4
+                   where campaign_contact_id = $1 and lease_owner = $2 and state = 'leased'";
+        self.update_held("advance", contact, sql, now, now).await
+    }
+
     /// Extends a held lease to `now + lease`, for calls that outlast it; returns the new end.
     ///
     /// Fails with [`HopperError::LeaseLost`] when the lease already ran out and another node
@@ -258,7 +273,7 @@ impl<'s> Hopper<'s> {
             sqlx::query_as(
                 "select campaign_contact_id, campaign_id, owner_id, phone, tz, priority, language,
                         ticket_id, attempts, attempts_today, coalesce(lease_owner, '') as lease_owner,
-                        coalesce(lease_until, updated_at) as lease_until
+                        coalesce(lease_until, updated_at) as lease_until, channel_step
                    from campaign_contacts where campaign_contact_id = $1",
             )
             .bind(contact_id)

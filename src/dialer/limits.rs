@@ -24,8 +24,8 @@ pub struct RateError {
     pub rate: f64,
 }
 
-/// One calls-per-second limiter, spreading calls evenly.
-fn limiter(what: &str, rate: f64) -> Result<DefaultDirectRateLimiter, RateError> {
+/// One per-second limiter, spreading calls (or messages) evenly.
+pub fn limiter(what: &str, rate: f64) -> Result<DefaultDirectRateLimiter, RateError> {
     Ok(RateLimiter::direct(quota(what, rate)?))
 }
 

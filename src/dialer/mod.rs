@@ -34,6 +34,7 @@ pub mod floor;
 pub mod hopper;
 pub mod limits;
 pub mod lists;
+mod messages;
 pub mod model;
 pub mod node;
 pub mod pacer;

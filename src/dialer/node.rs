@@ -25,11 +25,13 @@ use super::attempt::{self, CallContext, INTERRUPTED, NOT_DIALED, Prompts};
 use super::floor::Floor;
 use super::hopper::{AttemptEnd, AttemptError, Attempts, ClaimedContact, Hopper, HopperError};
 use super::limits::{Limits, RateError};
+use super::messages::{self, Route};
 use super::pacer::{Pacer, PacingMode};
 use super::state::AbandonWindow;
 use super::survey::Survey;
 use crate::campaigns::lifecycle::{Action, State};
 use crate::campaigns::repo::{Campaigns, RepoError, StoredCampaign};
+use crate::campaigns::templates::{MessageContext, MessageTemplates};
 use crate::campaigns::{Campaign, Content, DialMode};
 use crate::clock::SharedClock;
 use crate::config::{SlaPolicy, TrunkConfig};
@@ -71,6 +73,9 @@ pub enum NodeError {
     /// A survey's SMS could not be written.
     #[error("survey SMS: {0}")]
     Sms(String),
+    /// A campaign message (SMS or email channel) could not be rendered.
+    #[error("campaign message: {0}")]
+    Message(String),
 }
 
 /// Why a campaign cannot be worked as defined; it is paused with this as the reason.
@@ -112,6 +117,9 @@ pub enum PlanError {
         /// Why.
         reason: String,
     },
+    /// The message templates of the SMS or email channel are missing or invalid.
+    #[error("message templates: {0}")]
+    Templates(String),
     /// The campaign needs something this node does not do yet.
     #[error("{0}")]
     Unsupported(String),
@@ -157,6 +165,8 @@ pub(crate) struct Plan {
     pub(crate) desk: Option<AgentDesk>,
     /// The keypad survey, for a campaign with a `script`.
     pub(crate) survey: Option<Arc<Survey>>,
+    /// The message templates of the SMS and email channels, when the campaign has them.
+    pub(crate) templates: Option<Arc<MessageTemplates>>,
     pub(crate) floor: Floor,
     /// How long an answered call holds its contact: the lease, plus the talk limit for
     /// calls that go to an agent.
@@ -345,6 +355,7 @@ impl Node {
         let campaign = stored
             .definition()
             .map_err(|e| PlanError::Definition(e.to_string()))?;
+        let voice = campaign.channels().contains(&Channel::Voice);
         let desk = match campaign.mode() {
             DialMode::Agentless => None,
             DialMode::Paced(PacingMode::Preview) => {
@@ -379,21 +390,31 @@ impl Node {
                     path.display()
                 )));
             }
+            // A campaign of messages only plays nothing.
+            (Content::Agent, None) if !voice => Vec::new(),
             (Content::Agent, None) => {
                 return Err(PlanError::Unsupported("nothing to play".into()));
             }
         };
         let trunk_name = campaign.trunk().to_string();
-        let trunk = self
-            .config
-            .trunks
-            .get(&trunk_name)
-            .cloned()
-            .ok_or_else(|| PlanError::NoTrunk(trunk_name.clone()))?;
-        let domain = trunk
-            .domain
-            .clone()
-            .ok_or_else(|| PlanError::NoDomain(trunk_name.clone()))?;
+        let (trunk, domain) = if voice {
+            let trunk = self
+                .config
+                .trunks
+                .get(&trunk_name)
+                .cloned()
+                .ok_or_else(|| PlanError::NoTrunk(trunk_name.clone()))?;
+            let domain = trunk
+                .domain
+                .clone()
+                .ok_or_else(|| PlanError::NoDomain(trunk_name.clone()))?;
+            (trunk, domain)
+        } else {
+            // No call is ever placed: the trunk is not looked up (an empty one stands in).
+            let unused: TrunkConfig = toml::from_str("")
+                .map_err(|e| PlanError::Unsupported(format!("default trunk settings: {e}")))?;
+            (unused, String::new())
+        };
         let transport = match trunk.transport.as_str() {
             "udp" => Transport::Udp,
             "tcp" => Transport::Tcp,
@@ -412,6 +433,29 @@ impl Node {
         let survey = match campaign.content() {
             Content::Script(path) => Some(Arc::new(self.survey(stored, path)?)),
             _ => None,
+        };
+        let templates = match campaign.template() {
+            Some(name) => {
+                let channels: Vec<Channel> = campaign
+                    .channels()
+                    .iter()
+                    .copied()
+                    .filter(|c| *c != Channel::Voice)
+                    .collect();
+                let sample = MessageContext::sample(&stored.code, campaign.name());
+                let loaded = MessageTemplates::load(&stored.base_dir(), name, &channels, &sample)
+                    .map_err(|errors| {
+                    PlanError::Templates(
+                        errors
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    )
+                })?;
+                Some(Arc::new(loaded))
+            }
+            None => None,
         };
         Ok(Plan {
             store: self.store.clone(),
@@ -436,12 +480,13 @@ impl Node {
                 },
             desk,
             survey,
+            templates,
             floor: Floor::default(),
         })
     }
 
     /// Loads a campaign's survey: the script (relative to the campaign's file), every prompt
-    /// it names in every language, its SMS templates (`templates/LANG/NAME.txt` beside the
+    /// it names in every language, its SMS templates (`templates/LANG/NAME.sms.txt` beside the
     /// campaign), and what carries its verdicts out on tickets.
     fn survey(&self, stored: &StoredCampaign, path: &std::path::Path) -> Result<Survey, PlanError> {
         let file = stored.base_dir().join(path);
@@ -644,7 +689,11 @@ impl Node {
                     )
                     .await?;
                 for contact in claimed {
-                    if self.screen(&plan, &contact, now).await? {
+                    // Its turn may be a message, or it may be done (a reply came, every
+                    // channel was tried); only calls go on to be screened and dialled.
+                    if messages::route(&plan, &contact, now).await? == Route::Call
+                        && self.screen(&plan, &contact, now).await?
+                    {
                         let ctx = CallContext {
                             ua: self.ua.clone(),
                             plan: plan.clone(),
@@ -704,6 +753,11 @@ impl Node {
         };
         if blocked || withdrawn {
             let outcome = if blocked { "dnc" } else { "no_consent" };
+            // A number that may not be called may still get the campaign's SMS or email.
+            if attempt::has_next_channel(&plan.campaign, contact) {
+                hopper.advance(contact, now).await?;
+                return Ok(false);
+            }
             hopper.finish(contact, outcome, now).await?;
             // A callback never placed still gets a verdict (unreached; the owner is not put on
             // the agents' list either, and the timeline says why).

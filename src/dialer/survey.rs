@@ -138,7 +138,7 @@ pub(crate) async fn sweep(plan: &Plan, survey: &Survey) -> Result<(), NodeError>
             "select c.campaign_contact_id, c.campaign_id, c.owner_id, c.phone, c.tz, c.priority,
                     c.language, c.ticket_id, c.attempts, c.attempts_today,
                     coalesce(c.lease_owner, '') as lease_owner,
-                    coalesce(c.lease_until, c.updated_at) as lease_until
+                    coalesce(c.lease_until, c.updated_at) as lease_until, c.channel_step
                from campaign_contacts c
               where c.campaign_id = $1 and c.state = 'done' and c.ticket_id is not null
                 and not exists (select 1 from survey_verdicts v
@@ -410,10 +410,12 @@ impl surveys::Answers for Stored<'_> {
                         recipient: &c.phone,
                         subject: None,
                         body: &body,
+                        html: None,
                         ticket_id: c.ticket_id,
                         staff_id: None,
                         purpose: "survey",
                         at: now,
+                        campaign: None,
                     };
                     outbox::enqueue(&mut tx, &message).await?;
                 }
@@ -434,7 +436,7 @@ fn render_sms(template: &str, code: &str, contact: &ClaimedContact) -> Result<St
     tera::Tera::one_off(template, &context, false)
 }
 
-/// The SMS templates a script's `sms` nodes name, `templates/LANG/NAME.txt` under `base_dir`
+/// The SMS templates a script's `sms` nodes name, `templates/LANG/NAME.sms.txt` under `base_dir`
 /// in each language present, each rendered once with sample values so a broken one is refused
 /// when the campaign is planned, not found on a call.
 pub(crate) fn sms_templates(
@@ -453,7 +455,7 @@ pub(crate) fn sms_templates(
             continue;
         };
         for language in [super::lists::DEFAULT_LANGUAGE, "en"] {
-            let path = dir.join(language).join(format!("{name}.txt"));
+            let path = dir.join(language).join(format!("{name}.sms.txt"));
             if let Ok(text) = std::fs::read_to_string(&path) {
                 if let Err(e) = tera::Tera::one_off(&text, &sample, false) {
                     return Err(PlanError::SmsTemplate {
@@ -469,7 +471,7 @@ pub(crate) fn sms_templates(
         if !sms.values().any(|t| t.contains_key(name)) {
             let wanted = dir
                 .join(super::lists::DEFAULT_LANGUAGE)
-                .join(format!("{name}.txt"));
+                .join(format!("{name}.sms.txt"));
             return Err(PlanError::SmsTemplate {
                 name: name.clone(),
                 reason: format!("{} does not exist", wanted.display()),

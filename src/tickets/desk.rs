@@ -738,10 +738,12 @@ async fn notify(
         recipient: &staff.phone,
         subject: None,
         body,
+        html: None,
         ticket_id: Some(ticket.ticket_id),
         staff_id: Some(staff.staff_id),
         purpose,
         at: now,
+        campaign: None,
     };
     outbox::enqueue(tx, &message).await?;
     let reason = format!("SMS to {} {} ({})", staff.name, staff.code, staff.phone);

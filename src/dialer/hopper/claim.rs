@@ -34,7 +34,7 @@ macro_rules! callable {
 macro_rules! returning {
     () => {
         " returning campaign_contact_id, campaign_id, owner_id, phone, tz, priority, language, ticket_id, attempts,
-                    attempts_today, lease_owner, lease_until"
+                    attempts_today, lease_owner, lease_until, channel_step"
     };
 }
 
@@ -50,7 +50,8 @@ pub const POSTGRES: &str = concat!(
         set state = 'leased', lease_owner = $3, lease_until = $4, updated_at = $2
        from picked where c.campaign_contact_id = picked.campaign_contact_id",
     " returning c.campaign_contact_id, c.campaign_id, c.owner_id, c.phone, c.tz, c.priority,
-                c.language, c.ticket_id, c.attempts, c.attempts_today, c.lease_owner, c.lease_until"
+                c.language, c.ticket_id, c.attempts, c.attempts_today, c.lease_owner, c.lease_until,
+                c.channel_step"
 );
 
 /// The SQLite claim: one statement under the single writer lock.

@@ -1,0 +1,558 @@
+//! The outbox rows' state changes, each one statement or one transaction, each written before
+//! the worker acts on it. Only the node holding a row's lease moves it forward.
+
+use chrono::{DateTime, Utc};
+
+use crate::channels::Accepted;
+use crate::channels::receipt::Receipt;
+use crate::store::{Store, Tx};
+use crate::vocab::Channel;
+use crate::{on_pool, on_tx};
+
+/// A row claimed by this worker, with what sending needs.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Claimed {
+    /// The row.
+    pub message_id: i64,
+    /// `sms` or `email`.
+    pub channel: String,
+    /// Phone or address.
+    pub recipient: String,
+    /// Email subject.
+    pub subject: Option<String>,
+    /// The text.
+    pub body: String,
+    /// The HTML body of an email.
+    pub html_body: Option<String>,
+    /// Sends tried before this one.
+    pub attempts: i64,
+    /// The token of an email's unsubscribe link.
+    pub unsubscribe_token: Option<String>,
+    /// The campaign contact, if the message is a campaign's.
+    pub campaign_contact_id: Option<i64>,
+    /// The member of staff it goes to (a dispatch or escalation notice).
+    pub staff_id: Option<i64>,
+    /// Why it is sent.
+    pub purpose: String,
+}
+
+impl Claimed {
+    /// The channel as a word of the vocabulary (`sms` when the row holds anything else).
+    pub fn channel(&self) -> Channel {
+        Channel::parse(&self.channel).unwrap_or(Channel::Sms)
+    }
+}
+
+/// The columns of [`Claimed`], as the SQLite claim returns them.
+macro_rules! claimed_columns {
+    ($p:literal) => {
+        concat!(
+            " returning ",
+            $p,
+            "message_id, ",
+            $p,
+            "channel, ",
+            $p,
+            "recipient, ",
+            $p,
+            "subject, ",
+            $p,
+            "body, ",
+            $p,
+            "html_body, ",
+            $p,
+            "attempts, ",
+            $p,
+            "unsubscribe_token, ",
+            $p,
+            "campaign_contact_id, ",
+            $p,
+            "staff_id, ",
+            $p,
+            "purpose"
+        )
+    };
+}
+
+/// Rows due for sending on the channels `$4` names (a comma-separated list), oldest first.
+macro_rules! due {
+    () => {
+        "select message_id from outbox
+          where state = 'queued' and next_attempt_at <= $1
+            and ',' || $4 || ',' like '%,' || channel || ',%'
+          order by next_attempt_at, message_id limit $5"
+    };
+}
+
+/// Leases up to `limit` due rows of `channels` to `node` until `until`.
+pub async fn claim(
+    store: &Store,
+    node: &str,
+    channels: &[Channel],
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    let list = channels
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    match store {
+        Store::Sqlite(pool) => {
+            sqlx::query_as(concat!(
+                "update outbox set state = 'claimed', lease_owner = $2, lease_until = $3
+                  where message_id in (",
+                due!(),
+                ")",
+                claimed_columns!("")
+            ))
+            .bind(now)
+            .bind(node)
+            .bind(until)
+            .bind(&list)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        }
+        Store::Postgres(pool) => {
+            sqlx::query_as(concat!(
+                "with picked as (",
+                due!(),
+                " for update skip locked)
+                 update outbox o set state = 'claimed', lease_owner = $2, lease_until = $3
+                   from picked where o.message_id = picked.message_id",
+                claimed_columns!("o.")
+            ))
+            .bind(now)
+            .bind(node)
+            .bind(until)
+            .bind(&list)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        }
+    }
+}
+
+/// Marks a claimed row as being handed to its gateway now (counting the try). `false`: the
+/// lease was lost (another node took the row after it expired) and nothing may be sent.
+pub async fn mark_sending(
+    store: &Store,
+    message_id: i64,
+    node: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    on_pool!(store, |pool| {
+        sqlx::query(
+            "update outbox set state = 'sending', attempts = attempts + 1
+              where message_id = $1 and state = 'claimed' and lease_owner = $2 and lease_until > $3",
+        )
+        .bind(message_id)
+        .bind(node)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected() == 1)
+    })
+}
+
+/// Records what the gateway accepted: the segments' ids, and `sent` — final at once when no
+/// receipt will come.
+pub async fn record_accepted(
+    store: &Store,
+    message_id: i64,
+    gateway: &str,
+    accepted: &Accepted,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = store.begin_write().await?;
+    if accepted.receipt_expected {
+        insert_parts(&mut tx, message_id, &accepted.provider_ids, now).await?;
+    }
+    let ended = (!accepted.receipt_expected).then_some(now);
+    on_tx!(&mut tx, |conn| {
+        sqlx::query(
+            "update outbox set state = 'sent', provider_id = $2, gateway = $3, sent_at = $4,
+                    receipt_expected = $5, ended_at = $6, last_error = null,
+                    lease_owner = null, lease_until = null
+              where message_id = $1",
+        )
+        .bind(message_id)
+        .bind(accepted.provider_ids.first())
+        .bind(gateway)
+        .bind(now)
+        .bind(accepted.receipt_expected)
+        .bind(ended)
+        .execute(conn)
+        .await
+        .map(drop)
+    })?;
+    if ended.is_some() {
+        finalize(&mut tx, message_id, "sent", true, now).await?;
+    }
+    tx.commit().await
+}
+
+/// Puts a row back in the queue after a transient failure, due again at `at`.
+pub async fn requeue(
+    store: &Store,
+    message_id: i64,
+    at: DateTime<Utc>,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    on_pool!(store, |pool| {
+        sqlx::query(
+            "update outbox set state = 'queued', next_attempt_at = $2, last_error = $3,
+                    lease_owner = null, lease_until = null
+              where message_id = $1",
+        )
+        .bind(message_id)
+        .bind(at)
+        .bind(error)
+        .execute(pool)
+        .await
+        .map(drop)
+    })
+}
+
+/// Ends a row in a final state without a receipt: `failed`, `unknown` or `suppressed`, keeping
+/// the ids of segments the gateway had already accepted.
+pub async fn end(
+    store: &Store,
+    message_id: i64,
+    state: &str,
+    error: &str,
+    accepted: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = store.begin_write().await?;
+    insert_parts(&mut tx, message_id, accepted, now).await?;
+    on_tx!(&mut tx, |conn| {
+        sqlx::query(
+            "update outbox set state = $2, last_error = $3, ended_at = $4,
+                    provider_id = coalesce(provider_id, $5), lease_owner = null, lease_until = null
+              where message_id = $1",
+        )
+        .bind(message_id)
+        .bind(state)
+        .bind(error)
+        .bind(now)
+        .bind(accepted.first())
+        .execute(conn)
+        .await
+        .map(drop)
+    })?;
+    finalize(&mut tx, message_id, state, false, now).await?;
+    tx.commit().await
+}
+
+async fn insert_parts(
+    tx: &mut Tx,
+    message_id: i64,
+    provider_ids: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    for (i, id) in provider_ids.iter().enumerate() {
+        let part = i64::try_from(i + 1).unwrap_or(i64::MAX);
+        on_tx!(tx, |conn| {
+            sqlx::query(
+                "insert into outbox_parts (message_id, part, provider_id, updated_at)
+                 values ($1, $2, $3, $4) on conflict (message_id, part) do nothing",
+            )
+            .bind(message_id)
+            .bind(part)
+            .bind(id)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(drop)
+        })?;
+    }
+    Ok(())
+}
+
+/// What a final message means for its campaign contact: its attempt row gets the outcome, and
+/// the contact (on hold while the message was out) is woken — at once when the message did
+/// not get through, after the reply window when it did.
+async fn finalize(
+    tx: &mut Tx,
+    message_id: i64,
+    outcome: &str,
+    went: bool,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let link: Option<(Option<i64>, Option<i64>, Option<i64>)> = on_tx!(tx, |conn| {
+        sqlx::query_as(
+            "select attempt_id, campaign_contact_id, wake_contact_secs from outbox
+              where message_id = $1",
+        )
+        .bind(message_id)
+        .fetch_optional(&mut *conn)
+        .await
+    })?;
+    let Some((attempt, contact, wake_secs)) = link else {
+        return Ok(());
+    };
+    if let Some(attempt) = attempt {
+        on_tx!(tx, |conn| {
+            sqlx::query("update attempts set outcome = $2 where attempt_id = $1")
+                .bind(attempt)
+                .bind(outcome)
+                .execute(&mut *conn)
+                .await
+                .map(drop)
+        })?;
+    }
+    if let Some(contact) = contact {
+        let wait = if went { wake_secs.unwrap_or(0) } else { 0 };
+        let due = now + chrono::TimeDelta::seconds(wait.max(0));
+        on_tx!(tx, |conn| {
+            sqlx::query(
+                "update campaign_contacts set next_attempt_at = $2, updated_at = $3
+                  where campaign_contact_id = $1 and state = 'pending'",
+            )
+            .bind(contact)
+            .bind(due)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map(drop)
+        })?;
+    }
+    Ok(())
+}
+
+/// Settles rows left behind by a node that stopped: `claimed` rows go back to the queue
+/// (nothing was sent), `sending` rows become `unknown` (the gateway may have taken them; they
+/// are never resent automatically — `huifang outbox retry` does it on purpose). `node`:
+/// this node's own rows, whatever their lease; `None`: any node's rows whose lease ran out.
+/// Returns (requeued, unknown).
+pub async fn recover(
+    store: &Store,
+    node: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(u64, u64), sqlx::Error> {
+    let requeued = on_pool!(store, |pool| {
+        sqlx::query(
+            "update outbox set state = 'queued', lease_owner = null, lease_until = null
+              where state = 'claimed'
+                and (($1 is not null and lease_owner = $1) or ($1 is null and lease_until <= $2))",
+        )
+        .bind(node)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    let cut_off: Vec<i64> = on_pool!(store, |pool| {
+        sqlx::query_scalar(
+            "select message_id from outbox where state = 'sending'
+                and (($1 is not null and lease_owner = $1) or ($1 is null and lease_until <= $2))",
+        )
+        .bind(node)
+        .bind(now)
+        .fetch_all(pool)
+        .await
+    })?;
+    for id in &cut_off {
+        end(
+            store,
+            *id,
+            "unknown",
+            "interrupted while being handed to the gateway, which may have accepted it; \
+             not resent (huifang outbox retry to send it again)",
+            &[],
+            now,
+        )
+        .await?;
+    }
+    Ok((requeued, cut_off.len() as u64))
+}
+
+/// Writes a delivery receipt down as it arrives (applied by [`apply_receipts`]).
+pub async fn record_receipt(
+    store: &Store,
+    receipt: &Receipt,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    on_pool!(store, |pool| {
+        sqlx::query(
+            "insert into sms_receipts (provider_id, delivered, status, error, received_at)
+             values ($1, $2, $3, $4, $5)",
+        )
+        .bind(&receipt.provider_id)
+        .bind(receipt.delivered)
+        .bind(&receipt.status)
+        .bind(&receipt.error)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(drop)
+    })
+}
+
+/// How long a receipt may wait for the segment it names before it is given up.
+const RECEIPT_MATCH_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// Applies unapplied receipts to their segments: a message is `delivered` once every segment
+/// is, `failed` as soon as one is not. Returns how many receipts were applied.
+pub async fn apply_receipts(store: &Store, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
+    type Pending = (i64, String, bool, String, Option<String>, DateTime<Utc>);
+    let pending: Vec<Pending> = on_pool!(store, |pool| {
+        sqlx::query_as(
+            "select receipt_id, provider_id, delivered, status, error, received_at
+               from sms_receipts where applied_at is null order by receipt_id limit 1000",
+        )
+        .fetch_all(pool)
+        .await
+    })?;
+    let mut applied = 0;
+    for (receipt_id, provider_id, delivered, status, error, received_at) in pending {
+        let mut tx = store.begin_write().await?;
+        let part: Option<(i64, i64)> = on_tx!(&mut tx, |conn| {
+            sqlx::query_as(
+                "select message_id, part from outbox_parts where provider_id = $1
+                  order by message_id desc limit 1",
+            )
+            .bind(&provider_id)
+            .fetch_optional(&mut *conn)
+            .await
+        })?;
+        let Some((message_id, part)) = part else {
+            if received_at + RECEIPT_MATCH_WINDOW < now {
+                tracing::warn!(%provider_id, "delivery receipt for no message we sent; dropped");
+                mark_applied(&mut tx, receipt_id, now).await?;
+                tx.commit().await?;
+            }
+            continue;
+        };
+        let state = if delivered { "delivered" } else { "failed" };
+        let detail = match &error {
+            Some(code) => format!("SMSC receipt {status} (error {code})"),
+            None => format!("SMSC receipt {status}"),
+        };
+        on_tx!(&mut tx, |conn| {
+            sqlx::query(
+                "update outbox_parts set state = $3, error = $4, updated_at = $5
+                  where message_id = $1 and part = $2",
+            )
+            .bind(message_id)
+            .bind(part)
+            .bind(state)
+            .bind((!delivered).then_some(&detail))
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map(drop)
+        })?;
+        let (parts, done, failed): (i64, i64, i64) = on_tx!(&mut tx, |conn| {
+            sqlx::query_as(
+                "select count(*),
+                        coalesce(sum(case when state = 'delivered' then 1 else 0 end), 0),
+                        coalesce(sum(case when state = 'failed' then 1 else 0 end), 0)
+                   from outbox_parts where message_id = $1",
+            )
+            .bind(message_id)
+            .fetch_one(&mut *conn)
+            .await
+        })?;
+        let outcome = if failed > 0 {
+            Some(("failed", false, Some(detail)))
+        } else if done == parts {
+            Some(("delivered", true, None))
+        } else {
+            None
+        };
+        if let Some((state, went, error)) = outcome {
+            let changed = on_tx!(&mut tx, |conn| {
+                sqlx::query(
+                    "update outbox set state = $2, last_error = coalesce($3, last_error),
+                            ended_at = $4
+                      where message_id = $1 and (ended_at is null or state = 'sent')",
+                )
+                .bind(message_id)
+                .bind(state)
+                .bind(error)
+                .bind(now)
+                .execute(&mut *conn)
+                .await
+                .map(|r| r.rows_affected())
+            })?;
+            if changed > 0 {
+                finalize(&mut tx, message_id, state, went, now).await?;
+            }
+        }
+        mark_applied(&mut tx, receipt_id, now).await?;
+        tx.commit().await?;
+        applied += 1;
+    }
+    Ok(applied)
+}
+
+async fn mark_applied(tx: &mut Tx, receipt_id: i64, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    on_tx!(tx, |conn| {
+        sqlx::query("update sms_receipts set applied_at = $2 where receipt_id = $1")
+            .bind(receipt_id)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(drop)
+    })
+}
+
+/// Ends `sent` messages whose receipt never came within `wait` (the SMSC lost it, or its
+/// validity ran out): they stay `sent`, now final, so their contacts move on.
+pub async fn give_up_receipts(
+    store: &Store,
+    wait: chrono::TimeDelta,
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let stale: Vec<i64> = on_pool!(store, |pool| {
+        sqlx::query_scalar(
+            "select message_id from outbox
+              where state = 'sent' and ended_at is null and sent_at <= $1",
+        )
+        .bind(now - wait)
+        .fetch_all(pool)
+        .await
+    })?;
+    for id in &stale {
+        let mut tx = store.begin_write().await?;
+        on_tx!(&mut tx, |conn| {
+            sqlx::query(
+                "update outbox set ended_at = $2, last_error = 'no delivery receipt came'
+                  where message_id = $1 and ended_at is null",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(drop)
+        })?;
+        finalize(&mut tx, *id, "sent", true, now).await?;
+        tx.commit().await?;
+    }
+    Ok(stale.len() as u64)
+}
+
+/// Sends a row again on purpose (an operator's decision after `unknown` or `failed`): it is
+/// queued as new, its attempt count kept.
+pub async fn retry(
+    store: &Store,
+    message_id: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    on_pool!(store, |pool| {
+        sqlx::query(
+            "update outbox set state = 'queued', next_attempt_at = $2, ended_at = null,
+                    lease_owner = null, lease_until = null
+              where message_id = $1 and state in ('unknown', 'failed')",
+        )
+        .bind(message_id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected() == 1)
+    })
+}
