@@ -129,7 +129,10 @@ impl EmailGateway {
             .port(port)
             .tls(tls)
             .timeout(Some(Duration::from_secs(config.timeout_secs.max(1))));
-        if let (Some(user), Some(password)) = (&config.username, &config.password) {
+        // An empty user name means no authentication (a relay that trusts our address).
+        if let (Some(user), Some(password)) = (&config.username, &config.password)
+            && !user.is_empty()
+        {
             builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
         }
         Ok(EmailGateway {
@@ -153,6 +156,14 @@ impl EmailGateway {
                 return Err(SendError::transient(format!(
                     "SMTP server {} did not answer NOOP",
                     self.server
+                )));
+            }
+            // Refused at login (a wrong password): no retry will help.
+            Err(e) if e.is_permanent() => {
+                return Err(SendError::permanent(format!(
+                    "SMTP server {} refused us: {}",
+                    self.server,
+                    chain(&e)
                 )));
             }
             Err(e) => {

@@ -90,6 +90,8 @@ struct Session {
     client: Option<Client>,
     failures: u32,
     not_before: Option<Instant>,
+    /// Why the last connection attempt failed (repeated while backing off).
+    last_error: String,
 }
 
 /// Error statuses that mean "not now" rather than "never".
@@ -133,10 +135,7 @@ impl SmppGateway {
             && at > Instant::now()
         {
             return Err(SendError::Transient {
-                reason: format!(
-                    "SMSC {} unreachable; reconnecting after a back-off",
-                    self.config.address
-                ),
+                reason: format!("{} (next try after a back-off)", session.last_error),
                 retry_after: Some(at - Instant::now()),
             });
         }
@@ -152,6 +151,7 @@ impl SmppGateway {
                 let backoff =
                     Duration::from_secs(1 << session.failures.min(6)).min(Duration::from_secs(60));
                 session.not_before = Some(Instant::now() + backoff);
+                session.last_error = reason.clone();
                 tracing::warn!(smsc = %self.config.address, ?backoff, "{reason}");
                 Err(SendError::Transient {
                     reason,
@@ -342,6 +342,8 @@ async fn read_reports(
                     .await
                     .is_err()
                 {
+                    // Nobody stores reports any more: unbound, the SMSC keeps them for later.
+                    let _ = client.close().await;
                     break;
                 }
                 let client = client.clone();

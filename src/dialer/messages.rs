@@ -149,8 +149,9 @@ async fn send(
     channel: Channel,
     now: DateTime<Utc>,
 ) -> Result<(), NodeError> {
+    let owner_id = owner_of(plan, contact).await?;
     let blocked = dnc::is_blocked_in(&plan.store, &contact.phone, channel, &plan.code).await?;
-    let withdrawn = match contact.owner_id {
+    let withdrawn = match owner_id {
         Some(owner) => dnc::consent_withdrawn(&plan.store, owner, channel).await?,
         None => false,
     };
@@ -175,7 +176,7 @@ async fn send(
             _ => None,
         }
     });
-    let context = context(plan, contact, reply.as_ref()).await?;
+    let context = context(plan, contact, owner_id, reply.as_ref()).await?;
     let recipient = match channel {
         Channel::Email if context.owner.email.is_empty() => {
             return skip(plan, contact, "no_email", now).await;
@@ -261,14 +262,29 @@ async fn send(
     Ok(())
 }
 
+/// The owner behind the contact: the list's, else the owner whose number it is (a CSV list
+/// of numbers still reaches known owners by email, and honours their consent).
+async fn owner_of(plan: &Plan, contact: &ClaimedContact) -> Result<Option<i64>, NodeError> {
+    if contact.owner_id.is_some() {
+        return Ok(contact.owner_id);
+    }
+    Ok(on_pool!(&plan.store, |pool| {
+        sqlx::query_scalar("select owner_id from owner_phones where phone = $1")
+            .bind(&contact.phone)
+            .fetch_optional(pool)
+            .await
+    })?)
+}
+
 /// The template fields of one contact, from the owner, their first unit and the ticket.
 async fn context(
     plan: &Plan,
     contact: &ClaimedContact,
+    owner_id: Option<i64>,
     reply: Option<&ReplyRule>,
 ) -> Result<MessageContext, NodeError> {
     type OwnerRow = (String, Option<String>);
-    let owner: Option<OwnerRow> = match contact.owner_id {
+    let owner: Option<OwnerRow> = match owner_id {
         Some(id) => on_pool!(&plan.store, |pool| {
             sqlx::query_as("select name, email from owners where owner_id = $1")
                 .bind(id)
@@ -278,7 +294,7 @@ async fn context(
         None => None,
     };
     type UnitRow = (String, String, String, Option<chrono::NaiveDate>);
-    let unit: Option<UnitRow> = match contact.owner_id {
+    let unit: Option<UnitRow> = match owner_id {
         Some(id) => on_pool!(&plan.store, |pool| {
             sqlx::query_as(
                 "select u.code, p.name, b.name, u.handover_date

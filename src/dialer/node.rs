@@ -214,6 +214,9 @@ fn in_language(prompts: &HashMap<String, Prompts>, language: &str) -> Prompts {
         .unwrap_or_default()
 }
 
+/// Contacts of a messages-only campaign handed to the outbox per pass.
+const MESSAGE_BATCH: usize = 100;
+
 /// The prompt an answered owner hears when no agent is free within 2 s.
 pub const SAFE_HARBOR_PROMPT: &str = "safe-harbor";
 
@@ -431,7 +434,7 @@ impl Node {
             None => HashMap::new(),
         };
         let survey = match campaign.content() {
-            Content::Script(path) => Some(Arc::new(self.survey(stored, path)?)),
+            Content::Script(path) => Some(Arc::new(self.survey(stored, path, voice)?)),
             _ => None,
         };
         let templates = match campaign.template() {
@@ -488,7 +491,12 @@ impl Node {
     /// Loads a campaign's survey: the script (relative to the campaign's file), every prompt
     /// it names in every language, its SMS templates (`templates/LANG/NAME.sms.txt` beside the
     /// campaign), and what carries its verdicts out on tickets.
-    fn survey(&self, stored: &StoredCampaign, path: &std::path::Path) -> Result<Survey, PlanError> {
+    fn survey(
+        &self,
+        stored: &StoredCampaign,
+        path: &std::path::Path,
+        voice: bool,
+    ) -> Result<Survey, PlanError> {
         let file = stored.base_dir().join(path);
         let script = crate::surveys::load(&file).map_err(|e| PlanError::Script(e.to_string()))?;
         if stored.kind == "callback" && script.verdict.node.is_none() {
@@ -497,7 +505,12 @@ impl Node {
                 file.display()
             )));
         }
-        let names = script.prompt_names();
+        // A survey sent only by SMS or email plays nothing.
+        let names = if voice {
+            script.prompt_names()
+        } else {
+            Vec::new()
+        };
         let prompts = self
             .load_prompts(&names)?
             .into_iter()
@@ -639,7 +652,13 @@ impl Node {
                 }
             }
         };
-        let capacity = self.limits.channels(plan.campaign.trunk()).unwrap_or(1);
+        // Calls are bounded by the trunk's channels; a campaign of messages only hands its
+        // contacts to the outbox, a batch at a time.
+        let capacity = if plan.campaign.channels().contains(&Channel::Voice) {
+            self.limits.channels(plan.campaign.trunk()).unwrap_or(1)
+        } else {
+            MESSAGE_BATCH
+        };
         let hopper = Hopper::new(&self.store);
         let mut calls: JoinSet<Result<(), NodeError>> = JoinSet::new();
         let mut pacing = match plan.campaign.mode() {

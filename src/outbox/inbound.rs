@@ -93,7 +93,9 @@ async fn opt_out(
     })
 }
 
-/// A digit answers the latest survey question sent to the number within the reply window.
+/// A digit answers the latest survey question sent to the number within the reply window
+/// (one still marked `sending` counts: a quick owner may answer before the gateway's
+/// acknowledgement is written down).
 async fn answer(
     tx: &mut Tx,
     phone: &Phone,
@@ -105,8 +107,8 @@ async fn answer(
             "select message_id, attempt_id, campaign_id, campaign_contact_id, reply_node,
                     reply_min, reply_max
                from outbox
-              where recipient = $1 and reply_node is not null and sent_at is not null
-                and sent_at >= $2
+              where recipient = $1 and reply_node is not null
+                and (sent_at >= $2 or state = 'sending')
               order by message_id desc limit 1",
         )
         .bind(phone.as_str())

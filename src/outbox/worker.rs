@@ -12,7 +12,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use governor::DefaultDirectRateLimiter;
 use tokio::sync::{Mutex, Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
@@ -216,7 +215,10 @@ impl Worker {
 
     /// Stores each receipt and reply the SMSC reports, then lets it acknowledge them.
     async fn read_inbound(self: Arc<Self>) {
-        let Some(mut rx) = self.inbound.lock().await.take() else {
+        // The receiver stays in the worker (this task holds its lock while it runs), so a
+        // worker stopped and run again still hears the SMSC.
+        let mut guard = self.inbound.lock().await;
+        let Some(rx) = guard.as_mut() else {
             return;
         };
         while let Some(event) = rx.recv().await {
@@ -463,7 +465,7 @@ impl Worker {
         Ok(None)
     }
 
-    /// Runs passes until nothing is due and no receipt is awaited (or `limit` passes), for
+    /// Runs passes until nothing is queued and no receipt is awaited (at most `patience`), for
     /// `huifang outbox run --until-idle`, the demo and tests.
     pub async fn drain(self: &Arc<Self>, patience: Duration) -> Result<(), WorkerError> {
         self.recover().await?;
@@ -472,7 +474,7 @@ impl Worker {
         let deadline = tokio::time::Instant::now() + patience;
         loop {
             let pass = self.pass().await?;
-            if pass.handled == 0 && self.idle(self.clock.now()).await? {
+            if pass.handled == 0 && self.idle().await? {
                 break;
             }
             if tokio::time::Instant::now() >= deadline {
@@ -490,8 +492,9 @@ impl Worker {
         Ok(())
     }
 
-    /// Nothing due on our channels, nothing in flight, no receipt awaited.
-    async fn idle(&self, now: DateTime<Utc>) -> Result<bool, WorkerError> {
+    /// Nothing queued on our channels (not even for a later retry), nothing in flight, no
+    /// receipt awaited.
+    async fn idle(&self) -> Result<bool, WorkerError> {
         let list = self
             .channels()
             .iter()
@@ -501,12 +504,10 @@ impl Worker {
         let busy: i64 = on_pool!(&self.store, |pool| {
             sqlx::query_scalar(
                 "select count(*) from outbox
-                  where ',' || $2 || ',' like '%,' || channel || ',%'
-                    and ((state = 'queued' and next_attempt_at <= $1)
-                         or state in ('claimed', 'sending')
+                  where ',' || $1 || ',' like '%,' || channel || ',%'
+                    and (state in ('queued', 'claimed', 'sending')
                          or (state = 'sent' and ended_at is null))",
             )
-            .bind(now)
             .bind(&list)
             .fetch_one(pool)
             .await

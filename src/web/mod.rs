@@ -3,6 +3,7 @@
 
 mod error;
 mod lookup;
+mod messages;
 mod tickets;
 
 use std::net::SocketAddr;
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .merge(tickets::router())
         .merge(lookup::router())
+        .merge(messages::router())
         .with_state(state)
 }
 

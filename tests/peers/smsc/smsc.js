@@ -114,7 +114,10 @@ function sendReceipt(r) {
     esm_class: 0x04, data_coding: 0, short_message: Buffer.from(text, 'latin1'),
     receipted_message_id: r.id, message_state: state,
   }, { kind: 'receipt', message_id: r.id, source_addr: r.pdu.destination_addr, destination_addr: r.pdu.source_addr,
-    esm_class: 4, data_coding: 0, text, message_state: state });
+    esm_class: 4, data_coding: 0, text, message_state: state }).then((status) => {
+    // Never acknowledged (the session closed first): delivered again later, as SMSCs do.
+    if (status === null) setTimeout(() => sendReceipt(r), 100);
+  });
 }
 
 function onSubmit(session, pdu) {
