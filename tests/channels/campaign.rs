@@ -588,3 +588,108 @@ async fn sms_survey_replies_close_the_loop() {
         );
     }
 }
+
+/// Voice first, then SMS: owners the phone simulator keeps busy get the notice by SMS once
+/// their call attempts are spent; an owner on the voice do-not-call list gets it by SMS at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_unreached_by_phone_get_the_sms() {
+    for db in databases().await {
+        let store = &db.store;
+        let dir = tempfile::tempdir().unwrap();
+        let smsc = peers::smsc(dir.path(), &[]);
+        let config = peers::config(Some(&smsc), None, "");
+        let clock: SharedClock = Arc::new(SystemClock);
+        // A one-second prompt.
+        std::fs::create_dir_all(dir.path().join("prompts/zh-CN")).unwrap();
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut wav =
+            hound::WavWriter::create(dir.path().join("prompts/zh-CN/beep.wav"), spec).unwrap();
+        for i in 0..8000 {
+            wav.write_sample(((i % 20) as i16 - 10) * 1000).unwrap();
+        }
+        wav.finalize().unwrap();
+        // Every owner's phone is busy.
+        let phones = UserAgent::start(UserAgentConfig::new("127.0.0.1:0".parse().unwrap()))
+            .await
+            .unwrap();
+        let owners_config = huifang::telephony::simulator::PhoneConfig {
+            mix: "busy=100".parse().unwrap(),
+            ..Default::default()
+        };
+        tokio::spawn(huifang::telephony::simulator::serve(
+            phones.clone(),
+            owners_config,
+        ));
+        let numbers = ["+8613800000101", "+8613800000102", "+8613800000103"];
+        list(dir.path(), &numbers);
+        huifang::contacts::dnc::add_in(
+            store,
+            &huifang::phone::Phone::parse(numbers[2]).unwrap(),
+            huifang::vocab::Channel::Voice,
+            "",
+            "asked not to be called",
+            clock.now(),
+        )
+        .await
+        .unwrap();
+        write(
+            dir.path(),
+            "templates/zh-CN/notice.sms.txt",
+            "交付通知：请致电400-810-8888。",
+        );
+        let file = dir.path().join("v.toml");
+        std::fs::write(
+            &file,
+            "code = \"v\"\nname = \"交付通知\"\nkind = \"notification\"\nmode = \"agentless\"\n\
+             channels = [\"voice\", \"sms\"]\ntemplate = \"notice\"\nprompts = [\"beep\"]\n\
+             ring_timeout_secs = 15\n[source]\ncsv = \"list.csv\"\n\
+             [windows]\nmon-sun = [\"00:00-23:59\"]\n[retry]\nbusy = { after = \"1s\", max = 1 }\n",
+        )
+        .unwrap();
+        let stored = crate::create(store, &file, clock.now()).await;
+        let domain = phones.local_addr().to_string();
+        let node = node(store, clock.clone(), dir.path(), Some(&domain)).await;
+        let worker = Arc::new(Worker::new(store.clone(), clock.clone(), "n1", &config).unwrap());
+        run(store, &node, &worker, "v", Duration::from_secs(60), || {}).await;
+        let attempts: Vec<(String, String, Option<String>)> = huifang::on_pool!(store, |pool| {
+            sqlx::query_as(
+                "select c.phone, a.channel, a.outcome from attempts a
+                   join campaign_contacts c on c.campaign_contact_id = a.campaign_contact_id
+                  where a.campaign_id = $1 order by c.phone, a.attempt_id",
+            )
+            .bind(stored.campaign_id)
+            .fetch_all(pool)
+            .await
+        })
+        .unwrap();
+        let of = |phone: &str| -> Vec<(String, Option<String>)> {
+            attempts
+                .iter()
+                .filter(|(p, _, _)| p == phone)
+                .map(|(_, c, o)| (c.clone(), o.clone()))
+                .collect()
+        };
+        let busy_then_sms = vec![
+            ("voice".to_string(), Some("busy".to_string())),
+            ("voice".to_string(), Some("busy".to_string())),
+            ("sms".to_string(), Some("delivered".to_string())),
+        ];
+        assert_eq!(of(numbers[0]), busy_then_sms, "{}", db.name);
+        assert_eq!(of(numbers[1]), busy_then_sms, "{}", db.name);
+        assert_eq!(
+            of(numbers[2]),
+            [("sms".to_string(), Some("delivered".to_string()))],
+            "{}: not called, messaged",
+            db.name
+        );
+        for n in numbers {
+            assert_eq!(smsc.submits_to(n).len(), 1, "{}", db.name);
+        }
+        phones.shutdown();
+    }
+}
