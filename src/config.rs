@@ -66,6 +66,9 @@ pub struct SmsConfig {
     pub http: Option<crate::channels::http_sms::HttpSmsConfig>,
     /// Messages per second the gateway accepts (segments of a long SMS count as one).
     pub messages_per_second: f64,
+    /// The secret an HTTP gateway's reply webhook must present (`Authorization: Bearer ...` or
+    /// `?token=...`) at `POST /api/sms/inbound`; without it the webhook is off.
+    pub inbound_token: Option<String>,
 }
 
 impl Default for SmsConfig {
@@ -74,6 +77,7 @@ impl Default for SmsConfig {
             smpp: None,
             http: None,
             messages_per_second: 20.0,
+            inbound_token: None,
         }
     }
 }

@@ -320,6 +320,7 @@ async fn status(campaigns: &Campaigns<'_>, code: &str, as_json: bool) -> anyhow:
         .await?;
     let cap = stored.definition().ok().map(|c| c.max_abandon_pct());
     let survey = crate::outcomes::tally(campaigns.store(), stored.campaign_id).await?;
+    let messages = crate::outbox::counts(campaigns.store(), Some(stored.campaign_id)).await?;
     if as_json {
         let window = |w: &AbandonWindow| {
             serde_json::json!({
@@ -330,6 +331,10 @@ async fn status(campaigns: &Campaigns<'_>, code: &str, as_json: bool) -> anyhow:
             "campaign": summary(&stored), "progress": progress, "events": events,
             "abandon": { "last_24h": window(&day), "last_30d": window(&month), "max_pct": cap },
             "survey": survey,
+            "messages": messages
+                .iter()
+                .map(|(channel, state, n)| serde_json::json!({"channel": channel, "state": state, "messages": n}))
+                .collect::<Vec<_>>(),
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -362,6 +367,13 @@ async fn status(campaigns: &Campaigns<'_>, code: &str, as_json: bool) -> anyhow:
         t.add_row(vec![outcome.clone(), n.to_string()]);
     }
     println!("{t}");
+    if !messages.is_empty() {
+        let mut t = table(&["message channel", "state", "messages"]);
+        for (channel, state, n) in &messages {
+            t.add_row(vec![channel.clone(), state.clone(), n.to_string()]);
+        }
+        println!("{t}");
+    }
     if !survey.answers.is_empty() || !survey.verdicts.is_empty() {
         let mut t = table(&["survey node", "answer", "answers"]);
         for (node, value, n) in &survey.answers {
@@ -535,6 +547,12 @@ async fn run_node(config: &Config, store: Store, options: RunOptions) -> anyhow:
         "recovered: {} answered, {} interrupted, {} never dialled, {} leases given back",
         recovery.answered, recovery.interrupted, recovery.not_dialed, recovery.released
     );
+    if outbox.channels().is_empty() {
+        eprintln!(
+            "no [sms] or [email] gateway configured: SMS and email turns of campaigns wait in \
+             the outbox (huifang outbox list)"
+        );
+    }
     let (stop_outbox, outbox_stopped) = tokio::sync::watch::channel(false);
     let sender = (!outbox.channels().is_empty()).then(|| {
         eprintln!("outbox worker sending {:?}", outbox.channels());

@@ -19,7 +19,8 @@ pub enum OutboxCommand {
     /// Send queued SMS and email through the gateways of huifang.toml ([sms.smpp] or
     /// [sms.http], [email]); record receipts, replies and opt-outs. Runs until Ctrl-C.
     Run {
-        /// This worker's name in leases (default: the host name); keep it stable.
+        /// This worker's name in leases (default: `HOST:outbox`); keep it stable across restarts
+        /// and different for every worker running at once.
         #[arg(long)]
         node: Option<String>,
         /// Stop once nothing is due and no receipt is awaited.
@@ -83,9 +84,16 @@ pub(crate) async fn run(
             until_idle,
             patience,
         } => {
-            let node = node
-                .or_else(|| config.dialer.node.clone())
-                .unwrap_or_else(super::campaign::host_name);
+            // Not the dialer node's name: `campaign run` has an outbox worker of its own under
+            // that name, and two live workers must never share one.
+            let node = node.unwrap_or_else(|| {
+                let base = config
+                    .dialer
+                    .node
+                    .clone()
+                    .unwrap_or_else(super::campaign::host_name);
+                format!("{base}:outbox")
+            });
             let worker = Arc::new(Worker::new(store, Arc::new(SystemClock), &node, config)?);
             if worker.channels().is_empty() {
                 bail!(

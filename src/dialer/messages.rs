@@ -44,6 +44,9 @@ pub(crate) async fn route(
     now: DateTime<Utc>,
 ) -> Result<Route, NodeError> {
     let channels = plan.campaign.channels();
+    if channels == [Channel::Voice] {
+        return Ok(Route::Call);
+    }
     let history = Attempts::new(&plan.store)
         .of_contact(contact.campaign_contact_id)
         .await?;

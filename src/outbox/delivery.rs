@@ -171,12 +171,14 @@ pub async fn record_accepted(
         insert_parts(&mut tx, message_id, &accepted.provider_ids, now).await?;
     }
     let ended = (!accepted.receipt_expected).then_some(now);
-    on_tx!(&mut tx, |conn| {
+    // Only a row still `sending`: one another worker's recovery marked `unknown` meanwhile (two
+    // workers with one name) keeps that state, now with the provider's id.
+    let updated = on_tx!(&mut tx, |conn| {
         sqlx::query(
             "update outbox set state = 'sent', provider_id = $2, gateway = $3, sent_at = $4,
                     receipt_expected = $5, ended_at = $6, last_error = null,
                     lease_owner = null, lease_until = null
-              where message_id = $1",
+              where message_id = $1 and state = 'sending'",
         )
         .bind(message_id)
         .bind(accepted.provider_ids.first())
@@ -184,10 +186,26 @@ pub async fn record_accepted(
         .bind(now)
         .bind(accepted.receipt_expected)
         .bind(ended)
-        .execute(conn)
+        .execute(&mut *conn)
         .await
-        .map(drop)
+        .map(|r| r.rows_affected())
     })?;
+    if updated == 0 {
+        tracing::warn!(
+            message = message_id,
+            "accepted by the gateway after it was marked unknown"
+        );
+        on_tx!(&mut tx, |conn| {
+            sqlx::query("update outbox set provider_id = $2, gateway = $3 where message_id = $1")
+                .bind(message_id)
+                .bind(accepted.provider_ids.first())
+                .bind(gateway)
+                .execute(conn)
+                .await
+                .map(drop)
+        })?;
+        return tx.commit().await;
+    }
     if ended.is_some() {
         finalize(&mut tx, message_id, "sent", true, now).await?;
     }
@@ -274,7 +292,8 @@ async fn insert_parts(
 
 /// What a final message means for its campaign contact: its attempt row gets the outcome, and
 /// the contact (on hold while the message was out) is woken — at once when the message did
-/// not get through, after the reply window when it did.
+/// not get through, after the reply window when it did. A wake already sooner stays: an owner
+/// may reply before the delivery receipt arrives.
 async fn finalize(
     tx: &mut Tx,
     message_id: i64,
@@ -309,7 +328,10 @@ async fn finalize(
         let due = now + chrono::TimeDelta::seconds(wait.max(0));
         on_tx!(tx, |conn| {
             sqlx::query(
-                "update campaign_contacts set next_attempt_at = $2, updated_at = $3
+                "update campaign_contacts
+                    set next_attempt_at = case when next_attempt_at < $2 then next_attempt_at
+                                               else $2 end,
+                        updated_at = $3
                   where campaign_contact_id = $1 and state = 'pending'",
             )
             .bind(contact)
@@ -410,16 +432,17 @@ pub async fn apply_receipts(store: &Store, now: DateTime<Utc>) -> Result<usize, 
     let mut applied = 0;
     for (receipt_id, provider_id, delivered, status, error, received_at) in pending {
         let mut tx = store.begin_write().await?;
-        let part: Option<(i64, i64)> = on_tx!(&mut tx, |conn| {
+        // The segment awaiting its receipt first (an SMSC that restarted may reuse ids).
+        let part: Option<(i64, i64, String)> = on_tx!(&mut tx, |conn| {
             sqlx::query_as(
-                "select message_id, part from outbox_parts where provider_id = $1
-                  order by message_id desc limit 1",
+                "select message_id, part, state from outbox_parts where provider_id = $1
+                  order by case when state = 'sent' then 0 else 1 end, message_id desc limit 1",
             )
             .bind(&provider_id)
             .fetch_optional(&mut *conn)
             .await
         })?;
-        let Some((message_id, part)) = part else {
+        let Some((message_id, part, part_state)) = part else {
             if received_at + RECEIPT_MATCH_WINDOW < now {
                 tracing::warn!(%provider_id, "delivery receipt for no message we sent; dropped");
                 mark_applied(&mut tx, receipt_id, now).await?;
@@ -427,6 +450,12 @@ pub async fn apply_receipts(store: &Store, now: DateTime<Utc>) -> Result<usize, 
             }
             continue;
         };
+        if part_state != "sent" {
+            // A receipt repeated (the SMSC resends one we stored but had not acknowledged).
+            mark_applied(&mut tx, receipt_id, now).await?;
+            tx.commit().await?;
+            continue;
+        }
         let state = if delivered { "delivered" } else { "failed" };
         let detail = match &error {
             Some(code) => format!("SMSC receipt {status} (error {code})"),

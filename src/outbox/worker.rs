@@ -193,13 +193,22 @@ impl Worker {
         }
         self.connect().await;
         let reports = tokio::spawn(self.clone().read_inbound());
-        let result = loop {
+        loop {
             if *shutdown.borrow() {
-                break Ok(());
+                break;
             }
+            // A database hiccup pauses the worker; it does not end it (its rows stay leased
+            // and are taken up again).
             let pass = match self.pass().await {
                 Ok(pass) => pass,
-                Err(e) => break Err(e),
+                Err(e) => {
+                    tracing::error!("outbox pass failed, retrying in 2 s: {e}");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    continue;
+                }
             };
             if pass.handled == 0 {
                 tokio::select! {
@@ -208,9 +217,9 @@ impl Worker {
                     _ = shutdown.changed() => {}
                 }
             }
-        };
+        }
         reports.abort();
-        result
+        Ok(())
     }
 
     /// Stores each receipt and reply the SMSC reports, then lets it acknowledge them.

@@ -19,6 +19,9 @@ pub enum ApiError {
     /// The request conflicts with the current state (409).
     #[error("{0}")]
     Conflict(String),
+    /// The caller did not prove who it is (401).
+    #[error("{0}")]
+    Unauthorized(String),
     /// Something failed inside (500).
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -49,6 +52,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Internal(err) => {
                 tracing::error!(error = %format!("{err:#}"), "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR

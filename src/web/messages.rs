@@ -1,10 +1,12 @@
 //! What owners send back over HTTP: the unsubscribe link of an email (`/unsubscribe/{token}`:
 //! a page with one button, and the RFC 8058 one-click POST that mail readers send) and the
-//! mobile-originated SMS webhook of an HTTP gateway (`POST /api/sms/inbound`).
+//! mobile-originated SMS webhook of an HTTP gateway (`POST /api/sms/inbound`, with the secret of
+//! `[sms] inbound_token`).
 //!
 //! A GET never unsubscribes: link scanners of mail servers fetch every link in a message.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
 use axum::response::Html;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -73,10 +75,34 @@ struct SmsReply {
     text: String,
 }
 
+/// `?token=...`, for providers that cannot set headers.
+#[derive(Debug, Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+/// An owner's reply relayed by an HTTP gateway. Replies answer surveys and opt owners out, so
+/// only a caller with the configured secret is heard.
 async fn sms_inbound(
     State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<TokenQuery>,
     Json(reply): Json<SmsReply>,
 ) -> Result<Json<Value>, ApiError> {
+    let Some(expected) = state.sms_inbound_token.as_deref() else {
+        return Err(ApiError::NotFound(
+            "the SMS reply webhook is off: set [sms] inbound_token".into(),
+        ));
+    };
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if bearer.or(query.token.as_deref()) != Some(expected) {
+        return Err(ApiError::Unauthorized(
+            "wrong or missing webhook token".into(),
+        ));
+    }
     if reply.from.trim().is_empty() {
         return Err(ApiError::Invalid("`from` is empty".into()));
     }

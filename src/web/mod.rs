@@ -40,6 +40,8 @@ pub struct ServeArgs {
 pub struct AppState {
     /// The ticket operations (with the store and the clock).
     pub desk: TicketDesk,
+    /// The secret of the SMS reply webhook (`[sms] inbound_token`); none: the webhook is off.
+    pub sms_inbound_token: Option<String>,
 }
 
 impl AppState {
@@ -81,6 +83,7 @@ impl Application {
         let addr = listener.local_addr()?;
         let state = AppState {
             desk: TicketDesk::new(store, clock, config.sla.clone()),
+            sms_inbound_token: config.sms.inbound_token.clone(),
         };
         Ok(Application {
             addr,

@@ -265,8 +265,14 @@ async fn the_unsubscribe_link_of_an_email_stops_email() {
         }
 
         let web = huifang::web::Application::build(
-            &huifang::config::Config::parse(&format!("database_url = \"{}\"", db.url()), "t")
-                .unwrap(),
+            &huifang::config::Config::parse(
+                &format!(
+                    "database_url = \"{}\"\n[sms]\ninbound_token = \"w3bh00k\"\n",
+                    db.url()
+                ),
+                "t",
+            )
+            .unwrap(),
             "127.0.0.1:0",
             clock.clone(),
         )
@@ -321,9 +327,24 @@ async fn the_unsubscribe_link_of_an_email_stops_email() {
             .await
             .unwrap();
         assert_eq!(garbage.status(), 404);
-        // An SMS reply through the HTTP webhook is handled like one through the SMSC.
+        // An SMS reply through the HTTP webhook is handled like one through the SMSC, once the
+        // caller shows the webhook's secret.
+        let body = serde_json::json!({"from": phone.as_str(), "to": "4008108888", "text": "TD"});
+        let stranger = http
+            .post(format!("{base}/api/sms/inbound"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stranger.status(), 401);
+        assert!(
+            !huifang::contacts::dnc::is_blocked(store, &phone, Channel::Sms)
+                .await
+                .unwrap()
+        );
         let reply = http
             .post(format!("{base}/api/sms/inbound"))
+            .bearer_auth("w3bh00k")
             .json(&serde_json::json!({"from": phone.as_str(), "to": "4008108888", "text": "TD"}))
             .send()
             .await

@@ -165,6 +165,7 @@ function onBind(session, pdu) {
 }
 
 const server = smpp.createServer((session) => {
+  session.setMaxListeners(0); // one 'close' listener per receipt in flight
   session.on('error', () => {}); // peers that reset the connection are fine
   session.on('close', () => { session.closed = true; session.bound = null; });
   session.on('pdu', (pdu) => {
