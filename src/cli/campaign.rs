@@ -520,24 +520,7 @@ async fn run_node(config: &Config, store: Store, options: RunOptions) -> anyhow:
     let node = Node::new(store, ua.clone(), Arc::new(SystemClock), node_config)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        // Ctrl-C, or SIGTERM from a service manager or `timeout`: the same clean stop.
-        #[cfg(unix)]
-        let terminate = async {
-            use tokio::signal::unix::{SignalKind, signal};
-            match signal(SignalKind::terminate()) {
-                Ok(mut term) => {
-                    term.recv().await;
-                }
-                Err(_) => std::future::pending().await,
-            }
-        };
-        #[cfg(not(unix))]
-        let terminate = std::future::pending::<()>();
-        // A Ctrl-C handler that cannot be installed disables its branch, not the node.
-        tokio::select! {
-            Ok(()) = tokio::signal::ctrl_c() => {}
-            () = terminate => {}
-        }
+        super::stop_requested().await;
         eprintln!("stopping: calls in progress finish, no new ones are placed");
         let _ = stop.send(true);
     });

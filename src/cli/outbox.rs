@@ -17,7 +17,8 @@ use crate::store::Store;
 #[derive(Debug, Subcommand)]
 pub enum OutboxCommand {
     /// Send queued SMS and email through the gateways of huifang.toml ([sms.smpp] or
-    /// [sms.http], [email]); record receipts, replies and opt-outs. Runs until Ctrl-C.
+    /// [sms.http], [email]); record receipts, replies and opt-outs. Runs until Ctrl-C or
+    /// SIGTERM.
     Run {
         /// This worker's name in leases (default: `HOST:outbox`); keep it stable across restarts
         /// and different for every worker running at once.
@@ -115,7 +116,8 @@ pub(crate) async fn run(
             } else {
                 let (stop, stopped) = tokio::sync::watch::channel(false);
                 tokio::spawn(async move {
-                    let _ = tokio::signal::ctrl_c().await;
+                    super::stop_requested().await;
+                    eprintln!("stopping: messages being sent finish, no new ones are taken");
                     let _ = stop.send(true);
                 });
                 worker.run(stopped).await?;
