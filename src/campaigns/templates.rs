@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::Campaign;
 use crate::vocab::Channel;
 
 /// The default language: every template must exist in it.
@@ -169,6 +170,25 @@ fn files(channel: Channel) -> &'static [(&'static str, bool)] {
 }
 
 impl MessageTemplates {
+    /// The templates `campaign` names for its SMS and email channels (`None`: it names none),
+    /// from `base_dir` (the campaign file's folder), each checked with a sample context.
+    pub fn of_campaign(
+        campaign: &Campaign,
+        base_dir: &Path,
+    ) -> Result<Option<MessageTemplates>, Vec<TemplateError>> {
+        let Some(name) = campaign.template() else {
+            return Ok(None);
+        };
+        let channels: Vec<Channel> = campaign
+            .channels()
+            .iter()
+            .copied()
+            .filter(|c| *c != Channel::Voice)
+            .collect();
+        let sample = MessageContext::sample(campaign.code(), campaign.name());
+        MessageTemplates::load(base_dir, name, &channels, &sample).map(Some)
+    }
+
     /// Loads template `name` for `channels` from `base_dir/templates/LANG/`, checking each file
     /// against a sample context. Every problem is reported, not just the first.
     pub fn load(

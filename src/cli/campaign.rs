@@ -13,7 +13,7 @@ use clap::Subcommand;
 use super::output::{json, table};
 use crate::campaigns::lifecycle::{Action, State};
 use crate::campaigns::repo::{Campaigns, RepoError, StoredCampaign};
-use crate::campaigns::templates::{MessageContext, MessageTemplates};
+use crate::campaigns::templates::MessageTemplates;
 use crate::campaigns::{Campaign, Content};
 use crate::clock::SystemClock;
 use crate::config::Config;
@@ -22,7 +22,6 @@ use crate::dialer::{AbandonWindow, Node, NodeConfig, lists};
 use crate::outbox::worker::Worker;
 use crate::store::Store;
 use crate::telephony::transport::{UserAgent, UserAgentConfig};
-use crate::vocab::Channel;
 
 /// The campaign subcommands.
 #[derive(Debug, Subcommand)]
@@ -166,23 +165,14 @@ fn validate(files: &[PathBuf]) -> ExitCode {
                     }
                 }
                 // So are its message templates, in every language, against a full sample.
-                if let Some(name) = campaign.template() {
-                    let base = file.parent().unwrap_or(Path::new("."));
-                    let channels: Vec<Channel> = campaign
-                        .channels()
-                        .iter()
-                        .copied()
-                        .filter(|c| *c != Channel::Voice)
-                        .collect();
-                    let sample = MessageContext::sample(campaign.code(), campaign.name());
-                    if let Err(errors) = MessageTemplates::load(base, name, &channels, &sample) {
-                        all_valid = false;
-                        eprintln!("{}: its message templates are invalid:", file.display());
-                        for e in errors {
-                            eprintln!("  {e}");
-                        }
-                        continue;
+                let base = file.parent().unwrap_or(Path::new("."));
+                if let Err(errors) = MessageTemplates::of_campaign(&campaign, base) {
+                    all_valid = false;
+                    eprintln!("{}: its message templates are invalid:", file.display());
+                    for e in errors {
+                        eprintln!("  {e}");
                     }
+                    continue;
                 }
                 println!(
                     "{}: ok ({}, {}, {} windows)",

@@ -31,7 +31,7 @@ use super::state::AbandonWindow;
 use super::survey::Survey;
 use crate::campaigns::lifecycle::{Action, State};
 use crate::campaigns::repo::{Campaigns, RepoError, StoredCampaign};
-use crate::campaigns::templates::{MessageContext, MessageTemplates};
+use crate::campaigns::templates::MessageTemplates;
 use crate::campaigns::{Campaign, Content, DialMode};
 use crate::clock::SharedClock;
 use crate::config::{SlaPolicy, TrunkConfig};
@@ -437,29 +437,12 @@ impl Node {
             Content::Script(path) => Some(Arc::new(self.survey(stored, path, voice)?)),
             _ => None,
         };
-        let templates = match campaign.template() {
-            Some(name) => {
-                let channels: Vec<Channel> = campaign
-                    .channels()
-                    .iter()
-                    .copied()
-                    .filter(|c| *c != Channel::Voice)
-                    .collect();
-                let sample = MessageContext::sample(&stored.code, campaign.name());
-                let loaded = MessageTemplates::load(&stored.base_dir(), name, &channels, &sample)
-                    .map_err(|errors| {
-                    PlanError::Templates(
-                        errors
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    )
-                })?;
-                Some(Arc::new(loaded))
-            }
-            None => None,
-        };
+        let templates = MessageTemplates::of_campaign(&campaign, &stored.base_dir())
+            .map_err(|errors| {
+                let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                PlanError::Templates(all.join("; "))
+            })?
+            .map(Arc::new);
         Ok(Plan {
             store: self.store.clone(),
             clock: self.clock.clone(),

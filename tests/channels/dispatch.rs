@@ -216,7 +216,7 @@ async fn the_unsubscribe_link_of_an_email_stops_email() {
         )
         .unwrap();
         let clock: SharedClock = Arc::new(SystemClock);
-        crate::create(store, &file, huifang::clock::Clock::now(&*clock)).await;
+        crate::support::create(store, &file, huifang::clock::Clock::now(&*clock)).await;
         let config = peers::config(None, Some(&smtp), "");
         let ua = huifang::telephony::transport::UserAgent::start(
             huifang::telephony::transport::UserAgentConfig::new("127.0.0.1:0".parse().unwrap()),
