@@ -64,7 +64,7 @@ pub struct SmsConfig {
     pub smpp: Option<crate::channels::smpp::SmppConfig>,
     /// A provider's HTTP API.
     pub http: Option<crate::channels::http_sms::HttpSmsConfig>,
-    /// Messages per second the gateway accepts (segments of a long SMS count as one).
+    /// SMS per second the gateway accepts; each segment of a long SMS counts, as SMSCs count.
     pub messages_per_second: f64,
     /// The secret an HTTP gateway's reply webhook must present (`Authorization: Bearer ...` or
     /// `?token=...`) at `POST /api/sms/inbound`; without it the webhook is off.

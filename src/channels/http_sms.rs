@@ -1,9 +1,10 @@
 //! SMS through a provider's HTTP API (most Chinese SMS providers offer one): the request is
 //! a `tera` template, success is a rule over the status and the JSON answer.
 //!
-//! Failures are sorted as the worker needs them: no connection, 429 and 502–504 are transient
+//! Failures are sorted as the worker needs them: no connection, 408, 429 and 503 are transient
 //! (honouring `Retry-After`); other 4xx and a business error code in a 200 are permanent; a
-//! time-out after the request went out, or a 500, is ambiguous (the provider may have sent it).
+//! time-out after the request went out, a 500, or a proxy's 502/504 is ambiguous (the provider
+//! may have sent it).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -112,7 +113,13 @@ impl HttpSmsGateway {
         }
         let response = match request.send().await {
             Ok(r) => r,
-            Err(e) if e.is_connect() || e.is_builder() => {
+            Err(e) if e.is_builder() => {
+                return Err(SendError::permanent(format!(
+                    "SMS gateway {}: cannot build the request: {e}",
+                    self.config.url
+                )));
+            }
+            Err(e) if e.is_connect() => {
                 return Err(SendError::transient(format!(
                     "cannot reach SMS gateway {}: {e}",
                     self.config.url
@@ -132,8 +139,14 @@ impl HttpSmsGateway {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let text = response.text().await.unwrap_or_default();
-        judge(&self.config, status.as_u16(), retry_after, &text)
+        match response.text().await {
+            Ok(text) => judge(&self.config, status.as_u16(), retry_after, &text),
+            // Answered, then cut off: it may have been accepted.
+            Err(e) => Err(SendError::Ambiguous {
+                reason: format!("SMS gateway answered HTTP {status} but the body was lost: {e}"),
+                accepted: Vec::new(),
+            }),
+        }
     }
 }
 
@@ -161,13 +174,15 @@ fn judge(
     let short: String = body.chars().take(200).collect();
     match status {
         200..=299 => {}
-        429 | 502..=504 => {
+        // Refused before anything was done: 408 (we were too slow), 429 (too many), 503.
+        408 | 429 | 503 => {
             return Err(SendError::Transient {
                 reason: format!("SMS gateway busy: HTTP {status} {short}"),
                 retry_after,
             });
         }
-        500 | 501 | 505..=599 => {
+        // A proxy's 502/504 or a 500: the provider may have sent it.
+        500..=502 | 504..=599 => {
             return Err(SendError::Ambiguous {
                 reason: format!("SMS gateway failed: HTTP {status} {short}"),
                 accepted: Vec::new(),
@@ -253,6 +268,14 @@ mod tests {
         assert!(matches!(
             judge(&c, 500, None, ""),
             Err(SendError::Ambiguous { .. })
+        ));
+        assert!(matches!(
+            judge(&c, 504, None, ""),
+            Err(SendError::Ambiguous { .. })
+        ));
+        assert!(matches!(
+            judge(&c, 408, None, ""),
+            Err(SendError::Transient { .. })
         ));
         assert!(matches!(
             judge(&c, 200, None, "not json"),

@@ -88,11 +88,16 @@ pub struct SmppGateway {
 #[derive(Debug, Default)]
 struct Session {
     client: Option<Client>,
+    /// Counts the sessions opened, so a send that failed on an old one does not drop a newer.
+    generation: u64,
     failures: u32,
     not_before: Option<Instant>,
     /// Why the last connection attempt failed (repeated while backing off).
     last_error: String,
 }
+
+/// How often a later segment of a long SMS is offered again when the SMSC says "not now".
+const SEGMENT_TRIES: u32 = 5;
 
 /// Error statuses that mean "not now" rather than "never".
 fn is_transient(status: CommandStatus) -> bool {
@@ -122,13 +127,18 @@ impl SmppGateway {
         self.client().await.map(drop)
     }
 
-    /// The bound session, opening one if there is none (or it closed).
-    async fn client(self: &Arc<Self>) -> Result<Client, SendError> {
+    /// How many segments `body` takes (what the SMSC counts against its rate).
+    pub fn segment_count(&self, body: &str) -> usize {
+        self.segments("+1", body).map_or(1, |parts| parts.len())
+    }
+
+    /// The bound session and its generation, opening one if there is none (or it closed).
+    async fn client(self: &Arc<Self>) -> Result<(Client, u64), SendError> {
         let mut session = self.session.lock().await;
         if let Some(client) = &session.client
             && client.is_active()
         {
-            return Ok(client.clone());
+            return Ok((client.clone(), session.generation));
         }
         session.client = None;
         if let Some(at) = session.not_before
@@ -144,7 +154,8 @@ impl SmppGateway {
                 session.failures = 0;
                 session.not_before = None;
                 session.client = Some(client.clone());
-                Ok(client)
+                session.generation += 1;
+                Ok((client, session.generation))
             }
             Err(reason) => {
                 session.failures = session.failures.saturating_add(1);
@@ -200,12 +211,18 @@ impl SmppGateway {
     /// Submits one SMS (in as many segments as it needs) to `to` (E.164 or a local number).
     pub async fn send(self: &Arc<Self>, to: &str, body: &str) -> Result<Accepted, SendError> {
         let parts = self.segments(to, body)?;
-        let client = self.client().await?;
+        let (client, generation) = self.client().await?;
         let mut accepted = Vec::with_capacity(parts.len());
         let total = parts.len();
-        for (i, part) in parts.into_iter().enumerate() {
+        let mut tries = 0;
+        let mut parts = parts.into_iter().enumerate().peekable();
+        while let Some((i, part)) = parts.peek().cloned() {
             match client.submit_sm(part).await {
-                Ok(resp) => accepted.push(resp.message_id().as_str().to_string()),
+                Ok(resp) => {
+                    accepted.push(resp.message_id().as_str().to_string());
+                    parts.next();
+                    tries = 0;
+                }
                 Err(rusmppc::error::Error::UnexpectedResponse { response }) => {
                     let status = response.status;
                     let reason = format!(
@@ -213,19 +230,31 @@ impl SmppGateway {
                         i + 1,
                         u32::from(status)
                     );
+                    let retry_after =
+                        (status == CommandStatus::EsmeRthrottled).then_some(Duration::from_secs(1));
                     if accepted.is_empty() && is_transient(status) {
-                        let retry_after = (status == CommandStatus::EsmeRthrottled)
-                            .then_some(Duration::from_secs(1));
                         return Err(SendError::Transient {
                             reason,
                             retry_after,
                         });
                     }
+                    // A later segment of a message begun: the same segment again, a few
+                    // times, rather than half a message (the SMSC refused it, nothing went).
+                    if is_transient(status) && tries < SEGMENT_TRIES {
+                        tries += 1;
+                        tokio::time::sleep(retry_after.unwrap_or(Duration::from_secs(1))).await;
+                        continue;
+                    }
                     return Err(SendError::Permanent { reason, accepted });
                 }
                 Err(e) => {
                     // The PDU may have reached the SMSC: we cannot know, so we never resend.
-                    self.session.lock().await.client = None;
+                    {
+                        let mut session = self.session.lock().await;
+                        if session.generation == generation {
+                            session.client = None;
+                        }
+                    }
                     let _ = client.close().await;
                     return Err(SendError::Ambiguous {
                         reason: format!(

@@ -52,11 +52,15 @@ pub fn intent(text: &str) -> ReplyIntent {
         .to_uppercase();
     let words: Vec<&str> = cleaned.split_whitespace().collect();
     let joined = words.join(" ");
+    let first = words.first().copied().unwrap_or("");
+    let all = joined.contains("全部") || words.get(1) == Some(&"ALL") || first == "STOPALL";
+    // 退订 anywhere (请退订, 退订谢谢); the Latin keywords as the first word (TD, STOP please).
+    let opt_out = joined.contains("退订")
+        || joined.contains("取消订阅")
+        || matches!(first, "TD" | "T" | "STOP" | "STOPALL" | "UNSUBSCRIBE");
     match joined.as_str() {
-        "退订" | "TD" | "T" | "STOP" | "UNSUBSCRIBE" | "取消订阅" => ReplyIntent::OptOut,
-        "退订全部" | "全部退订" | "STOP ALL" | "TD ALL" | "STOPALL" => {
-            ReplyIntent::OptOutAll
-        }
+        _ if opt_out && all => ReplyIntent::OptOutAll,
+        _ if opt_out => ReplyIntent::OptOut,
         d if d.len() == 1 && d.as_bytes()[0].is_ascii_digit() => {
             ReplyIntent::Digit(d.as_bytes()[0] - b'0')
         }
@@ -111,6 +115,11 @@ mod tests {
         assert_eq!(intent("5"), ReplyIntent::Digit(5));
         assert_eq!(intent("５。"), ReplyIntent::Digit(5));
         assert_eq!(intent("55"), ReplyIntent::Other);
+        assert_eq!(intent("请退订，谢谢"), ReplyIntent::OptOut);
+        assert_eq!(intent("我要退订全部短信"), ReplyIntent::OptOutAll);
+        assert_eq!(intent("stop please"), ReplyIntent::OptOut);
+        assert_eq!(intent("TDX"), ReplyIntent::Other);
+        assert_eq!(intent("stopover"), ReplyIntent::Other);
         assert_eq!(intent("谢谢"), ReplyIntent::Other);
         assert_eq!(intent(""), ReplyIntent::Other);
     }

@@ -135,22 +135,25 @@ pub async fn claim(
     }
 }
 
-/// Marks a claimed row as being handed to its gateway now (counting the try). `false`: the
-/// lease was lost (another node took the row after it expired) and nothing may be sent.
+/// Marks a claimed row as being handed to its gateway now (counting the try), its lease
+/// renewed until `until` so no other worker's recovery takes it while the gateway answers.
+/// `false`: the lease was lost (another node took the row after it expired); nothing may be sent.
 pub async fn mark_sending(
     store: &Store,
     message_id: i64,
     node: &str,
     now: DateTime<Utc>,
+    until: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
     on_pool!(store, |pool| {
         sqlx::query(
-            "update outbox set state = 'sending', attempts = attempts + 1
+            "update outbox set state = 'sending', attempts = attempts + 1, lease_until = $4
               where message_id = $1 and state = 'claimed' and lease_owner = $2 and lease_until > $3",
         )
         .bind(message_id)
         .bind(node)
         .bind(now)
+        .bind(until)
         .execute(pool)
         .await
         .map(|r| r.rows_affected() == 1)
@@ -212,20 +215,23 @@ pub async fn record_accepted(
     tx.commit().await
 }
 
-/// Puts a row back in the queue after a transient failure, due again at `at`.
+/// Puts a row this node is sending back in the queue after a transient failure, due again at
+/// `at`. Nothing happens if the row is no longer the node's (recovery ended it meanwhile).
 pub async fn requeue(
     store: &Store,
     message_id: i64,
+    node: &str,
     at: DateTime<Utc>,
     error: &str,
 ) -> Result<(), sqlx::Error> {
     on_pool!(store, |pool| {
         sqlx::query(
-            "update outbox set state = 'queued', next_attempt_at = $2, last_error = $3,
+            "update outbox set state = 'queued', next_attempt_at = $3, last_error = $4,
                     lease_owner = null, lease_until = null
-              where message_id = $1",
+              where message_id = $1 and state = 'sending' and lease_owner = $2",
         )
         .bind(message_id)
+        .bind(node)
         .bind(at)
         .bind(error)
         .execute(pool)
@@ -234,35 +240,59 @@ pub async fn requeue(
     })
 }
 
+/// Who may end a row: the node holding it (claimed or sending), or recovery taking a
+/// `sending` row whose lease ran out.
+#[derive(Debug, Clone, Copy)]
+pub enum Holder<'a> {
+    /// The node that claimed the row.
+    Node(&'a str),
+    /// Recovery, for a row whose lease ended before this instant.
+    Expired(DateTime<Utc>),
+}
+
 /// Ends a row in a final state without a receipt: `failed`, `unknown` or `suppressed`, keeping
-/// the ids of segments the gateway had already accepted.
+/// the ids of segments the gateway had already accepted. Only its `holder` may; `false` when
+/// the row was no longer theirs (then nothing changed).
 pub async fn end(
     store: &Store,
     message_id: i64,
+    holder: Holder<'_>,
     state: &str,
     error: &str,
     accepted: &[String],
     now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
+    let (node, expired_before) = match holder {
+        Holder::Node(node) => (Some(node), None),
+        Holder::Expired(at) => (None, Some(at)),
+    };
     let mut tx = store.begin_write().await?;
-    insert_parts(&mut tx, message_id, accepted, now).await?;
-    on_tx!(&mut tx, |conn| {
+    let ended = on_tx!(&mut tx, |conn| {
         sqlx::query(
             "update outbox set state = $2, last_error = $3, ended_at = $4,
                     provider_id = coalesce(provider_id, $5), lease_owner = null, lease_until = null
-              where message_id = $1",
+              where message_id = $1
+                and (($6 is not null and lease_owner = $6 and state in ('claimed', 'sending'))
+                  or ($7 is not null and lease_until <= $7 and state = 'sending'))",
         )
         .bind(message_id)
         .bind(state)
         .bind(error)
         .bind(now)
         .bind(accepted.first())
-        .execute(conn)
+        .bind(node)
+        .bind(expired_before)
+        .execute(&mut *conn)
         .await
-        .map(drop)
+        .map(|r| r.rows_affected() == 1)
     })?;
+    if !ended {
+        return Ok(false);
+    }
+    insert_parts(&mut tx, message_id, accepted, now).await?;
     finalize(&mut tx, message_id, state, false, now).await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(true)
 }
 
 async fn insert_parts(
@@ -276,7 +306,10 @@ async fn insert_parts(
         on_tx!(tx, |conn| {
             sqlx::query(
                 "insert into outbox_parts (message_id, part, provider_id, updated_at)
-                 values ($1, $2, $3, $4) on conflict (message_id, part) do nothing",
+                 values ($1, $2, $3, $4)
+                 on conflict (message_id, part) do update
+                    set provider_id = excluded.provider_id, state = 'sent', error = null,
+                        updated_at = excluded.updated_at",
             )
             .bind(message_id)
             .bind(part)
@@ -292,13 +325,14 @@ async fn insert_parts(
 
 /// What a final message means for its campaign contact: its attempt row gets the outcome, and
 /// the contact (on hold while the message was out) is woken — at once when the message did
-/// not get through, after the reply window when it did. A wake already sooner stays: an owner
-/// may reply before the delivery receipt arrives.
+/// not reach the owner, after the reply window when it did. A wake already sooner stays (an
+/// owner may reply before the delivery receipt arrives), and a contact that has moved on to a
+/// later attempt is left alone.
 async fn finalize(
     tx: &mut Tx,
     message_id: i64,
     outcome: &str,
-    went: bool,
+    reached: bool,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let link: Option<(Option<i64>, Option<i64>, Option<i64>)> = on_tx!(tx, |conn| {
@@ -324,7 +358,7 @@ async fn finalize(
         })?;
     }
     if let Some(contact) = contact {
-        let wait = if went { wake_secs.unwrap_or(0) } else { 0 };
+        let wait = if reached { wake_secs.unwrap_or(0) } else { 0 };
         let due = now + chrono::TimeDelta::seconds(wait.max(0));
         on_tx!(tx, |conn| {
             sqlx::query(
@@ -332,11 +366,14 @@ async fn finalize(
                     set next_attempt_at = case when next_attempt_at < $2 then next_attempt_at
                                                else $2 end,
                         updated_at = $3
-                  where campaign_contact_id = $1 and state = 'pending'",
+                  where campaign_contact_id = $1 and state = 'pending'
+                    and not exists (select 1 from attempts a
+                                     where a.campaign_contact_id = $1 and a.attempt_id > $4)",
             )
             .bind(contact)
             .bind(due)
             .bind(now)
+            .bind(attempt.unwrap_or(0))
             .execute(&mut *conn)
             .await
             .map(drop)
@@ -345,23 +382,53 @@ async fn finalize(
     Ok(())
 }
 
-/// Settles rows left behind by a node that stopped: `claimed` rows go back to the queue
-/// (nothing was sent), `sending` rows become `unknown` (the gateway may have taken them; they
-/// are never resent automatically — `huifang outbox retry` does it on purpose). `node`:
-/// this node's own rows, whatever their lease; `None`: any node's rows whose lease ran out.
-/// Returns (requeued, unknown).
-pub async fn recover(
+/// Why a row cut off mid-send is not sent again.
+const CUT_OFF: &str = "interrupted while being handed to the gateway, which may have accepted it; \
+                       not resent (huifang outbox retry to send it again)";
+
+/// Settles what `node` left behind in an earlier run (call it before the node sends again):
+/// its `claimed` rows go back to the queue (nothing was sent), its `sending` rows become
+/// `unknown` — the gateway may have taken them; they are never resent automatically. Returns
+/// (requeued, unknown).
+pub async fn recover_own(
     store: &Store,
-    node: Option<&str>,
+    node: &str,
     now: DateTime<Utc>,
 ) -> Result<(u64, u64), sqlx::Error> {
     let requeued = on_pool!(store, |pool| {
         sqlx::query(
             "update outbox set state = 'queued', lease_owner = null, lease_until = null
-              where state = 'claimed'
-                and (($1 is not null and lease_owner = $1) or ($1 is null and lease_until <= $2))",
+              where state = 'claimed' and lease_owner = $1",
         )
         .bind(node)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    let cut_off: Vec<i64> = on_pool!(store, |pool| {
+        sqlx::query_scalar(
+            "select message_id from outbox where state = 'sending' and lease_owner = $1",
+        )
+        .bind(node)
+        .fetch_all(pool)
+        .await
+    })?;
+    let mut unknown = 0;
+    for id in cut_off {
+        if end(store, id, Holder::Node(node), "unknown", CUT_OFF, &[], now).await? {
+            unknown += 1;
+        }
+    }
+    Ok((requeued, unknown))
+}
+
+/// The same for rows of any node whose lease ran out (a node that died and has not come back).
+pub async fn recover_expired(store: &Store, now: DateTime<Utc>) -> Result<(u64, u64), sqlx::Error> {
+    let requeued = on_pool!(store, |pool| {
+        sqlx::query(
+            "update outbox set state = 'queued', lease_owner = null, lease_until = null
+              where state = 'claimed' and lease_until <= $1",
+        )
         .bind(now)
         .execute(pool)
         .await
@@ -369,27 +436,29 @@ pub async fn recover(
     })?;
     let cut_off: Vec<i64> = on_pool!(store, |pool| {
         sqlx::query_scalar(
-            "select message_id from outbox where state = 'sending'
-                and (($1 is not null and lease_owner = $1) or ($1 is null and lease_until <= $2))",
+            "select message_id from outbox where state = 'sending' and lease_until <= $1",
         )
-        .bind(node)
         .bind(now)
         .fetch_all(pool)
         .await
     })?;
-    for id in &cut_off {
-        end(
+    let mut unknown = 0;
+    for id in cut_off {
+        if end(
             store,
-            *id,
+            id,
+            Holder::Expired(now),
             "unknown",
-            "interrupted while being handed to the gateway, which may have accepted it; \
-             not resent (huifang outbox retry to send it again)",
+            CUT_OFF,
             &[],
             now,
         )
-        .await?;
+        .await?
+        {
+            unknown += 1;
+        }
     }
-    Ok((requeued, cut_off.len() as u64))
+    Ok((requeued, unknown))
 }
 
 /// Writes a delivery receipt down as it arrives (applied by [`apply_receipts`]).
@@ -421,16 +490,37 @@ const RECEIPT_MATCH_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 /// is, `failed` as soon as one is not. Returns how many receipts were applied.
 pub async fn apply_receipts(store: &Store, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
     type Pending = (i64, String, bool, String, Option<String>, DateTime<Utc>);
+    // Receipts that name no segment of ours (yet) wait a day, then are dropped; they never
+    // hold back the others.
+    let dropped = on_pool!(store, |pool| {
+        sqlx::query(
+            "update sms_receipts set applied_at = $1
+              where applied_at is null and received_at < $2
+                and not exists (select 1 from outbox_parts p
+                                 where p.provider_id = sms_receipts.provider_id)",
+        )
+        .bind(now)
+        .bind(now - RECEIPT_MATCH_WINDOW)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    if dropped > 0 {
+        tracing::warn!(dropped, "delivery receipts for no message we sent; dropped");
+    }
     let pending: Vec<Pending> = on_pool!(store, |pool| {
         sqlx::query_as(
-            "select receipt_id, provider_id, delivered, status, error, received_at
-               from sms_receipts where applied_at is null order by receipt_id limit 1000",
+            "select r.receipt_id, r.provider_id, r.delivered, r.status, r.error, r.received_at
+               from sms_receipts r
+              where r.applied_at is null
+                and exists (select 1 from outbox_parts p where p.provider_id = r.provider_id)
+              order by r.receipt_id limit 1000",
         )
         .fetch_all(pool)
         .await
     })?;
     let mut applied = 0;
-    for (receipt_id, provider_id, delivered, status, error, received_at) in pending {
+    for (receipt_id, provider_id, delivered, status, error, _received_at) in pending {
         let mut tx = store.begin_write().await?;
         // The segment awaiting its receipt first (an SMSC that restarted may reuse ids).
         let part: Option<(i64, i64, String)> = on_tx!(&mut tx, |conn| {
@@ -443,11 +533,6 @@ pub async fn apply_receipts(store: &Store, now: DateTime<Utc>) -> Result<usize, 
             .await
         })?;
         let Some((message_id, part, part_state)) = part else {
-            if received_at + RECEIPT_MATCH_WINDOW < now {
-                tracing::warn!(%provider_id, "delivery receipt for no message we sent; dropped");
-                mark_applied(&mut tx, receipt_id, now).await?;
-                tx.commit().await?;
-            }
             continue;
         };
         if part_state != "sent" {
@@ -493,23 +578,35 @@ pub async fn apply_receipts(store: &Store, now: DateTime<Utc>) -> Result<usize, 
         } else {
             None
         };
-        if let Some((state, went, error)) = outcome {
-            let changed = on_tx!(&mut tx, |conn| {
-                sqlx::query(
-                    "update outbox set state = $2, last_error = coalesce($3, last_error),
-                            ended_at = $4
-                      where message_id = $1 and (ended_at is null or state = 'sent')",
+        if let Some((state, reached, error)) = outcome {
+            // A `sent` row takes the receipt's word. Its contact is woken only if the row was
+            // not final yet: one given up on (no receipt in time) has had its say already.
+            let was_open: Option<bool> = on_tx!(&mut tx, |conn| {
+                sqlx::query_scalar(
+                    "select ended_at is null from outbox where message_id = $1 and state = 'sent'",
                 )
                 .bind(message_id)
-                .bind(state)
-                .bind(error)
-                .bind(now)
-                .execute(&mut *conn)
+                .fetch_optional(&mut *conn)
                 .await
-                .map(|r| r.rows_affected())
             })?;
-            if changed > 0 {
-                finalize(&mut tx, message_id, state, went, now).await?;
+            if let Some(was_open) = was_open {
+                on_tx!(&mut tx, |conn| {
+                    sqlx::query(
+                        "update outbox set state = $2, last_error = coalesce($3, last_error),
+                                ended_at = coalesce(ended_at, $4)
+                          where message_id = $1",
+                    )
+                    .bind(message_id)
+                    .bind(state)
+                    .bind(error)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await
+                    .map(drop)
+                })?;
+                if was_open {
+                    finalize(&mut tx, message_id, state, reached, now).await?;
+                }
             }
         }
         mark_applied(&mut tx, receipt_id, now).await?;
@@ -548,18 +645,20 @@ pub async fn give_up_receipts(
     })?;
     for id in &stale {
         let mut tx = store.begin_write().await?;
-        on_tx!(&mut tx, |conn| {
+        let ended = on_tx!(&mut tx, |conn| {
             sqlx::query(
                 "update outbox set ended_at = $2, last_error = 'no delivery receipt came'
-                  where message_id = $1 and ended_at is null",
+                  where message_id = $1 and state = 'sent' and ended_at is null",
             )
             .bind(id)
             .bind(now)
-            .execute(conn)
+            .execute(&mut *conn)
             .await
-            .map(drop)
+            .map(|r| r.rows_affected() == 1)
         })?;
-        finalize(&mut tx, *id, "sent", true, now).await?;
+        if ended {
+            finalize(&mut tx, *id, "sent", true, now).await?;
+        }
         tx.commit().await?;
     }
     Ok(stale.len() as u64)
@@ -572,16 +671,29 @@ pub async fn retry(
     message_id: i64,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    on_pool!(store, |pool| {
+    let mut tx = store.begin_write().await?;
+    let queued = on_tx!(&mut tx, |conn| {
         sqlx::query(
             "update outbox set state = 'queued', next_attempt_at = $2, ended_at = null,
-                    lease_owner = null, lease_until = null
+                    provider_id = null, lease_owner = null, lease_until = null
               where message_id = $1 and state in ('unknown', 'failed')",
         )
         .bind(message_id)
         .bind(now)
-        .execute(pool)
+        .execute(&mut *conn)
         .await
         .map(|r| r.rows_affected() == 1)
-    })
+    })?;
+    if queued {
+        // The new send's segments get new ids; receipts for the old ones must not count.
+        on_tx!(&mut tx, |conn| {
+            sqlx::query("delete from outbox_parts where message_id = $1")
+                .bind(message_id)
+                .execute(conn)
+                .await
+                .map(drop)
+        })?;
+    }
+    tx.commit().await?;
+    Ok(queued)
 }

@@ -46,8 +46,9 @@ struct Question {
     reply_max: Option<i64>,
 }
 
-/// How long after its SMS a survey question accepts a digit reply.
-const REPLY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::days(7);
+/// The longest a survey SMS may wait for its reply (`reply_hours` is at most 336): an outer
+/// bound on the search; the contact's own state is the real window.
+const REPLY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::days(15);
 
 /// Handles one SMS reply from `from` (E.164 or as the SMSC gave it) to our number `to`.
 pub async fn record_reply(
@@ -93,9 +94,10 @@ async fn opt_out(
     })
 }
 
-/// A digit answers the latest survey question sent to the number within the reply window
-/// (one still marked `sending` counts: a quick owner may answer before the gateway's
-/// acknowledgement is written down).
+/// A digit answers the latest survey question sent to the number whose contact is still open
+/// (waiting for the reply, or on to a later channel); once the contact is finished the reply
+/// is kept but ignored. A question still marked `sending` counts (a quick owner may answer
+/// before the gateway's acknowledgement is written down), and so does one left `unknown`.
 async fn answer(
     tx: &mut Tx,
     phone: &Phone,
@@ -104,12 +106,13 @@ async fn answer(
 ) -> Result<Handled, sqlx::Error> {
     let question: Option<Question> = on_tx!(tx, |conn| {
         sqlx::query_as(
-            "select message_id, attempt_id, campaign_id, campaign_contact_id, reply_node,
-                    reply_min, reply_max
-               from outbox
-              where recipient = $1 and reply_node is not null
-                and (sent_at >= $2 or state = 'sending')
-              order by message_id desc limit 1",
+            "select o.message_id, o.attempt_id, o.campaign_id, o.campaign_contact_id,
+                    o.reply_node, o.reply_min, o.reply_max
+               from outbox o
+               join campaign_contacts c on c.campaign_contact_id = o.campaign_contact_id
+              where o.recipient = $1 and o.reply_node is not null and c.state <> 'done'
+                and (o.sent_at >= $2 or o.state in ('sending', 'unknown'))
+              order by o.message_id desc limit 1",
         )
         .bind(phone.as_str())
         .bind(now - REPLY_WINDOW)
@@ -118,7 +121,7 @@ async fn answer(
     })?;
     let Some(q) = question else {
         return Ok(Handled::ignored(
-            "no survey question awaits a reply from this number",
+            "no open survey question awaits a reply from this number",
         ));
     };
     let (Some(node), Some(attempt), Some(campaign), Some(contact)) = (

@@ -16,7 +16,7 @@ use governor::DefaultDirectRateLimiter;
 use tokio::sync::{Mutex, Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
-use super::delivery::{self, Claimed};
+use super::delivery::{self, Claimed, Holder};
 use super::inbound;
 use crate::channels::email::{Email, EmailGateway};
 use crate::channels::http_sms::HttpSmsGateway;
@@ -56,6 +56,14 @@ impl SmsGateway {
         match self {
             SmsGateway::Smpp(_) => "smpp",
             SmsGateway::Http(_) => "http",
+        }
+    }
+
+    /// Segments the gateway will count for `text` (each is paced).
+    fn segment_count(&self, text: &str) -> usize {
+        match self {
+            SmsGateway::Smpp(g) => g.segment_count(text),
+            SmsGateway::Http(_) => 1,
         }
     }
 
@@ -163,10 +171,10 @@ impl Worker {
         channels
     }
 
-    /// Settles what this node left behind in an earlier life (see [`delivery::recover`]).
+    /// Settles what this node left behind in an earlier life (see [`delivery::recover_own`]).
     pub async fn recover(&self) -> Result<(u64, u64), WorkerError> {
         let (requeued, unknown) =
-            delivery::recover(&self.store, Some(&self.node), self.clock.now()).await?;
+            delivery::recover_own(&self.store, &self.node, self.clock.now()).await?;
         if requeued + unknown > 0 {
             tracing::warn!(node = %self.node, requeued, unknown, "outbox rows left by an earlier run settled");
         }
@@ -256,7 +264,7 @@ impl Worker {
     /// One pass: leftovers of other nodes, receipts, then one batch of due rows.
     pub async fn pass(self: &Arc<Self>) -> Result<Pass, WorkerError> {
         let now = self.clock.now();
-        delivery::recover(&self.store, None, now).await?;
+        delivery::recover_expired(&self.store, now).await?;
         let receipts = delivery::apply_receipts(&self.store, now).await?;
         let wait = chrono::TimeDelta::hours(self.config.receipt_wait_hours.max(1));
         delivery::give_up_receipts(&self.store, wait, now).await?;
@@ -301,6 +309,7 @@ impl Worker {
             delivery::end(
                 &self.store,
                 row.message_id,
+                Holder::Node(&self.node),
                 "suppressed",
                 &reason,
                 &[],
@@ -311,10 +320,16 @@ impl Worker {
         }
         match (channel, &self.sms, &self.email) {
             (Channel::Email, _, Some((_, limit))) => limit.until_ready().await,
-            (Channel::Sms, Some((_, limit)), _) => limit.until_ready().await,
+            // An SMSC's rate counts segments, not messages.
+            (Channel::Sms, Some((gateway, limit)), _) => {
+                for _ in 0..gateway.segment_count(&row.body) {
+                    limit.until_ready().await;
+                }
+            }
             _ => {}
         }
-        if !delivery::mark_sending(&self.store, row.message_id, &self.node, self.clock.now())
+        let now = self.clock.now();
+        if !delivery::mark_sending(&self.store, row.message_id, &self.node, now, now + LEASE)
             .await?
         {
             tracing::warn!(
@@ -351,16 +366,26 @@ impl Worker {
                 let tries = row.attempts + 1;
                 if tries >= self.config.max_attempts {
                     let why = format!("gave up after {tries} tries: {reason}");
-                    delivery::end(&self.store, row.message_id, "failed", &why, &[], now).await?;
+                    delivery::end(
+                        &self.store,
+                        row.message_id,
+                        Holder::Node(&self.node),
+                        "failed",
+                        &why,
+                        &[],
+                        now,
+                    )
+                    .await?;
                 } else {
                     let at = now + self.backoff(tries, retry_after);
-                    delivery::requeue(&self.store, row.message_id, at, &reason).await?;
+                    delivery::requeue(&self.store, row.message_id, &self.node, at, &reason).await?;
                 }
             }
             Err(SendError::Permanent { reason, accepted }) => {
                 delivery::end(
                     &self.store,
                     row.message_id,
+                    Holder::Node(&self.node),
                     "failed",
                     &reason,
                     &accepted,
@@ -376,6 +401,7 @@ impl Worker {
                 delivery::end(
                     &self.store,
                     row.message_id,
+                    Holder::Node(&self.node),
                     "unknown",
                     &reason,
                     &accepted,

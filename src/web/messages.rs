@@ -89,7 +89,7 @@ async fn sms_inbound(
     Query(query): Query<TokenQuery>,
     Json(reply): Json<SmsReply>,
 ) -> Result<Json<Value>, ApiError> {
-    let Some(expected) = state.sms_inbound_token.as_deref() else {
+    let Some(expected) = state.sms_inbound_token.as_deref().filter(|t| !t.is_empty()) else {
         return Err(ApiError::NotFound(
             "the SMS reply webhook is off: set [sms] inbound_token".into(),
         ));
@@ -98,7 +98,8 @@ async fn sms_inbound(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if bearer.or(query.token.as_deref()) != Some(expected) {
+    let given = bearer.or(query.token.as_deref()).unwrap_or("");
+    if !same_secret(given, expected) {
         return Err(ApiError::Unauthorized(
             "wrong or missing webhook token".into(),
         ));
@@ -115,4 +116,28 @@ async fn sms_inbound(
     )
     .await?;
     Ok(Json(json!(handled)))
+}
+
+/// Compares a presented secret with ours in time that does not depend on where they differ.
+fn same_secret(given: &str, expected: &str) -> bool {
+    let (a, b) = (given.as_bytes(), expected.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for (i, byte) in b.iter().enumerate() {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ byte);
+    }
+    diff == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn secrets_match_only_whole() {
+        assert!(same_secret("w3bh00k", "w3bh00k"));
+        assert!(!same_secret("w3bh00", "w3bh00k"));
+        assert!(!same_secret("w3bh00kk", "w3bh00k"));
+        assert!(!same_secret("", "w3bh00k"));
+        assert!(!same_secret("x3bh00k", "w3bh00k"));
+    }
 }

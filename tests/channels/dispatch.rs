@@ -106,7 +106,7 @@ async fn a_worker_killed_mid_send_resends_nothing_the_smsc_accepted() {
         std::fs::write(
             &config,
             format!(
-                "[sms]\nmessages_per_second = 100\n[sms.smpp]\naddress = \"127.0.0.1:{}\"\n\
+                "[sms]\nmessages_per_second = 20\n[sms.smpp]\naddress = \"127.0.0.1:{}\"\n\
                  system_id = \"huifang\"\npassword = \"secret\"\nsource_addr = \"4008108888\"\n",
                 smsc.ports[0]
             ),
