@@ -55,6 +55,7 @@ impl Endpoint {
             invite: Some(req.clone()),
             ok: None,
             forget_at: None,
+            timer_armed: None,
         };
         self.calls.insert(key, call);
         self.by_call_id.insert(req.call_id.clone(), key);
