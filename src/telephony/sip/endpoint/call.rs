@@ -168,9 +168,10 @@ pub(super) struct Call {
     pub(super) ring_deadline: Option<Instant>,
     pub(super) cancel_wanted: Option<Disposition>,
     pub(super) ack: Option<Vec<u8>>,
-    // Incoming only.
-    pub(super) invite: Option<Parsed>,
-    pub(super) ok: Option<OkRetransmit>,
+    // Incoming only, boxed: calls are kept in a map by value and thousands of ended ones linger
+    // at a time; inline, these two made every call's slot 900 bytes instead of 480.
+    pub(super) invite: Option<Box<Parsed>>,
+    pub(super) ok: Option<Box<OkRetransmit>>,
     pub(super) forget_at: Option<Instant>,
     /// The deadline last pushed on the timer heap for this call: pushed again only when it
     /// moves.

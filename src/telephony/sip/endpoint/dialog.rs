@@ -229,7 +229,9 @@ impl Endpoint {
         let (t1, reliable) = (self.config.timers.t1, call_transport(self, key).reliable());
         if let Some(call) = self.calls.get_mut(&key) {
             let invite = (req.cseq, from);
-            call.ok = Some(OkRetransmit::new(bytes, invite, false, now, t1, reliable));
+            call.ok = Some(Box::new(OkRetransmit::new(
+                bytes, invite, false, now, t1, reliable,
+            )));
         }
         self.schedule_call(key);
     }
