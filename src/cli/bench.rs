@@ -71,35 +71,47 @@ pub(super) async fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
 
 async fn calls(args: CallsArgs) -> anyhow::Result<ExitCode> {
     let ua = UserAgent::start(UserAgentConfig::new(args.listen)).await?;
-    let permits = Arc::new(Semaphore::new(args.concurrency.max(1)));
     let ok = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..args.calls {
-        let permit = Arc::clone(&permits).acquire_owned().await?;
+    // The load runs in a task of the runtime, as the dialer's campaign workers do (they place
+    // their calls from a spawned task too), not on the thread that started the runtime: from
+    // there every permit and every spawn was a wake-up across threads.
+    let load = {
         let (ua, target, ok, failed) =
             (ua.clone(), args.target.clone(), ok.clone(), failed.clone());
-        tasks.spawn(async move {
-            let _permit = permit;
-            let answered = match ua.dial(DialRequest::new(target)).await {
-                Ok(mut call) => {
-                    let answered = call.wait_answer().await;
-                    call.hangup().await;
-                    call.close().await;
-                    answered
-                }
-                Err(err) => {
-                    tracing::warn!(%err, "dial failed");
-                    false
-                }
-            };
-            let counter = if answered { ok } else { failed };
-            counter.fetch_add(1, Ordering::Relaxed);
-        });
-        while tasks.try_join_next().is_some() {}
-    }
-    while tasks.join_next().await.is_some() {}
+        let (calls, concurrency) = (args.calls, args.concurrency.max(1));
+        tokio::spawn(async move {
+            let permits = Arc::new(Semaphore::new(concurrency));
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..calls {
+                let permit = Arc::clone(&permits).acquire_owned().await?;
+                let (ua, target, ok, failed) =
+                    (ua.clone(), target.clone(), ok.clone(), failed.clone());
+                tasks.spawn(async move {
+                    let _permit = permit;
+                    let answered = match ua.dial(DialRequest::new(target)).await {
+                        Ok(mut call) => {
+                            let answered = call.wait_answer().await;
+                            call.hangup().await;
+                            call.close().await;
+                            answered
+                        }
+                        Err(err) => {
+                            tracing::warn!(%err, "dial failed");
+                            false
+                        }
+                    };
+                    let counter = if answered { ok } else { failed };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                });
+                while tasks.try_join_next().is_some() {}
+            }
+            while tasks.join_next().await.is_some() {}
+            anyhow::Ok(())
+        })
+    };
+    load.await??;
     let seconds = start.elapsed().as_secs_f64();
     let ok = ok.load(Ordering::Relaxed);
     println!(

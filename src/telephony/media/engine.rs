@@ -4,7 +4,7 @@
 //! ```text
 //! MediaEngine::new(ip: IpAddr) -> MediaEngine                       // Clone; no I/O yet
 //! MediaEngine::with_config(ip: IpAddr, config: MediaConfig) -> MediaEngine
-//! MediaEngine::open(&self) -> Result<MediaLeg, MediaError>  (async) // binds ip:0
+//! MediaEngine::open(&self) -> Result<MediaLeg, MediaError>  (async) // a pooled port
 //! MediaEngine::send_jitter(&self) -> JitterSummary                  // p50/p99/max µs
 //! MediaEngine::reset_send_jitter(&self)
 //! MediaEngine::leg_count(&self) -> usize
@@ -38,8 +38,17 @@
 //!   audio; otherwise **comfort silence**: the stream never pauses, so NAT bindings and
 //!   trunks' RTP timeouts stay happy and the marker bit is set once, on the first packet.
 //!   We always send 20 ms frames whatever `ptime` says; we accept any frame size.
+//! - **Ports**: a leg's socket comes from a pool of ports bound once and reused across calls
+//!   (oldest idle first, emptied of stale datagrams); an ended leg's port goes back to it.
+//!   See [`ports`].
+//! - **Source filtering**: a connected leg hears only its peer: datagrams from another IP
+//!   address than the negotiated one are dropped (counted in [`MediaStats::foreign`]), so a
+//!   host that finds an open port cannot inject audio or digits. The port is not checked:
+//!   peers that send from another port than they advertise (non-symmetric RTP) still work.
+//!   A peer address left unspecified (`0.0.0.0`, a hold) filters nothing; a leg not connected
+//!   yet is not read at all.
 //! - **Receiving**: no task per leg: after sending a slot, the same thread reads each of its
-//!   legs' sockets until `WouldBlock` (non-blocking `recv_from`). That costs no wake-ups or
+//!   connected legs' sockets until `WouldBlock` (non-blocking `recv_from`). That costs no wake-ups or
 //!   epoll per packet; a packet waits at most one 20 ms period before it is processed.
 //!   PCMU and PCMA are decoded by payload type whatever was negotiated; telephone-events are
 //!   recognised by shape on any dynamic payload type; in-band DTMF is detected on the audio.
@@ -60,7 +69,7 @@
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
-use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
@@ -98,6 +107,8 @@ const MAX_RELAY: usize = 800;
 /// Histogram resolution and range.
 const BUCKET_US: u64 = 10;
 const BUCKETS: usize = 10_000;
+/// Most idle RTP sockets the engine keeps for reuse.
+const MAX_IDLE_PORTS: usize = 4096;
 
 /// Tunables of the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +174,8 @@ pub struct MediaStats {
     pub packets_sent: u64,
     /// Datagrams received that parsed as RTP.
     pub packets_received: u64,
+    /// Datagrams from another address than the peer's, dropped unread.
+    pub foreign: u64,
     /// Datagrams that did not parse as RTP.
     pub malformed: u64,
     /// Packets with a payload type that is neither G.711 nor a telephone-event.
@@ -264,6 +277,7 @@ impl std::fmt::Debug for MediaEngine {
 
 struct Inner {
     ip: IpAddr,
+    ports: Arc<ports::PortPool>,
     config: MediaConfig,
     slots: Vec<Mutex<Vec<Arc<Leg>>>>,
     next_slot: AtomicUsize,
@@ -298,6 +312,7 @@ impl MediaEngine {
         MediaEngine {
             inner: Arc::new(Inner {
                 ip,
+                ports: ports::PortPool::new(ip, MAX_IDLE_PORTS),
                 config,
                 slots: (0..SLOTS).map(|_| Mutex::new(Vec::new())).collect(),
                 next_slot: AtomicUsize::new(0),
@@ -309,13 +324,16 @@ impl MediaEngine {
         }
     }
 
-    /// Opens a leg: binds one UDP socket on `ip:0`; the sender thread sends and reads it.
+    /// Opens a leg on a port of the pool (bound on `ip:0` when none is idle); the sender thread
+    /// sends and reads it.
     pub async fn open(&self) -> Result<MediaLeg, MediaError> {
         let ip = self.inner.ip;
-        let bind_err = |source| MediaError::Bind { ip, source };
-        let socket = StdUdpSocket::bind(SocketAddr::new(ip, 0)).map_err(bind_err)?;
-        socket.set_nonblocking(true).map_err(bind_err)?;
-        let local = socket.local_addr().map_err(bind_err)?;
+        let socket = self
+            .inner
+            .ports
+            .take()
+            .map_err(|source| MediaError::Bind { ip, source })?;
+        let local = socket.local_addr();
         let (events_tx, events) = mpsc::unbounded_channel();
         let (r1, r2) = (self.inner.random(), self.inner.random());
         let slot = self.inner.next_slot.fetch_add(1, Ordering::Relaxed) % SLOTS;
@@ -358,6 +376,11 @@ impl MediaEngine {
     /// Forgets the jitter measured so far (after a benchmark's warm-up).
     pub fn reset_send_jitter(&self) {
         self.inner.jitter.reset();
+    }
+
+    /// RTP ports bound and waiting for a call.
+    pub fn idle_ports(&self) -> usize {
+        self.inner.ports.idle_count()
     }
 
     /// Legs open now.
@@ -561,6 +584,7 @@ impl Drop for MediaLeg {
 }
 
 mod leg;
+mod ports;
 
 use leg::{Leg, LegState, PlayRequest};
 

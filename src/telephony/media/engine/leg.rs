@@ -120,7 +120,7 @@ impl LegState {
 pub(super) struct Leg {
     pub(super) slot: usize,
     pub(super) local: SocketAddr,
-    pub(super) socket: StdUdpSocket,
+    pub(super) socket: super::ports::PooledSocket,
     pub(super) events: mpsc::UnboundedSender<MediaEvent>,
     pub(super) config: MediaConfig,
     pub(super) state: Mutex<LegState>,
@@ -171,11 +171,16 @@ impl Leg {
         }
     }
 
-    /// Reads what arrived since the last tick (non-blocking), on the sender thread.
+    /// Reads what arrived since the last tick (non-blocking), on the sender thread. A leg not
+    /// connected yet is not read: it would only drop what it read, and what waits is read (and
+    /// filtered) once the peer's address is known.
     pub(super) fn drain(&self, buf: &mut [u8]) {
+        if lock(&self.state).params.is_none() {
+            return;
+        }
         for _ in 0..MAX_READS_PER_TICK {
             match self.socket.recv_from(buf) {
-                Ok((n, _from)) => self.on_datagram(&buf[..n], Instant::now()),
+                Ok((n, from)) => self.on_datagram(&buf[..n], from, Instant::now()),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
                     // ICMP errors surface here on some systems; the next tick reads on.
@@ -186,14 +191,18 @@ impl Leg {
         }
     }
 
-    /// One received datagram.
-    pub(super) fn on_datagram(&self, data: &[u8], now: Instant) {
-        let Ok(packet) = RtpPacket::parse(data) else {
-            lock(&self.state).stats.malformed += 1;
-            return;
-        };
+    /// One datagram received from `from`.
+    pub(super) fn on_datagram(&self, data: &[u8], from: SocketAddr, now: Instant) {
         let mut guard = lock(&self.state);
         let st = &mut *guard;
+        if !st.params.is_none_or(|p| from_peer(p.remote, from)) {
+            st.stats.foreign += 1;
+            return;
+        }
+        let Ok(packet) = RtpPacket::parse(data) else {
+            st.stats.malformed += 1;
+            return;
+        };
         st.stats.packets_received += 1;
         st.last_rx = Some(now);
         st.timeout_reported = false;
@@ -267,5 +276,21 @@ impl Leg {
             let _ = self.events.send(MediaEvent::PlayInterrupted(digit));
         }
         true
+    }
+}
+
+/// Whether a datagram from `from` may be the peer's, whose negotiated address is `remote`: same
+/// IP address (any port: not every peer sends from the port it advertises). An unspecified
+/// `remote` (`0.0.0.0`, a hold) filters nothing.
+pub(super) fn from_peer(remote: SocketAddr, from: SocketAddr) -> bool {
+    let (remote, from) = (canonical(remote.ip()), canonical(from.ip()));
+    remote.is_unspecified() || remote == from
+}
+
+/// IPv4-mapped IPv6 addresses (a dual-stack socket's view of IPv4 peers) as plain IPv4.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
     }
 }

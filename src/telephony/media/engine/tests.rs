@@ -344,3 +344,91 @@ async fn many_legs_send_jitter() {
     println!("{n} legs: {j:?}, {received} packets received");
     assert!(j.count as usize >= n * 200);
 }
+
+/// A valid PCMU packet (12-byte header, 160 bytes of silence).
+fn rtp_packet(seq: u16) -> Vec<u8> {
+    let mut p = vec![0x80, 0x00];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+    p.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+    p.extend(std::iter::repeat_n(0xff, 160));
+    p
+}
+
+#[tokio::test]
+async fn a_connected_leg_hears_only_its_peers_address() {
+    let engine = MediaEngine::new(LOCAL);
+    let a = engine.open().await.unwrap();
+    let peer = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    // Another host: the whole of 127/8 is loopback on Linux.
+    let intruder = std::net::UdpSocket::bind((Ipv4Addr::new(127, 0, 0, 2), 0)).unwrap();
+    // The same host as the peer, another port (a peer without symmetric RTP).
+    let peer_other_port = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    a.connect(MediaParams {
+        remote: peer.local_addr().unwrap(),
+        codec: Codec::Pcmu,
+        dtmf_pt: None,
+        ptime_ms: 20,
+    });
+    for seq in 0..5 {
+        intruder.send_to(&rtp_packet(seq), a.local_addr()).unwrap();
+    }
+    for seq in 0..3 {
+        peer.send_to(&rtp_packet(seq), a.local_addr()).unwrap();
+    }
+    peer_other_port
+        .send_to(&rtp_packet(3), a.local_addr())
+        .unwrap();
+    let stats = timeout(WAIT, async {
+        loop {
+            let stats = a.stats();
+            if stats.foreign + stats.packets_received >= 9 {
+                return stats;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the leg read its datagrams");
+    assert_eq!(stats.foreign, 5, "{stats:?}");
+    assert_eq!(stats.packets_received, 4, "{stats:?}");
+    a.close().await;
+}
+
+#[tokio::test]
+async fn an_ended_legs_port_carries_a_later_call() {
+    let engine = MediaEngine::new(LOCAL);
+    let a = engine.open().await.unwrap();
+    let port = a.local_addr();
+    assert_eq!(engine.idle_ports(), 0);
+    a.close().await;
+    // The sender thread may hold the leg for the rest of its tick.
+    timeout(WAIT, async {
+        while engine.idle_ports() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the closed leg's port went back to the pool");
+    let b = engine.open().await.unwrap();
+    assert_eq!(b.local_addr(), port);
+    assert_eq!(engine.idle_ports(), 0);
+    b.close().await;
+}
+
+#[test]
+fn the_peer_is_recognised_by_its_address() {
+    let at = |s: &str| s.parse::<SocketAddr>().unwrap();
+    assert!(leg::from_peer(at("10.0.0.5:4000"), at("10.0.0.5:4000")));
+    assert!(leg::from_peer(at("10.0.0.5:4000"), at("10.0.0.5:4002")));
+    assert!(!leg::from_peer(at("10.0.0.5:4000"), at("10.0.0.6:4000")));
+    assert!(leg::from_peer(
+        at("10.0.0.5:4000"),
+        at("[::ffff:10.0.0.5]:4000")
+    ));
+    assert!(leg::from_peer(at("0.0.0.0:4000"), at("192.0.2.1:9")));
+    assert!(!leg::from_peer(
+        at("[2001:db8::1]:4000"),
+        at("[2001:db8::2]:4000")
+    ));
+}

@@ -168,10 +168,14 @@ pub(super) struct Call {
     pub(super) ring_deadline: Option<Instant>,
     pub(super) cancel_wanted: Option<Disposition>,
     pub(super) ack: Option<Vec<u8>>,
-    // Incoming only.
-    pub(super) invite: Option<Parsed>,
-    pub(super) ok: Option<OkRetransmit>,
+    // Incoming only, boxed: calls are kept in a map by value and thousands of ended ones linger
+    // at a time; inline, these two made every call's slot 900 bytes instead of 480.
+    pub(super) invite: Option<Box<Parsed>>,
+    pub(super) ok: Option<Box<OkRetransmit>>,
     pub(super) forget_at: Option<Instant>,
+    /// The deadline last pushed on the timer heap for this call: pushed again only when it
+    /// moves.
+    pub(super) timer_armed: Option<Instant>,
 }
 
 impl Call {
@@ -203,7 +207,13 @@ impl Call {
 
 impl Endpoint {
     pub(super) fn schedule_call(&mut self, key: CallKey) {
-        if let Some(at) = self.calls.get(&key).and_then(Call::deadline) {
+        let Some(call) = self.calls.get_mut(&key) else {
+            return;
+        };
+        if let Some(at) = call.deadline()
+            && call.timer_armed != Some(at)
+        {
+            call.timer_armed = Some(at);
             self.arm(at, TimerRef::Call(key));
         }
     }
@@ -212,12 +222,16 @@ impl Endpoint {
         let Some(call) = self.calls.get_mut(&key) else {
             return;
         };
+        // Whichever entry fired, the next deadline is pushed afresh below.
+        call.timer_armed = None;
         if call.forget_at.is_some_and(|at| at <= now) {
             let id = call.call_id.clone();
             // An INVITE left proceeding (no final response ever) has no timer of its own.
             if let Some(branch) = call.invite_branch.take() {
-                self.clients
-                    .remove(&(branch, rsip::Method::Invite.to_string()));
+                self.clients.remove(&(
+                    branch,
+                    crate::telephony::sip::message::method_name(rsip::Method::Invite),
+                ));
             }
             self.calls.remove(&key);
             self.by_call_id.remove(&id);

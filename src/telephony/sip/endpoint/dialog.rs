@@ -229,7 +229,9 @@ impl Endpoint {
         let (t1, reliable) = (self.config.timers.t1, call_transport(self, key).reliable());
         if let Some(call) = self.calls.get_mut(&key) {
             let invite = (req.cseq, from);
-            call.ok = Some(OkRetransmit::new(bytes, invite, false, now, t1, reliable));
+            call.ok = Some(Box::new(OkRetransmit::new(
+                bytes, invite, false, now, t1, reliable,
+            )));
         }
         self.schedule_call(key);
     }
@@ -284,12 +286,12 @@ impl Endpoint {
     pub(super) fn on_ack(&mut self, now: Instant, req: &Parsed) {
         if let Some(entry) = self
             .servers
-            .get_mut(&(req.branch.clone(), Method::Invite.to_string()))
+            .get_mut(&(req.branch.clone(), message::method_name(Method::Invite)))
             && let super::ServerTx::Invite(tx) = &mut entry.tx
             && tx.is_final()
         {
             tx.on_ack(now);
-            let key = (req.branch.clone(), Method::Invite.to_string());
+            let key = (req.branch.clone(), message::method_name(Method::Invite));
             self.server_outputs(now, key, Vec::new());
         }
         let Some(key) = self.call_of(req) else { return };

@@ -165,6 +165,8 @@ struct ClientEntry {
     owner: Owner,
     to: SocketAddr,
     transport: Transport,
+    /// The deadline last pushed on the timer heap: pushed again only when it moves.
+    armed: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -178,16 +180,18 @@ struct ServerEntry {
     tx: ServerTx,
     from: SocketAddr,
     transport: Transport,
+    /// The deadline last pushed on the timer heap: pushed again only when it moves.
+    armed: Option<Instant>,
 }
 
 /// (branch, method): CANCEL shares its INVITE's branch, so the method is part of the key.
-type ClientKey = (String, String);
-type ServerKey = (String, String);
+type ClientKey = (String, &'static str);
+type ServerKey = (String, &'static str);
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum TimerRef {
-    Client(String, String),
-    Server(String, String),
+    Client(String, &'static str),
+    Server(String, &'static str),
     Call(CallKey),
     Reg(RegKey),
 }
@@ -196,6 +200,9 @@ enum TimerRef {
 #[derive(Debug)]
 pub struct Endpoint {
     config: EndpointConfig,
+    /// `config.local` as text, for every Via and Contact (formatting the address for each
+    /// request showed in the call set-up profile).
+    local_text: String,
     rng: ChaCha8Rng,
     next_key: u64,
     calls: HashMap<CallKey, Call>,
@@ -212,6 +219,7 @@ impl Endpoint {
     /// A new endpoint; `seed` feeds the tags, branches and Call-IDs it makes up.
     pub fn new(config: EndpointConfig, seed: u64) -> Endpoint {
         Endpoint {
+            local_text: config.local.to_string(),
             config,
             rng: ChaCha8Rng::seed_from_u64(seed),
             next_key: 1,
@@ -269,8 +277,8 @@ impl Endpoint {
                 break;
             };
             match target {
-                TimerRef::Client(branch, method) => self.client_timeout(now, branch, &method),
-                TimerRef::Server(branch, method) => self.server_timeout(now, branch, &method),
+                TimerRef::Client(branch, method) => self.client_timeout(now, branch, method),
+                TimerRef::Server(branch, method) => self.server_timeout(now, branch, method),
                 TimerRef::Call(key) => self.call_timeout(now, key),
                 TimerRef::Reg(key) => self.reg_timeout(now, key),
             }
@@ -308,16 +316,26 @@ impl Endpoint {
     }
 
     fn branch(&mut self) -> String {
-        format!("z9hG4bK{}", self.token(16))
+        let mut branch = String::with_capacity(23);
+        branch.push_str("z9hG4bK");
+        branch.push_str(&self.token(16));
+        branch
     }
 
     fn via(&mut self, transport: Transport) -> (String, String) {
         let branch = self.branch();
-        let via = format!(
-            "SIP/2.0/{} {};branch={branch};rport",
+        let mut via = String::with_capacity(40 + self.local_text.len());
+        for part in [
+            "SIP/2.0/",
             transport.token(),
-            self.config.local
-        );
+            " ",
+            &self.local_text,
+            ";branch=",
+            &branch,
+            ";rport",
+        ] {
+            via.push_str(part);
+        }
         (via, branch)
     }
 
@@ -328,7 +346,7 @@ impl Endpoint {
         };
         format!(
             "<sip:{}@{}{param}>",
-            self.config.contact_user, self.config.local
+            self.config.contact_user, self.local_text
         )
     }
 
@@ -392,14 +410,15 @@ impl Endpoint {
             owner,
             to,
             transport,
+            armed: None,
         };
-        let key = (branch, method.to_string());
+        let key = (branch, message::method_name(method));
         self.clients.insert(key.clone(), entry);
         self.client_outputs(now, key, out);
     }
 
     fn client_outputs(&mut self, now: Instant, key: ClientKey, out: Vec<TxOutput>) {
-        let Some(entry) = self.clients.get(&key) else {
+        let Some(entry) = self.clients.get_mut(&key) else {
             return;
         };
         let (to, transport, owner) = (entry.to, entry.transport, entry.owner);
@@ -413,15 +432,19 @@ impl Endpoint {
         };
         if terminated {
             self.clients.remove(&key);
-        } else if let Some(at) = deadline {
-            self.arm(at, TimerRef::Client(key.0.clone(), key.1.clone()));
+        } else if let Some(at) = deadline
+            && entry.armed != Some(at)
+        {
+            // An unmoved deadline is already on the heap (every response used to push it).
+            entry.armed = Some(at);
+            self.arm(at, TimerRef::Client(key.0.clone(), key.1));
         }
         for output in out {
             match output {
                 TxOutput::Send(bytes) => self.send(to, transport, bytes),
                 TxOutput::Response(response) => self.tu_response(now, owner, *response),
                 TxOutput::Timeout => {
-                    let method = message::parse_method(&key.1).unwrap_or(Method::Options);
+                    let method = message::parse_method(key.1).unwrap_or(Method::Options);
                     self.tu_timeout(now, owner, method)
                 }
             }
@@ -429,7 +452,10 @@ impl Endpoint {
     }
 
     fn on_response(&mut self, now: Instant, response: Parsed) {
-        let key = (response.branch.clone(), response.cseq_method.to_string());
+        let key = (
+            response.branch.clone(),
+            message::method_name(response.cseq_method),
+        );
         let Some(entry) = self.clients.get_mut(&key) else {
             // A 2xx retransmitted after its transaction ended belongs to the dialog.
             if response.cseq_method == Method::Invite
@@ -447,8 +473,8 @@ impl Endpoint {
         self.client_outputs(now, key, out);
     }
 
-    fn client_timeout(&mut self, now: Instant, branch: String, method: &str) {
-        let key = (branch, method.to_string());
+    fn client_timeout(&mut self, now: Instant, branch: String, method: &'static str) {
+        let key = (branch, method);
         let Some(entry) = self.clients.get_mut(&key) else {
             return;
         };
@@ -459,6 +485,7 @@ impl Endpoint {
         if due.is_none_or(|at| at > now) {
             return; // a stale heap entry; the live deadline has its own
         }
+        entry.armed = None;
         let out = match &mut entry.tx {
             ClientTx::Invite(tx) => tx.on_timeout(now),
             ClientTx::NonInvite(tx) => tx.on_timeout(now),
@@ -470,7 +497,7 @@ impl Endpoint {
     fn respond(&mut self, now: Instant, request: &Parsed, status: u16, bytes: Vec<u8>) {
         let key = (
             request.branch.clone(),
-            request.cseq_method_of_request().to_string(),
+            message::method_name(request.cseq_method_of_request()),
         );
         let Some(entry) = self.servers.get_mut(&key) else {
             return;
@@ -491,7 +518,7 @@ impl Endpoint {
     }
 
     fn server_outputs(&mut self, now: Instant, key: ServerKey, out: Vec<TxOutput>) {
-        let Some(entry) = self.servers.get(&key) else {
+        let Some(entry) = self.servers.get_mut(&key) else {
             return;
         };
         let (to, transport) = (entry.from, entry.transport);
@@ -501,8 +528,11 @@ impl Endpoint {
         };
         if terminated {
             self.servers.remove(&key);
-        } else if let Some(at) = deadline {
-            self.arm(at, TimerRef::Server(key.0.clone(), key.1.clone()));
+        } else if let Some(at) = deadline
+            && entry.armed != Some(at)
+        {
+            entry.armed = Some(at);
+            self.arm(at, TimerRef::Server(key.0.clone(), key.1));
         }
         for output in out {
             match output {
@@ -513,8 +543,8 @@ impl Endpoint {
         }
     }
 
-    fn server_timeout(&mut self, now: Instant, branch: String, method: &str) {
-        let key = (branch, method.to_string());
+    fn server_timeout(&mut self, now: Instant, branch: String, method: &'static str) {
+        let key = (branch, method);
         let Some(entry) = self.servers.get_mut(&key) else {
             return;
         };
@@ -525,6 +555,7 @@ impl Endpoint {
         if due.is_none_or(|at| at > now) {
             return;
         }
+        entry.armed = None;
         let out = match &mut entry.tx {
             ServerTx::Invite(tx) => tx.on_timeout(now),
             ServerTx::NonInvite(tx) => tx.on_timeout(now),
@@ -538,7 +569,7 @@ impl Endpoint {
             self.on_ack(now, &req);
             return;
         }
-        let key = (req.branch.clone(), method.to_string());
+        let key = (req.branch.clone(), message::method_name(method));
         if let Some(entry) = self.servers.get_mut(&key) {
             let out = match &mut entry.tx {
                 ServerTx::Invite(tx) => tx.on_retransmission(),
@@ -560,6 +591,7 @@ impl Endpoint {
                 tx,
                 from,
                 transport,
+                armed: None,
             },
         );
         match method {

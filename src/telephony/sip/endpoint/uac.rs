@@ -114,6 +114,7 @@ impl Endpoint {
             invite: None,
             ok: None,
             forget_at: None,
+            timer_armed: None,
         };
         self.calls.insert(key, call);
         self.by_call_id.insert(call_id, key);
@@ -362,7 +363,8 @@ impl Endpoint {
         }
         let why = call.cancel_wanted.unwrap_or(Disposition::Cancelled);
         if let Some(branch) = call.invite_branch.clone() {
-            self.clients.remove(&(branch, Method::Invite.to_string()));
+            self.clients
+                .remove(&(branch, message::method_name(Method::Invite)));
         }
         let reason = Some("no final response to the INVITE after our CANCEL".to_string());
         self.end(now, key, why, None, Side::Local, reason);
@@ -379,7 +381,7 @@ impl Endpoint {
             return;
         };
         let proceeding = matches!(
-            self.clients.get(&(branch.clone(), Method::Invite.to_string())).map(|e| &e.tx),
+            self.clients.get(&(branch.clone(), message::method_name(Method::Invite))).map(|e| &e.tx),
             Some(super::ClientTx::Invite(tx)) if tx.is_proceeding()
         );
         if !proceeding {

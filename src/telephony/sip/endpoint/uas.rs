@@ -52,9 +52,10 @@ impl Endpoint {
             ring_deadline: None,
             cancel_wanted: None,
             ack: None,
-            invite: Some(req.clone()),
+            invite: Some(Box::new(req.clone())),
             ok: None,
             forget_at: None,
+            timer_armed: None,
         };
         self.calls.insert(key, call);
         self.by_call_id.insert(req.call_id.clone(), key);
@@ -73,7 +74,7 @@ impl Endpoint {
     fn pending_invite(&self, key: CallKey, action: &'static str) -> Result<Parsed, CallError> {
         let call = self.calls.get(&key).ok_or(CallError::Unknown(key))?;
         match (&call.invite, call.direction, call.state) {
-            (Some(invite), Direction::Incoming, State::Early) => Ok(invite.clone()),
+            (Some(invite), Direction::Incoming, State::Early) => Ok(Parsed::clone(invite)),
             _ => Err(CallError::State { call: key, action }),
         }
     }
@@ -109,14 +110,14 @@ impl Endpoint {
         let bytes = message::build_response(200, headers, sdp.as_bytes());
         call.state = State::Established;
         call.local_sdp = Some(sdp);
-        call.ok = Some(OkRetransmit::new(
+        call.ok = Some(Box::new(OkRetransmit::new(
             bytes.clone(),
             (invite.cseq, call.destination),
             true,
             now,
             t1,
             transport_is_reliable(transport),
-        ));
+        )));
         self.respond(now, &invite, 200, bytes);
         self.emit(key, CallEvent::Answered { sdp: None });
         self.schedule_call(key);

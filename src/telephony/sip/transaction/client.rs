@@ -83,6 +83,8 @@ impl ClientNonInvite {
             (State::Trying | State::Proceeding, 200..) => {
                 self.state = State::Completed;
                 self.table.clear();
+                // Never sent again: free it now rather than when Timer K ends the transaction.
+                self.request = Vec::new();
                 let wait = if self.reliable {
                     Duration::ZERO
                 } else {

@@ -95,6 +95,9 @@ impl ClientInvite {
             (State::Calling | State::Proceeding, 200..=299) => {
                 self.state = State::Accepted;
                 self.table.clear();
+                // The INVITE is never sent again, and lingering transactions (32 s of them at
+                // thousands of calls a second) should not hold every call's SDP offer.
+                self.request = Vec::new();
                 self.table.arm(TxTimer::M, now + self.timers.t1 * 64);
                 vec![TxOutput::Response(Box::new(response))]
             }
@@ -109,6 +112,7 @@ impl ClientInvite {
                 };
                 self.table.arm(TxTimer::D, now + wait);
                 self.ack = self.ack_for(&response);
+                self.request = Vec::new();
                 let mut out: Vec<TxOutput> =
                     self.ack.clone().map(TxOutput::Send).into_iter().collect();
                 out.push(TxOutput::Response(Box::new(response)));
