@@ -208,6 +208,18 @@ pub async fn unsubscribe(
         Some(Ok(phone)) => {
             let reason = format!("owner unsubscribed by the link in email {message_id}");
             dnc::add_in_tx(&mut tx, &phone, Channel::Email, "", &reason, now).await?;
+            // The owner's consent to email goes too, so none of their other numbers leads a
+            // later campaign back to the same address.
+            on_tx!(&mut tx, |conn| {
+                sqlx::query(
+                    "update owners set consent_email = false
+                      where owner_id in (select owner_id from owner_phones where phone = $1)",
+                )
+                .bind(phone.as_str())
+                .execute(conn)
+                .await
+                .map(drop)
+            })?;
             Handled {
                 action: "opt_out",
                 detail: "email".into(),

@@ -131,7 +131,8 @@ fn unsubscribe_token() -> String {
 
 /// Queues a message inside the caller's transaction; returns its id.
 pub async fn enqueue(tx: &mut Tx, m: &NewMessage<'_>) -> Result<i64, sqlx::Error> {
-    let token = (m.channel == Channel::Email).then(unsubscribe_token);
+    // Owners' campaign emails carry an unsubscribe link; staff notices do not.
+    let token = (m.channel == Channel::Email && m.campaign.is_some()).then(unsubscribe_token);
     let link = m.campaign.as_ref();
     let reply = link.and_then(|l| l.reply.as_ref());
     on_tx!(tx, |conn| {

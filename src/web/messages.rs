@@ -60,6 +60,12 @@ async fn unsubscribe(
         .await?
         .ok_or_else(|| ApiError::NotFound("no such unsubscribe link".into()))?;
     tracing::info!(action = handled.action, detail = %handled.detail, "email unsubscribe");
+    if handled.action != "opt_out" {
+        return Err(ApiError::Invalid(format!(
+            "this link cannot unsubscribe anyone: {}",
+            handled.detail
+        )));
+    }
     Ok(page(
         "已退订 / Unsubscribed",
         "<p>您将不再收到我们的邮件。 / You will receive no more emails from us.</p>",

@@ -315,6 +315,21 @@ async fn the_unsubscribe_link_of_an_email_stops_email() {
                 .unwrap(),
             "email only"
         );
+        let consent: bool = huifang::on_pool!(store, |pool| {
+            sqlx::query_scalar(
+                "select o.consent_email from owners o join owner_phones p on p.owner_id = o.owner_id
+                  where p.phone = $1",
+            )
+            .bind(phone.as_str())
+            .fetch_one(pool)
+            .await
+        })
+        .unwrap();
+        assert!(
+            !consent,
+            "{}: the owner's email consent is withdrawn too",
+            db.name
+        );
         let unknown = http
             .post(format!("{base}/unsubscribe/{}", "0".repeat(32)))
             .send()
