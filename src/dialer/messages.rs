@@ -71,6 +71,8 @@ pub(crate) async fn route(
         // Every channel was tried.
         let word = match last_outcome {
             Some("delivered" | "sent") => "no_reply",
+            // Never sent while the contact was on hold: no worker had a gateway for it.
+            Some("queued") => "unsent",
             Some(word) => word,
             None => "failed",
         };

@@ -98,8 +98,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pass {
-    /// Rows claimed and handled.
-    pub handled: usize,
+    /// Rows claimed (each then sent, retried, suppressed or failed).
+    pub claimed: usize,
     /// Receipts applied.
     pub receipts: usize,
 }
@@ -218,7 +218,7 @@ impl Worker {
                     continue;
                 }
             };
-            if pass.handled == 0 {
+            if pass.claimed == 0 {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(500)) => {}
                     _ = self.wake.notified() => {}
@@ -271,13 +271,13 @@ impl Worker {
         let channels = self.channels();
         if channels.is_empty() {
             return Ok(Pass {
-                handled: 0,
+                claimed: 0,
                 receipts,
             });
         }
         let claimed =
             delivery::claim(&self.store, &self.node, &channels, now, now + LEASE, BATCH).await?;
-        let handled = claimed.len();
+        let count = claimed.len();
         let sms_window = Arc::new(Semaphore::new(self.config.sms_window.max(1)));
         let email_window = Arc::new(Semaphore::new(self.config.email_concurrency.max(1)));
         let mut sends = JoinSet::new();
@@ -299,7 +299,10 @@ impl Worker {
             });
         }
         while sends.join_next().await.is_some() {}
-        Ok(Pass { handled, receipts })
+        Ok(Pass {
+            claimed: count,
+            receipts,
+        })
     }
 
     /// Sends one claimed row and writes down what became of it.
@@ -509,14 +512,14 @@ impl Worker {
         let deadline = tokio::time::Instant::now() + patience;
         loop {
             let pass = self.pass().await?;
-            if pass.handled == 0 && self.idle().await? {
+            if pass.claimed == 0 && self.idle().await? {
                 break;
             }
             if tokio::time::Instant::now() >= deadline {
                 tracing::warn!("outbox still busy after {patience:?}; stopping");
                 break;
             }
-            if pass.handled == 0 {
+            if pass.claimed == 0 {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(200)) => {}
                     _ = self.wake.notified() => {}
