@@ -250,6 +250,16 @@ pub enum Holder<'a> {
     Expired(DateTime<Utc>),
 }
 
+impl<'a> Holder<'a> {
+    /// The node and the expiry instant, one of them set, as SQL parameters.
+    fn binds(self) -> (Option<&'a str>, Option<DateTime<Utc>>) {
+        match self {
+            Holder::Node(node) => (Some(node), None),
+            Holder::Expired(at) => (None, Some(at)),
+        }
+    }
+}
+
 /// Ends a row in a final state without a receipt: `failed`, `unknown` or `suppressed`, keeping
 /// the ids of segments the gateway had already accepted. Only its `holder` may; `false` when
 /// the row was no longer theirs (then nothing changed).
@@ -262,10 +272,7 @@ pub async fn end(
     accepted: &[String],
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let (node, expired_before) = match holder {
-        Holder::Node(node) => (Some(node), None),
-        Holder::Expired(at) => (None, Some(at)),
-    };
+    let (node, expired_before) = holder.binds();
     let mut tx = store.begin_write().await?;
     let ended = on_tx!(&mut tx, |conn| {
         sqlx::query(
@@ -386,75 +393,42 @@ async fn finalize(
 const CUT_OFF: &str = "interrupted while being handed to the gateway, which may have accepted it; \
                        not resent (huifang outbox retry to send it again)";
 
-/// Settles what `node` left behind in an earlier run (call it before the node sends again):
-/// its `claimed` rows go back to the queue (nothing was sent), its `sending` rows become
-/// `unknown` — the gateway may have taken them; they are never resent automatically. Returns
-/// (requeued, unknown).
-pub async fn recover_own(
+/// Settles rows cut off from their sender, never sending them again: `claimed` rows go back
+/// to the queue (nothing was sent), `sending` rows become `unknown` (the gateway may have taken
+/// them; `huifang outbox retry` resends one on purpose). `Holder::Node`: what this node left
+/// in an earlier run (call it before the node sends again); `Holder::Expired`: rows of any node
+/// whose lease ran out (a node that died and has not come back). Returns (requeued, unknown).
+pub async fn recover(
     store: &Store,
-    node: &str,
+    holder: Holder<'_>,
     now: DateTime<Utc>,
 ) -> Result<(u64, u64), sqlx::Error> {
+    let (node, expired_before) = holder.binds();
     let requeued = on_pool!(store, |pool| {
         sqlx::query(
             "update outbox set state = 'queued', lease_owner = null, lease_until = null
-              where state = 'claimed' and lease_owner = $1",
+              where state = 'claimed'
+                and (($1 is not null and lease_owner = $1) or ($2 is not null and lease_until <= $2))",
         )
         .bind(node)
+        .bind(expired_before)
         .execute(pool)
         .await
         .map(|r| r.rows_affected())
     })?;
     let cut_off: Vec<i64> = on_pool!(store, |pool| {
         sqlx::query_scalar(
-            "select message_id from outbox where state = 'sending' and lease_owner = $1",
+            "select message_id from outbox where state = 'sending'
+                and (($1 is not null and lease_owner = $1) or ($2 is not null and lease_until <= $2))",
         )
         .bind(node)
+        .bind(expired_before)
         .fetch_all(pool)
         .await
     })?;
     let mut unknown = 0;
     for id in cut_off {
-        if end(store, id, Holder::Node(node), "unknown", CUT_OFF, &[], now).await? {
-            unknown += 1;
-        }
-    }
-    Ok((requeued, unknown))
-}
-
-/// The same for rows of any node whose lease ran out (a node that died and has not come back).
-pub async fn recover_expired(store: &Store, now: DateTime<Utc>) -> Result<(u64, u64), sqlx::Error> {
-    let requeued = on_pool!(store, |pool| {
-        sqlx::query(
-            "update outbox set state = 'queued', lease_owner = null, lease_until = null
-              where state = 'claimed' and lease_until <= $1",
-        )
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
-    let cut_off: Vec<i64> = on_pool!(store, |pool| {
-        sqlx::query_scalar(
-            "select message_id from outbox where state = 'sending' and lease_until <= $1",
-        )
-        .bind(now)
-        .fetch_all(pool)
-        .await
-    })?;
-    let mut unknown = 0;
-    for id in cut_off {
-        if end(
-            store,
-            id,
-            Holder::Expired(now),
-            "unknown",
-            CUT_OFF,
-            &[],
-            now,
-        )
-        .await?
-        {
+        if end(store, id, holder, "unknown", CUT_OFF, &[], now).await? {
             unknown += 1;
         }
     }

@@ -171,10 +171,10 @@ impl Worker {
         channels
     }
 
-    /// Settles what this node left behind in an earlier life (see [`delivery::recover_own`]).
+    /// Settles what this node left behind in an earlier life (see [`delivery::recover`]).
     pub async fn recover(&self) -> Result<(u64, u64), WorkerError> {
         let (requeued, unknown) =
-            delivery::recover_own(&self.store, &self.node, self.clock.now()).await?;
+            delivery::recover(&self.store, Holder::Node(&self.node), self.clock.now()).await?;
         if requeued + unknown > 0 {
             tracing::warn!(node = %self.node, requeued, unknown, "outbox rows left by an earlier run settled");
         }
@@ -264,7 +264,7 @@ impl Worker {
     /// One pass: leftovers of other nodes, receipts, then one batch of due rows.
     pub async fn pass(self: &Arc<Self>) -> Result<Pass, WorkerError> {
         let now = self.clock.now();
-        delivery::recover_expired(&self.store, now).await?;
+        delivery::recover(&self.store, Holder::Expired(now), now).await?;
         let receipts = delivery::apply_receipts(&self.store, now).await?;
         let wait = chrono::TimeDelta::hours(self.config.receipt_wait_hours.max(1));
         delivery::give_up_receipts(&self.store, wait, now).await?;
