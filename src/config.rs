@@ -222,12 +222,16 @@ fn default_ring_seconds() -> u64 {
 pub struct HttpConfig {
     /// Address to listen on.
     pub listen: String,
+    /// Mark the session cookie `Secure` (sent over HTTPS only). Browsers also send it to
+    /// `http://localhost`; turn it off only to reach a console over plain HTTP elsewhere.
+    pub secure_cookies: bool,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: "127.0.0.1:8080".into(),
+            secure_cookies: true,
         }
     }
 }

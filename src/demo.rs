@@ -132,6 +132,13 @@ pub async fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<Summary> {
         "{}",
         crate::cli::figures_table(Some(crate::metrics::GroupBy::Project), &rows)
     );
+    let accounts = console_accounts(&store, clock.now()).await?;
+    println!(
+        "\nconsole accounts (huifang --database sqlite://{path} serve, then http://127.0.0.1:8080/login):"
+    );
+    for (username, role, password) in &accounts {
+        println!("  {role:<10} {username:<12} password {password}");
+    }
     println!("\nThe database is left at {path}. Try:");
     println!(
         "  huifang ticket list --overdue        (or: cargo run --release -- ticket list --overdue)"
@@ -152,6 +159,33 @@ pub async fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<Summary> {
     }
     store.close().await;
     Ok(figures)
+}
+
+/// One console account of each role, with fresh random passwords (printed once).
+async fn console_accounts(
+    store: &Store,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<Vec<(String, &'static str, String)>> {
+    use crate::users::{NewUser, Role, Users, random_token};
+    let users = Users::new(store);
+    let mut made = Vec::new();
+    for (username, name, role) in [
+        ("admin", "管理员 Admin", Role::Admin),
+        ("supervisor", "班长 Supervisor", Role::Supervisor),
+        ("agent1", "坐席一 Agent 1", Role::Agent),
+    ] {
+        let password = random_token()[..12].to_string();
+        let new = NewUser {
+            username,
+            display_name: name,
+            role,
+            team: "demo",
+            password: &password,
+        };
+        users.add(&new, true, now).await?;
+        made.push((username.to_string(), role.as_str(), password));
+    }
+    Ok(made)
 }
 
 /// Creates the demo database, replacing an earlier demo's but never someone's real data.

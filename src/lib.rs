@@ -40,5 +40,6 @@ pub mod store;
 pub mod surveys;
 pub mod telephony;
 pub mod tickets;
+pub mod users;
 pub mod vocab;
 pub mod web;

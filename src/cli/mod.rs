@@ -14,6 +14,7 @@ mod output;
 mod phones;
 mod simulate;
 mod ticket;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,8 +63,11 @@ pub enum Command {
     Outbox(outbox::OutboxCommand),
     /// Raise every overdue ticket one level (the escalation worker's pass); `--every` repeats.
     Escalate(ticket::EscalateArgs),
-    /// Serve the JSON HTTP API (and run the escalation worker).
+    /// Serve the web console and its JSON API (and run the escalation worker).
     Serve(crate::web::ServeArgs),
+    /// Console accounts: add (admin, supervisor, agent), list.
+    #[command(subcommand)]
+    User(user::UserCommand),
     /// Telephony load generators for the benchmark (see benches/telephony.sh).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -107,6 +111,7 @@ impl Command {
             | Command::Import(_)
             | Command::Simulate(_)
             | Command::Metrics(_)
+            | Command::User(_)
             | Command::Sample { .. } => true,
             Command::Campaign(command) => !matches!(command, campaign::CampaignCommand::Run { .. }),
             Command::Outbox(command) => command.prints_a_report(),
@@ -162,6 +167,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lookup(args) => lookup::run(&open(&config).await?, args).await,
         Command::Metrics(args) => metrics::run(&config, args).await,
         Command::Dnc(command) => dnc::run(&open(&config).await?, command).await,
+        Command::User(command) => user::run(&open(&config).await?, command).await,
         Command::Outbox(command) => outbox::run(&config, open(&config).await?, command).await,
         Command::Escalate(args) => ticket::escalate_overdue(&desk(&config).await?, args).await,
         Command::Serve(args) => crate::web::serve(config, args)

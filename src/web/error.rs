@@ -22,6 +22,9 @@ pub enum ApiError {
     /// The caller did not prove who it is (401).
     #[error("{0}")]
     Unauthorized(String),
+    /// Logged in, but this is not theirs to see or do (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// Something failed inside (500).
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -46,6 +49,20 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
@@ -53,6 +70,7 @@ impl IntoResponse for ApiError {
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Internal(err) => {
                 tracing::error!(error = %format!("{err:#}"), "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR

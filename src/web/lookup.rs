@@ -6,6 +6,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::auth::Viewer;
 use super::{ApiError, AppState};
 use crate::contacts::{component_info, screen_pop};
 use crate::phone::Phone;
@@ -22,6 +23,7 @@ struct LookupQuery {
 }
 
 async fn lookup(
+    _viewer: Viewer,
     State(state): State<AppState>,
     Query(q): Query<LookupQuery>,
 ) -> Result<Json<Value>, ApiError> {
@@ -33,6 +35,7 @@ async fn lookup(
 }
 
 async fn component(
+    _viewer: Viewer,
     State(state): State<AppState>,
     Path((code, component)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {

@@ -1,9 +1,11 @@
-//! `huifang serve`: the JSON HTTP API over the ticket desk and the look-ups, plus the
-//! escalation worker. Thin: every handler parses, calls the domain and maps errors.
+//! `huifang serve`: the web console (pages for supervisors and agents, see [`pages`]), the
+//! JSON API they use, and the escalation worker. Thin: every handler parses, calls the domain and maps errors.
 
+pub mod auth;
 mod error;
 mod lookup;
 mod messages;
+pub mod pages;
 mod tickets;
 
 use std::net::SocketAddr;
@@ -42,6 +44,10 @@ pub struct AppState {
     pub desk: TicketDesk,
     /// The secret of the SMS reply webhook (`[sms] inbound_token`); none: the webhook is off.
     pub sms_inbound_token: Option<String>,
+    /// The page templates.
+    pub tera: Arc<tera::Tera>,
+    /// Whether the session cookie is marked `Secure` (`[http] secure_cookies`).
+    pub secure_cookies: bool,
 }
 
 impl AppState {
@@ -58,6 +64,8 @@ pub fn router(state: AppState) -> Router {
         .merge(tickets::router())
         .merge(lookup::router())
         .merge(messages::router())
+        .merge(auth::router())
+        .merge(pages::router())
         .with_state(state)
 }
 
@@ -84,6 +92,8 @@ impl Application {
         let state = AppState {
             desk: TicketDesk::new(store, clock, config.sla.clone()),
             sms_inbound_token: config.sms.inbound_token.clone(),
+            tera: pages::templates().context("the console's page templates")?,
+            secure_cookies: config.http.secure_cookies,
         };
         Ok(Application {
             addr,

@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::auth::Viewer;
 use super::{ApiError, AppState};
 use crate::tickets::{Action, OpenTicket, TicketFilter, TicketRepo};
 
@@ -29,6 +30,7 @@ struct ActBody {
 }
 
 async fn open(
+    _viewer: Viewer,
     State(state): State<AppState>,
     body: Result<Json<OpenTicket>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -38,6 +40,7 @@ async fn open(
 }
 
 async fn list(
+    _viewer: Viewer,
     State(state): State<AppState>,
     filter: Result<Query<TicketFilter>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -48,7 +51,11 @@ async fn list(
     Ok(Json(json!(tickets)))
 }
 
-async fn show(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
+async fn show(
+    _viewer: Viewer,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
     let repo = TicketRepo::new(state.store());
     let ticket = repo
         .get(id)
@@ -59,12 +66,14 @@ async fn show(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json
 }
 
 async fn act(
+    viewer: Viewer,
     State(state): State<AppState>,
     Path((id, action)): Path<(i64, String)>,
     body: Option<Json<ActBody>>,
 ) -> Result<Json<Value>, ApiError> {
     let ActBody { actor, reason } = body.map(|Json(b)| b).unwrap_or_default();
-    let actor = actor.unwrap_or_else(|| "api".to_string());
+    // The logged-in user acts; a script may name the person it acts for.
+    let actor = actor.unwrap_or_else(|| viewer.user.username.clone());
     let reason = reason.unwrap_or_default();
     if action == "escalate" {
         let done = state.desk.escalate(id, &actor, &reason).await?;

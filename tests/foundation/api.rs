@@ -5,6 +5,7 @@ use std::sync::Arc;
 use huifang::clock::ManualClock;
 use huifang::config::Config;
 use huifang::store::Store;
+use huifang::users::{NewUser, Role, Users};
 use huifang::web::Application;
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -14,6 +15,8 @@ use crate::helpers::{morning, small_world};
 struct TestApp {
     base: String,
     client: reqwest::Client,
+    /// A supervisor's session token (the API needs a login).
+    token: String,
     stop: watch::Sender<bool>,
     _dir: tempfile::TempDir,
 }
@@ -23,6 +26,17 @@ async fn spawn_app() -> TestApp {
     let url = format!("sqlite://{}", dir.path().join("api.db").display());
     let store = Store::open(&url).await.unwrap();
     small_world(&store).await;
+    let supervisor = NewUser {
+        username: "sup",
+        display_name: "",
+        role: Role::Supervisor,
+        team: "t",
+        password: "correct horse",
+    };
+    Users::new(&store)
+        .add(&supervisor, false, morning())
+        .await
+        .unwrap();
     store.close().await;
     let config = Config {
         database_url: Some(url),
@@ -38,9 +52,22 @@ async fn spawn_app() -> TestApp {
     let base = format!("http://{}", app.addr());
     let (stop, shutdown) = watch::channel(false);
     tokio::spawn(app.run(shutdown));
+    let client = reqwest::Client::new();
+    let login = client
+        .post(format!("{base}/api/session"))
+        .json(&json!({"username": "sup", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 201);
+    let token = login.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     TestApp {
         base,
-        client: reqwest::Client::new(),
+        client,
+        token,
         stop,
         _dir: dir,
     }
@@ -51,6 +78,7 @@ impl TestApp {
         let response = self
             .client
             .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
             .json(&body)
             .send()
             .await
@@ -62,6 +90,7 @@ impl TestApp {
         let response = self
             .client
             .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
             .send()
             .await
             .unwrap();
@@ -189,4 +218,37 @@ async fn lookups_through_the_api() {
     assert_eq!(info["supplier_code"], "SUP02");
     assert_eq!(info["warranty"]["status"], "in_warranty");
     app.stop.send(true).unwrap();
+}
+
+#[tokio::test]
+async fn the_api_needs_a_login() {
+    let app = spawn_app().await;
+    let anonymous = app
+        .client
+        .get(format!("{}/api/tickets", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let wrong = app
+        .client
+        .post(format!("{}/api/session", app.base))
+        .json(&json!({"username": "sup", "password": "wrong horse"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let body: Value = wrong.json().await.unwrap();
+    assert_eq!(body["error"], "wrong username or password");
+    // A cookie write without the CSRF header is refused even with a valid session.
+    let cookie = app
+        .client
+        .post(format!("{}/api/tickets/1/acknowledge", app.base))
+        .header("cookie", format!("huifang_session={}", app.token))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cookie.status(), 403);
+    let _ = app.stop.send(true);
 }

@@ -1,0 +1,362 @@
+//! Logging in and out, and who is asking: [`Viewer`] finds the session of a request (the
+//! `huifang_session` cookie of a browser, or `Authorization: Bearer TOKEN` of a script) and
+//! checks the CSRF token of every write made with the cookie.
+//!
+//! Pages that need a login send the browser to `/login`; API calls get 401. A role that may not
+//! do a thing gets 403.
+
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::pages::{self, PageError};
+use super::{ApiError, AppState};
+use crate::users::{Role, SESSION_HOURS, Session, User, Users, same_secret};
+
+/// The session cookie's name. It has no Max-Age: closing the browser of a shared desk ends
+/// it, and the server ends it after [`SESSION_HOURS`] anyway.
+pub const COOKIE: &str = "huifang_session";
+
+/// The header API writes made from a page carry the CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route(
+            "/api/session",
+            post(api_login).get(api_whoami).delete(api_logout),
+        )
+}
+
+/// The logged-in user of a request.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    /// Who.
+    pub user: User,
+    /// Their session's CSRF token (to put into forms).
+    pub csrf: String,
+    /// The token the request proved itself with.
+    token: String,
+    /// Whether it came by cookie (then writes need the CSRF token) or bearer header.
+    by_cookie: bool,
+}
+
+impl Viewer {
+    /// 403 unless the user supervises (supervisor or admin).
+    pub fn require_supervisor(&self) -> Result<(), Forbidden> {
+        if self.user.supervises() {
+            Ok(())
+        } else {
+            Err(Forbidden(format!(
+                "{} is an agent: this is for supervisors",
+                self.user.username
+            )))
+        }
+    }
+
+    /// 403 unless the user is an agent (the desktop is theirs).
+    pub fn require_agent(&self) -> Result<(), Forbidden> {
+        if self.user.role == Role::Agent {
+            Ok(())
+        } else {
+            Err(Forbidden("the agent desktop is for agents".into()))
+        }
+    }
+
+    /// Checks a form's CSRF field (a bearer request carries no ambient credentials and needs
+    /// none).
+    pub fn check_csrf(&self, given: &str) -> Result<(), Forbidden> {
+        if !self.by_cookie || same_secret(given, &self.csrf) {
+            Ok(())
+        } else {
+            Err(Forbidden(
+                "the form is stale or was not sent from huifang (CSRF token does not match): \
+                 reload the page and try again"
+                    .into(),
+            ))
+        }
+    }
+}
+
+/// A 403: logged in, but not allowed.
+#[derive(Debug)]
+pub struct Forbidden(pub String);
+
+impl From<Forbidden> for ApiError {
+    fn from(f: Forbidden) -> ApiError {
+        ApiError::Forbidden(f.0)
+    }
+}
+
+impl From<Forbidden> for PageError {
+    fn from(f: Forbidden) -> PageError {
+        PageError::new(StatusCode::FORBIDDEN, f.0)
+    }
+}
+
+/// Why a request has no viewer.
+#[derive(Debug)]
+pub enum AuthRejection {
+    /// Not logged in: a page goes to the login form, an API call gets 401.
+    Missing {
+        /// The path and query to come back to.
+        next: String,
+        /// An API call.
+        api: bool,
+    },
+    /// A cookie write without the CSRF header.
+    Csrf,
+    /// The store failed.
+    Internal(ApiError),
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        match self {
+            AuthRejection::Missing { api: true, .. } => ApiError::Unauthorized(
+                "log in first: POST /api/session, then send the cookie or Authorization: Bearer"
+                    .into(),
+            )
+            .into_response(),
+            AuthRejection::Missing { next, api: false } => {
+                let to = format!("/login?next={}", encode_next(&next));
+                Redirect::to(&to).into_response()
+            }
+            AuthRejection::Csrf => ApiError::Forbidden(format!(
+                "writes made with the session cookie need the {CSRF_HEADER} header"
+            ))
+            .into_response(),
+            AuthRejection::Internal(e) => e.into_response(),
+        }
+    }
+}
+
+fn encode_next(next: &str) -> String {
+    next.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let token = value.strip_prefix("Bearer ")?.trim();
+    (!token.is_empty()).then(|| token.to_string())
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Viewer, AuthRejection> {
+        let api = parts.uri.path().starts_with("/api/");
+        let missing = || AuthRejection::Missing {
+            next: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| "/".into()),
+            api,
+        };
+        let (token, by_cookie) = match bearer(&parts.headers) {
+            Some(token) => (token, false),
+            None => match CookieJar::from_headers(&parts.headers).get(COOKIE) {
+                Some(c) => (c.value().to_string(), true),
+                None => return Err(missing()),
+            },
+        };
+        let session = Users::new(state.store())
+            .session(&token, state.desk.now())
+            .await
+            .map_err(|e| AuthRejection::Internal(ApiError::Internal(e.into())))?;
+        let Some(Session { user, csrf }) = session else {
+            return Err(missing());
+        };
+        // API writes made with the cookie carry the CSRF token in a header (pages' forms
+        // carry it as a field, checked by their handlers).
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if api && by_cookie && !safe {
+            let given = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !same_secret(given, &csrf) {
+                return Err(AuthRejection::Csrf);
+            }
+        }
+        Ok(Viewer {
+            user,
+            csrf,
+            token,
+            by_cookie,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only a local path may be come back to (no `//evil.example`).
+fn local_next(next: Option<&str>) -> Option<&str> {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+}
+
+/// Where each role starts.
+pub fn home_of(user: &User) -> &'static str {
+    match user.role {
+        Role::Agent => "/agent",
+        Role::Supervisor | Role::Admin => "/campaigns",
+    }
+}
+
+async fn login_form(
+    State(state): State<AppState>,
+    Query(q): Query<NextQuery>,
+) -> Result<Html<String>, PageError> {
+    let mut ctx = tera::Context::new();
+    ctx.insert("next", local_next(q.next.as_deref()).unwrap_or(""));
+    ctx.insert("username", "");
+    pages::render_public(&state, "login.html", ctx)
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
+    Cookie::build((COOKIE, token))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.secure_cookies)
+        .build()
+}
+
+async fn login(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    let users = Users::new(state.store());
+    let now = state.desk.now();
+    let user = users
+        .verify(form.username.trim(), &form.password)
+        .await
+        .map_err(PageError::internal)?;
+    let Some(user) = user else {
+        let mut ctx = tera::Context::new();
+        ctx.insert("next", local_next(Some(&form.next)).unwrap_or(""));
+        ctx.insert("username", form.username.trim());
+        ctx.insert("error", "wrong username or password");
+        let page = pages::render_public(&state, "login.html", ctx)?;
+        return Ok((StatusCode::UNAUTHORIZED, page).into_response());
+    };
+    let token = users
+        .open_session(&user, now)
+        .await
+        .map_err(PageError::internal)?;
+    let to = local_next(Some(&form.next))
+        .unwrap_or(home_of(&user))
+        .to_string();
+    Ok((jar.add(session_cookie(&state, token)), Redirect::to(&to)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    jar: CookieJar,
+    Form(form): Form<LogoutForm>,
+) -> Result<Response, PageError> {
+    viewer.check_csrf(&form.csrf)?;
+    Users::new(state.store())
+        .close_session(&viewer.token, state.desk.now())
+        .await
+        .map_err(PageError::internal)?;
+    Ok((
+        jar.remove(Cookie::build(COOKIE).path("/")),
+        Redirect::to("/login"),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiLogin {
+    username: String,
+    password: String,
+}
+
+/// `POST /api/session`: for scripts; the token works as `Authorization: Bearer`.
+async fn api_login(
+    State(state): State<AppState>,
+    body: Result<Json<ApiLogin>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let Json(login) = body.map_err(|e| ApiError::Invalid(e.body_text()))?;
+    let users = Users::new(state.store());
+    let user = users
+        .verify(login.username.trim(), &login.password)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .ok_or_else(|| ApiError::Unauthorized("wrong username or password".into()))?;
+    let token = users
+        .open_session(&user, state.desk.now())
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "token": token, "user": user, "expires_in_hours": SESSION_HOURS })),
+    ))
+}
+
+async fn api_whoami(viewer: Viewer) -> Json<serde_json::Value> {
+    Json(json!({ "user": viewer.user, "csrf": viewer.csrf }))
+}
+
+async fn api_logout(State(state): State<AppState>, viewer: Viewer) -> Result<StatusCode, ApiError> {
+    Users::new(state.store())
+        .close_session(&viewer.token, state.desk.now())
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_come_back_to() {
+        assert_eq!(local_next(Some("/campaigns/x")), Some("/campaigns/x"));
+        assert_eq!(local_next(Some("//evil.example/")), None);
+        assert_eq!(local_next(Some("https://evil.example/")), None);
+        assert_eq!(local_next(Some("/\\evil")), None);
+        assert_eq!(encode_next("/a b?c=1"), "/a%20b%3Fc%3D1");
+    }
+}
