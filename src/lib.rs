@@ -30,6 +30,7 @@ pub mod clock;
 pub mod config;
 pub mod contacts;
 pub mod demo;
+pub mod desktop;
 pub mod dialer;
 pub mod metrics;
 pub mod outbox;

@@ -448,9 +448,7 @@ fn agents(config: &Config, extra: &[String]) -> anyhow::Result<Option<AgentConfi
         }
         agents.push((name.to_string(), uri.to_string()));
     }
-    if agents.is_empty() {
-        return Ok(None);
-    }
+    // Without configured agents the desk still exists: agents log in on the web desktop.
     Ok(Some(AgentConfig {
         agents,
         wrap: Duration::from_secs(config.dialer.wrap_secs),

@@ -121,31 +121,58 @@ pub async fn component_info(
     component: &str,
     at: DateTime<Utc>,
 ) -> Result<Option<ComponentInfo>, sqlx::Error> {
-    let row: Option<ComponentRow> = on_pool!(store, |pool| {
+    let component = component.trim().to_lowercase();
+    Ok(components(store, unit_code, Some(&component), at)
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// Every component of the unit `unit_code` with its supplier and warranty on `at` (the
+/// screen pop of a connected call shows them all).
+pub async fn unit_components(
+    store: &Store,
+    unit_code: &str,
+    at: DateTime<Utc>,
+) -> Result<Vec<ComponentInfo>, sqlx::Error> {
+    components(store, unit_code, None, at).await
+}
+
+async fn components(
+    store: &Store,
+    unit_code: &str,
+    component: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<Vec<ComponentInfo>, sqlx::Error> {
+    let rows: Vec<ComponentRow> = on_pool!(store, |pool| {
         sqlx::query_as(
             "select u.code as unit_code, c.component, s.code as supplier_code, s.name as supplier_name,
                     s.phone as supplier_phone, c.warranty_months, u.handover_date
              from unit_components c
              join units u on u.unit_id = c.unit_id
              join suppliers s on s.supplier_id = c.supplier_id
-             where u.code = $1 and c.component = $2",
+             where u.code = $1 and ($2 is null or c.component = $2)
+             order by c.component",
         )
         .bind(unit_code)
-        .bind(component.trim().to_lowercase())
-        .fetch_optional(pool)
+        .bind(component)
+        .fetch_all(pool)
         .await
     })?;
-    Ok(row.map(|row| ComponentInfo {
-        warranty: warranty_status(
-            row.handover_date,
-            u32::try_from(row.warranty_months).unwrap_or(0),
-            crate::clock::business_date(at),
-        ),
-        unit_code: row.unit_code,
-        component: row.component,
-        supplier_code: row.supplier_code,
-        supplier_name: row.supplier_name,
-        supplier_phone: row.supplier_phone,
-        warranty_months: row.warranty_months,
-    }))
+    Ok(rows
+        .into_iter()
+        .map(|row| ComponentInfo {
+            warranty: warranty_status(
+                row.handover_date,
+                u32::try_from(row.warranty_months).unwrap_or(0),
+                crate::clock::business_date(at),
+            ),
+            unit_code: row.unit_code,
+            component: row.component,
+            supplier_code: row.supplier_code,
+            supplier_name: row.supplier_name,
+            supplier_phone: row.supplier_phone,
+            warranty_months: row.warranty_months,
+        })
+        .collect())
 }

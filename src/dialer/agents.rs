@@ -8,6 +8,11 @@
 //! agent presses `#` on the phone, or the talk limit passes — hands the call back, and keeps
 //! the agent in wrap-up for the configured time before they are free again. A leg that drops
 //! is dialled again after a pause.
+//!
+//! Seats come from the configuration (`[dialer.agents]`, always on) and from agents who log in
+//! on the web desktop: [`AgentDesk::sync`] adds a seat when an agent asks to be ready, pauses
+//! it (the leg stays up, no owner is offered), and ends its leg when they log off or give
+//! another phone.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -61,8 +66,54 @@ pub struct Conversation {
 
 struct Seat {
     name: String,
+    uri: String,
     phase: Phase,
+    /// When the phase last changed (for the desktop's timers).
+    since: Instant,
+    /// Leg up but not taking owners (the agent pressed pause).
+    paused: bool,
+    /// From the configuration: not ended by [`AgentDesk::sync`].
+    configured: bool,
+    /// Ends this seat's leg (logoff, another phone) or, forwarded, the node's shutdown.
+    stop: Arc<watch::Sender<bool>>,
+    /// The leg was told to end; its task may still finish a conversation.
+    retired: bool,
+    /// The leg task has returned; a retired seat may be started again.
+    ended: bool,
     offers: mpsc::UnboundedSender<Offer>,
+}
+
+/// What an agent asked for on the desktop: their phone, and ready or paused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WantedSeat {
+    /// The agent's username.
+    pub name: String,
+    /// Their phone's SIP URI.
+    pub uri: String,
+    /// Leg up, but no owners offered.
+    pub paused: bool,
+}
+
+/// One seat as the desktop and the wallboard see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatView {
+    /// The agent's name.
+    pub name: String,
+    /// The phone dialled.
+    pub uri: String,
+    /// offline, free, paused, reserved, talk or wrap.
+    pub phase: &'static str,
+    /// When that phase began.
+    pub since: Instant,
+    /// From the configuration rather than the desktop.
+    pub configured: bool,
+}
+
+/// What a leg task needs from its node.
+struct Legs {
+    ua: UserAgent,
+    config: AgentConfig,
+    shutdown: watch::Receiver<bool>,
 }
 
 /// The agents of one dialer node.
@@ -71,6 +122,7 @@ pub struct AgentDesk {
     seats: Arc<Mutex<Vec<Seat>>>,
     changed: Arc<Notify>,
     finished: Arc<Mutex<Vec<(f64, f64)>>>,
+    legs: Arc<Legs>,
 }
 
 /// A free agent promised to one answered owner; dropping it unused frees the agent again.
@@ -91,25 +143,142 @@ impl AgentDesk {
             seats: Arc::new(Mutex::new(Vec::new())),
             changed: Arc::new(Notify::new()),
             finished: Arc::new(Mutex::new(Vec::new())),
-        };
-        for (index, (name, uri)) in config.agents.iter().enumerate() {
-            let (offers, inbox) = mpsc::unbounded_channel();
-            desk.lock().push(Seat {
-                name: name.clone(),
-                phase: Phase::Offline,
-                offers,
-            });
-            let task = LegTask {
-                desk: desk.clone(),
-                seat: index,
-                name: name.clone(),
-                uri: uri.clone(),
+            legs: Arc::new(Legs {
                 ua: ua.clone(),
                 config: config.clone(),
-            };
-            tokio::spawn(task.run(inbox, shutdown.clone()));
+                shutdown,
+            }),
+        };
+        for (name, uri) in &config.agents {
+            let mut seats = desk.lock();
+            desk.open_seat(&mut seats, None, name, uri, true);
         }
         desk
+    }
+
+    /// Starts a leg task for a new seat, or again on a retired seat whose task ended.
+    fn open_seat(
+        &self,
+        seats: &mut Vec<Seat>,
+        reuse: Option<usize>,
+        name: &str,
+        uri: &str,
+        configured: bool,
+    ) {
+        let (offers, inbox) = mpsc::unbounded_channel();
+        let (stop, stopped) = watch::channel(false);
+        let stop = Arc::new(stop);
+        let seat = Seat {
+            name: name.to_string(),
+            uri: uri.to_string(),
+            phase: Phase::Offline,
+            since: Instant::now(),
+            paused: false,
+            configured,
+            stop: stop.clone(),
+            retired: false,
+            ended: false,
+            offers,
+        };
+        let index = match reuse {
+            Some(i) => {
+                seats[i] = seat;
+                i
+            }
+            None => {
+                seats.push(seat);
+                seats.len() - 1
+            }
+        };
+        // The node's shutdown ends every leg.
+        let mut shutdown = self.legs.shutdown.clone();
+        tokio::spawn(async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+            let _ = stop.send(true);
+        });
+        let task = LegTask {
+            desk: self.clone(),
+            seat: index,
+            name: name.to_string(),
+            uri: uri.to_string(),
+            ua: self.legs.ua.clone(),
+            config: self.legs.config.clone(),
+        };
+        tokio::spawn(task.run(inbox, stopped));
+    }
+
+    /// Brings the desktop agents' seats in line with what they asked for: new seats dialled,
+    /// paused ones kept up without owners, logged-off ones (or a changed phone) ended once
+    /// their conversation is over. Seats from the configuration stay as they are unless
+    /// paused.
+    pub fn sync(&self, wanted: &[WantedSeat]) {
+        let mut seats = self.lock();
+        for w in wanted {
+            match seats.iter().position(|s| s.name == w.name) {
+                Some(i) => {
+                    let seat = &mut seats[i];
+                    if seat.paused != w.paused {
+                        seat.paused = w.paused;
+                        seat.since = Instant::now();
+                    }
+                    if seat.retired {
+                        if seat.ended {
+                            let paused = w.paused;
+                            self.open_seat(&mut seats, Some(i), &w.name, &w.uri, false);
+                            seats[i].paused = paused;
+                        }
+                    } else if seat.uri != w.uri && !seat.configured {
+                        seat.retired = true;
+                        let _ = seat.stop.send(true);
+                    }
+                }
+                None => {
+                    self.open_seat(&mut seats, None, &w.name, &w.uri, false);
+                    if let Some(seat) = seats.last_mut() {
+                        seat.paused = w.paused;
+                    }
+                }
+            }
+        }
+        for seat in seats.iter_mut() {
+            if !seat.configured && !seat.retired && !wanted.iter().any(|w| w.name == seat.name) {
+                seat.retired = true;
+                let _ = seat.stop.send(true);
+            }
+        }
+        drop(seats);
+        self.changed.notify_waiters();
+    }
+
+    /// Every seat, for the presence rows the desktop and wallboard read.
+    pub fn seats(&self) -> Vec<SeatView> {
+        self.lock()
+            .iter()
+            .map(|s| SeatView {
+                name: s.name.clone(),
+                uri: s.uri.clone(),
+                phase: match s.phase {
+                    Phase::Offline => "offline",
+                    Phase::Free if s.paused || s.retired => "paused",
+                    Phase::Free => "free",
+                    Phase::Reserved => "reserved",
+                    Phase::Talk(_) => "talk",
+                    Phase::Wrap(_) => "wrap",
+                },
+                since: s.since,
+                configured: s.configured,
+            })
+            .collect()
+    }
+
+    fn ended(&self, seat: usize) {
+        if let Some(s) = self.lock().get_mut(seat) {
+            s.phase = Phase::Offline;
+            s.since = Instant::now();
+            s.ended = true;
+            s.retired = true;
+        }
+        self.changed.notify_waiters();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Seat>> {
@@ -117,8 +286,11 @@ impl AgentDesk {
     }
 
     fn set(&self, seat: usize, phase: Phase) {
-        if let Some(s) = self.lock().get_mut(seat) {
+        if let Some(s) = self.lock().get_mut(seat)
+            && s.phase != phase
+        {
             s.phase = phase;
+            s.since = Instant::now();
         }
         self.changed.notify_waiters();
     }
@@ -132,6 +304,8 @@ impl AgentDesk {
         for seat in seats.iter() {
             match seat.phase {
                 Phase::Offline => continue,
+                // A paused agent is not there for the pacer.
+                Phase::Free if seat.paused || seat.retired => continue,
                 Phase::Free => free += 1,
                 Phase::Reserved => busy.push(BusyAgent {
                     phase: AgentPhase::Talk,
@@ -164,8 +338,12 @@ impl AgentDesk {
             let changed = self.changed.notified();
             {
                 let mut seats = self.lock();
-                if let Some(index) = seats.iter().position(|s| s.phase == Phase::Free) {
+                if let Some(index) = seats
+                    .iter()
+                    .position(|s| s.phase == Phase::Free && !s.paused && !s.retired)
+                {
                     seats[index].phase = Phase::Reserved;
+                    seats[index].since = Instant::now();
                     return Some(Reserved {
                         desk: self.clone(),
                         seat: index,
@@ -265,10 +443,10 @@ impl LegTask {
             leg.hangup().await;
             leg.close().await;
         }
-        self.desk.set(self.seat, Phase::Offline);
         // Nobody may wait on this seat any more: refuse new offers, answer the queued ones.
         inbox.close();
         give_back(&mut inbox);
+        self.desk.ended(self.seat);
     }
 
     /// Takes owners while the leg is up; returns when it drops or on shutdown.

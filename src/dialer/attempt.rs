@@ -168,6 +168,7 @@ pub(crate) async fn run(
                         }
                         break;
                     }
+                    CallUpdate::Ringing | CallUpdate::EarlyMedia => plan.floor.alerting(key),
                     CallUpdate::Ended { .. } => break,
                     _ => {}
                 }
@@ -177,6 +178,7 @@ pub(crate) async fn run(
                     None if plan.survey.is_some() => {
                         plan.floor.answered(key);
                         plan.floor.left_waiting();
+                        plan.floor.connected();
                         if let Some(survey) = &plan.survey {
                             let done =
                                 super::survey::converse(plan, survey, id, &contact, call).await?;
@@ -188,6 +190,7 @@ pub(crate) async fn run(
                     None => {
                         plan.floor.answered(key);
                         plan.floor.left_waiting();
+                        plan.floor.connected();
                         call.play(plan.prompts_for(&contact.language), false).await;
                     }
                     Some(desk) => {
@@ -196,6 +199,9 @@ pub(crate) async fn run(
                     }
                 }
                 call.hangup().await;
+                if !abandoned {
+                    plan.floor.disconnected();
+                }
             } else {
                 plan.floor.unanswered(key);
             }
@@ -255,14 +261,19 @@ async fn hand_to_agent(
         Attempts::new(&plan.store)
             .mark_bridged(id, &name, plan.clock.now())
             .await?;
+        plan.floor.connected();
         match reserved.connect(call).await {
             Ok(conversation) => return Ok((conversation.owner, Some(name), false)),
             // The agent's leg went down while the call was handed over: not bridged after all.
             Err(Some(back)) => {
                 call = back;
+                plan.floor.disconnected();
                 Attempts::new(&plan.store).unmark_bridged(id).await?;
             }
-            Err(None) => return Err(super::node::NodeError::AgentLegLost(name)),
+            Err(None) => {
+                plan.floor.disconnected();
+                return Err(super::node::NodeError::AgentLegLost(name));
+            }
         }
     }
     call.play(plan.safe_harbor_for(&contact.language), false)

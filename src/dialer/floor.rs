@@ -19,7 +19,11 @@ pub const CONNECT_RULE_S: f64 = 2.0;
 #[derive(Debug)]
 struct Inner {
     ringing: HashMap<i64, Instant>,
+    /// Of the `ringing` calls, those whose phone is known to ring (180/183).
+    alerting: std::collections::HashSet<i64>,
     waiting: u32,
+    /// Answered calls in conversation (with an agent or the survey), for the wallboard.
+    connected: u32,
     estimator: Estimator,
 }
 
@@ -36,7 +40,9 @@ impl Default for Floor {
             opened: Instant::now(),
             inner: Mutex::new(Inner {
                 ringing: HashMap::new(),
+                alerting: std::collections::HashSet::new(),
                 waiting: 0,
+                connected: 0,
                 estimator: Estimator::new(Priors::default()),
             }),
         }
@@ -56,6 +62,7 @@ impl Floor {
     /// The owner answered: no longer ringing, now waiting for an agent.
     pub fn answered(&self, key: i64) {
         let mut inner = self.lock();
+        inner.alerting.remove(&key);
         if let Some(since) = inner.ringing.remove(&key) {
             let ring = since.elapsed().as_secs_f64();
             inner.estimator.dial_resolved(Some(ring));
@@ -72,8 +79,41 @@ impl Floor {
     /// The call ended without a human answer (busy, no answer, failed).
     pub fn unanswered(&self, key: i64) {
         let mut inner = self.lock();
+        inner.alerting.remove(&key);
         if inner.ringing.remove(&key).is_some() {
             inner.estimator.dial_resolved(None);
+        }
+    }
+
+    /// The owner's phone rings (a provisional response came).
+    pub fn alerting(&self, key: i64) {
+        let mut inner = self.lock();
+        if inner.ringing.contains_key(&key) {
+            inner.alerting.insert(key);
+        }
+    }
+
+    /// An answered owner is in conversation (with an agent or the survey) ...
+    pub fn connected(&self) {
+        self.lock().connected += 1;
+    }
+
+    /// ... and no longer.
+    pub fn disconnected(&self) {
+        let mut inner = self.lock();
+        inner.connected = inner.connected.saturating_sub(1);
+    }
+
+    /// The counters the wallboard shows.
+    pub fn live(&self) -> super::presence::LiveCounts {
+        let inner = self.lock();
+        let ringing = u32::try_from(inner.alerting.len()).unwrap_or(u32::MAX);
+        let placed = u32::try_from(inner.ringing.len()).unwrap_or(u32::MAX);
+        super::presence::LiveCounts {
+            dialing: placed.saturating_sub(ringing),
+            ringing,
+            connected: inner.connected,
+            waiting: inner.waiting,
         }
     }
 

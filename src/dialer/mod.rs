@@ -38,6 +38,7 @@ mod messages;
 pub mod model;
 pub mod node;
 pub mod pacer;
+pub mod presence;
 pub mod report;
 pub mod simulate;
 pub mod state;

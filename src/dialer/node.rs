@@ -562,7 +562,16 @@ impl Node {
             && self.desk.get().is_none()
         {
             let desk = AgentDesk::start(&self.ua, agents, shutdown.clone());
-            let _ = self.desk.set(desk);
+            let _ = self.desk.set(desk.clone());
+            // Agents who log in on the web desktop get their legs from here.
+            tokio::spawn(super::presence::run(
+                self.store.clone(),
+                desk,
+                self.config.node.clone(),
+                self.clock.clone(),
+                self.config.poll.min(Duration::from_secs(1)),
+                shutdown.clone(),
+            ));
         }
         let campaigns = Campaigns::new(&self.store);
         let mut workers: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
@@ -654,7 +663,25 @@ impl Node {
             None => self.config.poll,
         };
         tracing::info!(campaign = %code, node = %self.config.node, capacity, "working campaign");
+        let mut published: Option<std::time::Instant> = None;
         loop {
+            // The wallboard's counters, about once a second.
+            if published.is_none_or(|at| at.elapsed() >= LIVE_EVERY) {
+                let live = plan.floor.live();
+                let now = self.clock.now();
+                if let Err(e) = super::presence::publish(
+                    &self.store,
+                    stored.campaign_id,
+                    &self.config.node,
+                    live,
+                    now,
+                )
+                .await
+                {
+                    tracing::warn!(campaign = %code, "cannot publish live counters: {e}");
+                }
+                published = Some(std::time::Instant::now());
+            }
             while let Some(done) = calls.try_join_next() {
                 log_call(code, done);
             }
@@ -726,6 +753,11 @@ impl Node {
         while let Some(done) = calls.join_next().await {
             log_call(code, done);
         }
+        if let Err(e) =
+            super::presence::withdraw(&self.store, stored.campaign_id, &self.config.node).await
+        {
+            tracing::warn!(campaign = %code, "cannot withdraw live counters: {e}");
+        }
         Ok(())
     }
 
@@ -779,6 +811,9 @@ struct Pacing {
     abandon: AbandonWindow,
     measured: Option<std::time::Instant>,
 }
+
+/// How often a campaign's live counters are published for the wallboard.
+const LIVE_EVERY: Duration = Duration::from_secs(1);
 
 /// How often the 24-hour abandon counts are read again.
 const ABANDON_REFRESH: Duration = Duration::from_secs(5);

@@ -1,6 +1,7 @@
 //! `huifang serve`: the web console (pages for supervisors and agents, see [`pages`]), the
 //! JSON API they use, and the escalation worker. Thin: every handler parses, calls the domain and maps errors.
 
+mod agent;
 pub mod auth;
 mod error;
 mod lookup;
@@ -65,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .merge(lookup::router())
         .merge(messages::router())
         .merge(auth::router())
+        .merge(agent::router())
         .merge(pages::router())
         .with_state(state)
 }

@@ -16,6 +16,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("templates/base.html")),
     ("login.html", include_str!("templates/login.html")),
     ("home.html", include_str!("templates/home.html")),
+    ("agent.html", include_str!("templates/agent.html")),
+    ("call.html", include_str!("templates/call.html")),
+    ("pop.html", include_str!("templates/pop.html")),
 ];
 
 /// The templates, parsed once at start-up (a broken template fails `serve` at once, and the

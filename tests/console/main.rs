@@ -4,5 +4,6 @@
 #[allow(dead_code)] // shared with the hopper and dialer tests
 #[path = "../hopper/db.rs"]
 mod db;
+mod desktop;
 mod login;
 mod support;

@@ -179,7 +179,12 @@ impl Browser {
     }
 
     /// Sends JSON to the API with the CSRF header, as the pages' script does.
-    pub(crate) async fn send_json(&self, method: reqwest::Method, path: &str, body: &Value) -> Page {
+    pub(crate) async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> Page {
         let res = self
             .http
             .request(method, format!("{}{path}", self.base))

@@ -1,0 +1,276 @@
+//! The agent desktop: `/agent` (presence, screen pop, disposition, callbacks), its JSON API
+//! under `/api/agent` and `/api/calls/{id}`, and the live stream `/api/agent/live` that brings
+//! the screen pop within a second of the dialer bridging an owner to the agent.
+//!
+//! A call belongs to the agent it was bridged to: another agent gets 403; a supervisor may see
+//! the calls of their team's agents, an admin all.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::Stream;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::Viewer;
+use super::pages::{self, PageError};
+use super::{ApiError, AppState};
+use crate::desktop::{self, AgentCall, DesktopError, Disposition, Wanted};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/agent", get(page))
+        .route("/agent/calls/{id}", get(call_page))
+        .route("/agent/calls/{id}/pop", get(pop_fragment))
+        .route("/api/agent/presence", post(set_presence))
+        .route("/api/agent/state", get(state_json))
+        .route("/api/agent/live", get(live))
+        .route("/api/calls/{id}", get(call_json))
+        .route("/api/calls/{id}/disposition", post(dispose))
+}
+
+/// How often the live stream looks for a change: the screen pop arrives within this (plus
+/// the node's write) of the owner being bridged.
+const LIVE_POLL: Duration = Duration::from_millis(300);
+
+impl From<DesktopError> for ApiError {
+    fn from(err: DesktopError) -> ApiError {
+        match err {
+            DesktopError::Field { .. } => ApiError::Invalid(err.to_string()),
+            DesktopError::AlreadyDisposed(_) => ApiError::Conflict(err.to_string()),
+            DesktopError::NoCall(_) => ApiError::NotFound(err.to_string()),
+            DesktopError::Db(e) => ApiError::Internal(e.into()),
+        }
+    }
+}
+
+/// A desktop error as the page's script wants it: `{"error", "field"}` so the message goes
+/// next to its field.
+fn field_error(err: DesktopError) -> Response {
+    match err {
+        DesktopError::Field { field, message } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({ "error": message, "field": field })),
+        )
+            .into_response(),
+        other => ApiError::from(other).into_response(),
+    }
+}
+
+async fn page(State(state): State<AppState>, viewer: Viewer) -> Result<Html<String>, PageError> {
+    viewer.require_agent()?;
+    let store = state.store();
+    let now = state.desk.now();
+    let mut ctx = tera::Context::new();
+    let presence = desktop::presence(store, &viewer.user.username, now)
+        .await
+        .map_err(ApiError::from)?;
+    ctx.insert("presence", &presence);
+    ctx.insert("outcomes", &desktop::OUTCOMES);
+    let team = desktop::agents_of_team(store, &viewer.user.team)
+        .await
+        .map_err(ApiError::from)?;
+    ctx.insert("team_agents", &team);
+    pages::render(&state, &viewer, "agent", "agent.html", ctx)
+}
+
+/// The call `id` if the viewer may see it: 404 when it does not exist, 403 when it is another
+/// agent's (or outside a supervisor's team).
+async fn visible_call(state: &AppState, viewer: &Viewer, id: i64) -> Result<AgentCall, ApiError> {
+    let store = state.store();
+    let call = desktop::call(store, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no call {id}")))?;
+    let Some(agent) = call.agent.clone() else {
+        return if viewer.user.supervises() {
+            Ok(call)
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "call {id} did not reach an agent: only supervisors see it"
+            )))
+        };
+    };
+    let team = desktop::team_of(store, &agent).await?;
+    if viewer.user.may_see_agent(&agent, team.as_deref()) {
+        Ok(call)
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "call {id} is {agent}'s: {} may not open it",
+            viewer.user.username
+        )))
+    }
+}
+
+async fn call_json(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let call = visible_call(&state, &viewer, id).await?;
+    let screen = desktop::screen(state.store(), call, state.desk.now()).await?;
+    Ok(Json(json!(screen)))
+}
+
+async fn call_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+) -> Result<Html<String>, PageError> {
+    let call = visible_call(&state, &viewer, id).await?;
+    let screen = desktop::screen(state.store(), call, state.desk.now())
+        .await
+        .map_err(ApiError::from)?;
+    let mut ctx = tera::Context::new();
+    ctx.insert("screen", &screen);
+    let nav = if viewer.user.supervises() {
+        "campaigns"
+    } else {
+        "agent"
+    };
+    pages::render(&state, &viewer, nav, "call.html", ctx)
+}
+
+/// The screen pop alone, for the desktop's script to put in place.
+async fn pop_fragment(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+) -> Result<Html<String>, PageError> {
+    let call = visible_call(&state, &viewer, id).await?;
+    let screen = desktop::screen(state.store(), call, state.desk.now())
+        .await
+        .map_err(ApiError::from)?;
+    let mut ctx = tera::Context::new();
+    ctx.insert("screen", &screen);
+    pages::render(&state, &viewer, "agent", "pop.html", ctx)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PresenceBody {
+    #[serde(default)]
+    sip_uri: Option<String>,
+    state: Wanted,
+}
+
+async fn set_presence(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    body: Result<Json<PresenceBody>, JsonRejection>,
+) -> Response {
+    if let Err(f) = viewer.require_agent() {
+        return ApiError::from(f).into_response();
+    }
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return ApiError::Invalid(e.body_text()).into_response(),
+    };
+    match desktop::set_presence(
+        state.store(),
+        &viewer.user.username,
+        body.sip_uri.as_deref(),
+        body.state,
+        state.desk.now(),
+    )
+    .await
+    {
+        Ok(p) => Json(json!(p)).into_response(),
+        Err(e) => field_error(e),
+    }
+}
+
+/// What the desktop shows: the seat, the call on now (or awaiting its disposition) with its
+/// screen pop, and the agent's open callbacks.
+async fn snapshot(state: &AppState, agent: &str) -> Result<Value, ApiError> {
+    let store = state.store();
+    let now = state.desk.now();
+    let presence = desktop::presence(store, agent, now).await?;
+    let call = match desktop::current_call(store, agent).await? {
+        Some(call) => Some(desktop::screen(store, call, now).await?),
+        None => None,
+    };
+    let callbacks = desktop::callbacks_of(store, agent).await?;
+    Ok(json!({ "presence": presence, "call": call, "callbacks": callbacks, "now": now }))
+}
+
+async fn state_json(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Json<Value>, ApiError> {
+    viewer.require_agent()?;
+    Ok(Json(snapshot(&state, &viewer.user.username).await?))
+}
+
+/// Server-sent events: the desktop's snapshot whenever it changes (checked every 300 ms), and
+/// a keep-alive comment otherwise.
+async fn live(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    viewer.require_agent()?;
+    let agent = viewer.user.username.clone();
+    let stream = futures_util::stream::unfold(
+        (state, agent, None::<String>),
+        |(state, agent, last)| async move {
+            loop {
+                match snapshot(&state, &agent).await {
+                    Ok(mut value) => {
+                        // `now` changes every time; compare without it.
+                        let now = value.as_object_mut().and_then(|o| o.remove("now"));
+                        let key = value.to_string();
+                        if last.as_deref() != Some(key.as_str()) {
+                            if let (Some(o), Some(now)) = (value.as_object_mut(), now) {
+                                o.insert("now".into(), now);
+                            }
+                            let event = Event::default().data(value.to_string());
+                            return Some((Ok(event), (state, agent, Some(key))));
+                        }
+                    }
+                    Err(e) => tracing::warn!(%agent, "agent live snapshot failed: {e}"),
+                }
+                tokio::time::sleep(LIVE_POLL).await;
+            }
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+async fn dispose(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<i64>,
+    body: Result<Json<Disposition>, JsonRejection>,
+) -> Response {
+    let call = match visible_call(&state, &viewer, id).await {
+        Ok(call) => call,
+        Err(e) => return e.into_response(),
+    };
+    // Only the agent who took the call disposes it.
+    if call.agent.as_deref() != Some(viewer.user.username.as_str()) {
+        return ApiError::Forbidden(format!("call {id} is disposed by the agent who took it"))
+            .into_response();
+    }
+    let Json(d) = match body {
+        Ok(b) => b,
+        Err(e) => return ApiError::Invalid(e.body_text()).into_response(),
+    };
+    match desktop::dispose(
+        state.store(),
+        &call,
+        &viewer.user.username,
+        &d,
+        state.desk.now(),
+    )
+    .await
+    {
+        Ok(()) => (StatusCode::CREATED, Json(json!({ "attempt_id": id }))).into_response(),
+        Err(e) => field_error(e),
+    }
+}

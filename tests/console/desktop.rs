@@ -1,0 +1,227 @@
+//! The agent desktop over HTTP: presence wishes, the screen pop of a call bridged to the agent,
+//! who may open which call (403 for another agent's), dispositions and scheduled callbacks.
+
+use chrono::Utc;
+use huifang::on_pool;
+use huifang::store::Store;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::support::consoles;
+
+/// A campaign, a contact for the first sample owner and an attempt bridged to `agent` (still
+/// on); returns (attempt id, owner name, phone).
+pub(crate) async fn bridged_call(store: &Store, code: &str, agent: &str) -> (i64, String, String) {
+    let now = Utc::now();
+    let (owner_id, name, phone): (i64, String, String) = on_pool!(store, |pool| {
+        sqlx::query_as(
+            "select o.owner_id, o.name, p.phone from owners o
+               join owner_phones p on p.owner_id = o.owner_id
+              order by o.owner_id, p.position limit 1",
+        )
+        .fetch_one(pool)
+        .await
+    })
+    .unwrap();
+    let attempt_id: i64 = on_pool!(store, |pool| async {
+        let campaign: i64 = sqlx::query_scalar(
+            "insert into campaigns (code, name, kind, state, definition, created_at, updated_at)
+             values ($1, $1, 'callback', 'running', '', $2, $2) returning campaign_id",
+        )
+        .bind(code)
+        .bind(now)
+        .fetch_one(pool)
+        .await?;
+        let contact: i64 = sqlx::query_scalar(
+            "insert into campaign_contacts (campaign_id, owner_id, phone, tz, state, created_at, updated_at)
+             values ($1, $2, $3, 'Asia/Shanghai', 'leased', $4, $4) returning campaign_contact_id",
+        )
+        .bind(campaign)
+        .bind(owner_id)
+        .bind(&phone)
+        .bind(now)
+        .fetch_one(pool)
+        .await?;
+        sqlx::query_scalar(
+            "insert into attempts (campaign_contact_id, campaign_id, channel, node, queued_at,
+                                   dialed_at, answered_at, bridged_at, agent)
+             values ($1, $2, 'voice', 'n1', $3, $3, $3, $3, $4) returning attempt_id",
+        )
+        .bind(contact)
+        .bind(campaign)
+        .bind(now)
+        .bind(agent)
+        .fetch_one(pool)
+        .await
+    }
+    .await)
+    .unwrap();
+    (attempt_id, name, phone)
+}
+
+#[tokio::test]
+async fn a_call_opens_for_its_agent_and_their_supervisor_only() {
+    for console in consoles().await {
+        let (id, owner, phone) = bridged_call(&console.db.store, "cb-1", "agent1").await;
+        let agent1 = console.login("agent1").await;
+        let pop = agent1.get(&format!("/api/calls/{id}")).await;
+        assert_eq!(pop.status, 200, "{}: {}", console.db.name, pop.text);
+        let pop = pop.json();
+        assert_eq!(pop["owner"]["owner"]["name"], owner.as_str());
+        assert_eq!(pop["call"]["phone"], phone.as_str());
+        assert!(
+            pop["owner"]["units"]
+                .as_array()
+                .is_some_and(|u| !u.is_empty())
+        );
+        assert!(pop["components"].as_array().is_some());
+        let page = agent1.get(&format!("/agent/calls/{id}")).await;
+        assert_eq!(page.status, 200);
+        assert!(page.text.contains(&owner), "the page names the owner");
+
+        for (who, status) in [
+            ("agent2", 403),
+            ("agent3", 403),
+            ("sup", 200),
+            ("sup2", 403),
+            ("admin", 200),
+        ] {
+            let b = console.login(who).await;
+            assert_eq!(
+                b.get(&format!("/api/calls/{id}")).await.status,
+                status,
+                "{who} api"
+            );
+            assert_eq!(
+                b.get(&format!("/agent/calls/{id}")).await.status,
+                status,
+                "{who} page"
+            );
+        }
+        assert_eq!(agent1.get("/api/calls/999999").await.status, 404);
+        // The desktop's state carries the call on now.
+        let state = agent1.get("/api/agent/state").await.json();
+        assert_eq!(state["call"]["call"]["attempt_id"], id);
+        // Supervisors have no desktop.
+        assert_eq!(console.login("sup").await.get("/agent").await.status, 403);
+    }
+}
+
+#[tokio::test]
+async fn presence_wishes_are_checked_and_stored() {
+    for console in consoles().await {
+        let agent = console.login("agent2").await;
+        let page = agent.get("/agent").await;
+        assert_eq!(page.status, 200);
+        assert!(page.text.contains("id=\"f-sip_uri\""));
+        // Ready without a phone, or with a bad one: the error names the field.
+        let res = agent
+            .send_json(
+                Method::POST,
+                "/api/agent/presence",
+                &json!({"state": "ready"}),
+            )
+            .await;
+        assert_eq!(res.status, 422);
+        assert_eq!(res.json()["field"], "sip_uri");
+        let res = agent
+            .send_json(
+                Method::POST,
+                "/api/agent/presence",
+                &json!({"state": "ready", "sip_uri": "1001@pbx"}),
+            )
+            .await;
+        assert_eq!(res.status, 422);
+        assert!(
+            res.json()["error"]
+                .as_str()
+                .unwrap()
+                .contains("not a SIP URI")
+        );
+        let res = agent
+            .send_json(
+                Method::POST,
+                "/api/agent/presence",
+                &json!({"state": "ready", "sip_uri": "sip:1002@127.0.0.1:5070"}),
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", res.text);
+        assert_eq!(res.json()["wanted"], "ready");
+        // Pausing keeps the phone; no dialer holds the seat yet, so it is offline.
+        let res = agent
+            .send_json(
+                Method::POST,
+                "/api/agent/presence",
+                &json!({"state": "paused"}),
+            )
+            .await;
+        assert_eq!(res.status, 200);
+        let state = agent.get("/api/agent/state").await.json();
+        assert_eq!(state["presence"]["sip_uri"], "sip:1002@127.0.0.1:5070");
+        assert_eq!(state["presence"]["wanted"], "paused");
+        assert_eq!(state["presence"]["phase"], "offline");
+        assert!(state["call"].is_null());
+    }
+}
+
+#[tokio::test]
+async fn a_disposition_is_checked_stored_once_and_schedules_the_callback() {
+    for console in consoles().await {
+        let (id, _, phone) = bridged_call(&console.db.store, "cb-2", "agent1").await;
+        let agent1 = console.login("agent1").await;
+        let path = format!("/api/calls/{id}/disposition");
+        let bad = agent1
+            .send_json(Method::POST, &path, &json!({"outcome": "great"}))
+            .await;
+        assert_eq!(bad.status, 422);
+        assert_eq!(bad.json()["field"], "outcome");
+        let bad = agent1
+            .send_json(
+                Method::POST,
+                &path,
+                &json!({"outcome": "callback", "satisfaction": 9}),
+            )
+            .await;
+        assert_eq!(bad.json()["field"], "satisfaction");
+        let bad = agent1
+            .send_json(
+                Method::POST,
+                &path,
+                &json!({"outcome": "callback", "callback_at": "2099-01-01T10:00", "callback_agent": "sup"}),
+            )
+            .await;
+        assert_eq!(bad.json()["field"], "callback_agent");
+        // Another agent cannot dispose agent1's call.
+        let agent2 = console.login("agent2").await;
+        let res = agent2
+            .send_json(Method::POST, &path, &json!({"outcome": "resolved"}))
+            .await;
+        assert_eq!(res.status, 403);
+        let ok = agent1
+            .send_json(
+                Method::POST,
+                &path,
+                &json!({"outcome": "callback", "satisfaction": 3, "notes": "wants the plumber again",
+                        "callback_at": "2099-01-01T10:00", "callback_agent": "agent2"}),
+            )
+            .await;
+        assert_eq!(ok.status, 201, "{}: {}", console.db.name, ok.text);
+        let again = agent1
+            .send_json(Method::POST, &path, &json!({"outcome": "resolved"}))
+            .await;
+        assert_eq!(again.status, 409);
+        // Disposed: no longer agent1's current call; the callback is agent2's.
+        assert!(agent1.get("/api/agent/state").await.json()["call"].is_null());
+        let theirs = agent2.get("/api/agent/state").await.json();
+        let callbacks = theirs["callbacks"].as_array().unwrap();
+        assert_eq!(callbacks.len(), 1);
+        assert_eq!(callbacks[0]["phone"], phone.as_str());
+        assert_eq!(callbacks[0]["note"], "wants the plumber again");
+        assert!(
+            agent1.get("/api/agent/state").await.json()["callbacks"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
