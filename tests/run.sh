@@ -23,6 +23,9 @@ command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 # npm), an SMTP server on aiosmtpd (from PyPI, else Debian's python3-aiosmtpd), and openssl for
 # make_cert.sh's self-signed certificate.
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# The console's browser tests (tests/console/browser.rs): headless Chromium through chromedriver.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
   echo "tests/run.sh: installing aiosmtpd"

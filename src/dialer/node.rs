@@ -363,8 +363,8 @@ impl Node {
             DialMode::Agentless => None,
             DialMode::Paced(PacingMode::Preview) => {
                 return Err(PlanError::Unsupported(
-                    "preview mode needs the agent desktop, which is not built yet; use \
-                     progressive"
+                    "preview mode (the agent sees the contact, then dials) is not built into \
+                     the agent desktop yet; use progressive"
                         .into(),
                 ));
             }

@@ -50,13 +50,26 @@ pub async fn wanted(
 }
 
 /// Writes one seat's phase. A configured agent gets a row the first time (ready, with its
-/// phone); a desktop agent's wishes are never overwritten.
+/// phone); a desktop agent's wishes are never overwritten. An unchanged seat only has its
+/// `updated_at` renewed (the heartbeat), so readers see no change.
 async fn report(
     store: &Store,
     node: &str,
     seat: &SeatView,
+    changed: bool,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
+    if !changed {
+        return on_pool!(store, |pool| {
+            sqlx::query("update agent_presence set node = $2, updated_at = $3 where agent = $1")
+                .bind(&seat.name)
+                .bind(node)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        });
+    }
     let since = now - chrono::TimeDelta::from_std(seat.since.elapsed()).unwrap_or_default();
     on_pool!(store, |pool| {
         sqlx::query(
@@ -104,7 +117,7 @@ pub async fn run(
             if !(changed || heartbeat) {
                 continue;
             }
-            match report(&store, &node, &seat, now).await {
+            match report(&store, &node, &seat, changed, now).await {
                 Ok(()) => {
                     written.insert(seat.name.clone(), (seat.phase, seat.since));
                 }

@@ -57,10 +57,7 @@ pub(crate) async fn console_on(db: TestDb, config_toml: &str, clock: SharedClock
         };
         users.add(&new, false, clock.now()).await.unwrap();
     }
-    let toml = format!(
-        "database_url = \"{}\"\n[http]\nsecure_cookies = false\n{config_toml}",
-        db.url()
-    );
+    let toml = format!("database_url = \"{}\"\n{config_toml}", db.url());
     let config = Config::parse(&toml, "console test").unwrap();
     let app = Application::build(&config, "127.0.0.1:0", clock)
         .await

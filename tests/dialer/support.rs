@@ -232,7 +232,11 @@ pub(crate) fn huifang(dir: &Path, name: &'static str, args: &[&str]) -> Proc {
     let child = Command::new(env!("CARGO_BIN_EXE_huifang"))
         .args(args)
         .current_dir(dir)
-        .env("HUIFANG_LOG", "warn")
+        // HUIFANG_TEST_LOG=info (or debug) shows more in the child's log.
+        .env(
+            "HUIFANG_LOG",
+            std::env::var("HUIFANG_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdin(Stdio::null())
         .stdout(out.try_clone().unwrap())
         .stderr(out)
