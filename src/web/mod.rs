@@ -6,6 +6,8 @@ mod error;
 mod lookup;
 mod messages;
 pub mod pages;
+mod reports;
+mod ticket_pages;
 mod tickets;
 
 use std::net::SocketAddr;
@@ -66,6 +68,8 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router())
         .merge(auth::router())
         .merge(pages::router())
+        .merge(ticket_pages::router())
+        .merge(reports::router())
         .with_state(state)
 }
 

@@ -16,6 +16,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("templates/base.html")),
     ("login.html", include_str!("templates/login.html")),
     ("home.html", include_str!("templates/home.html")),
+    ("tickets.html", include_str!("templates/tickets.html")),
+    ("ticket.html", include_str!("templates/ticket.html")),
+    ("reports.html", include_str!("templates/reports.html")),
 ];
 
 /// The templates, parsed once at start-up (a broken template fails `serve` at once, and the

@@ -5,4 +5,6 @@
 #[path = "../hopper/db.rs"]
 mod db;
 mod login;
+mod reports;
 mod support;
+mod tickets;
