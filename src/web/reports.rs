@@ -490,3 +490,55 @@ mod tests {
         assert_eq!(rate_cell(0, 0).pct, None);
     }
 }
+
+#[cfg(test)]
+mod openapi_tests {
+    use serde_json::Value;
+
+    const FRAGMENT: &str = include_str!("openapi/tickets.json");
+
+    fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    out.push(r);
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    /// The fragment the lead assembles into `/api/openapi.json`: every route of the ticket,
+    /// lookup and report APIs is described, and every `$ref` names a schema of the fragment.
+    #[test]
+    fn the_openapi_fragment_covers_the_routes_and_resolves() {
+        let doc: Value = serde_json::from_str(FRAGMENT).expect("valid JSON");
+        let paths = doc["paths"].as_object().unwrap();
+        for route in [
+            "/api/tickets",
+            "/api/tickets/{id}",
+            "/api/tickets/{id}/{action}",
+            "/api/lookup",
+            "/api/units/{code}/components/{component}",
+            "/api/reports",
+        ] {
+            assert!(paths.contains_key(route), "{route}");
+        }
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(!found.is_empty());
+        for r in found {
+            let name = r.strip_prefix("#/components/schemas/").expect(r);
+            assert!(schemas.contains_key(name), "{r}");
+        }
+        for (path, ops) in paths {
+            for (method, op) in ops.as_object().unwrap() {
+                assert!(op["operationId"].is_string(), "{method} {path}");
+                assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()));
+            }
+        }
+    }
+}

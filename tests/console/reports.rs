@@ -115,6 +115,17 @@ async fn reports_show_the_computed_figures_with_svg_charts() {
         {
             assert_eq!(&got[key], value, "{name}: {key}");
         }
+        // ... and exactly the fields its OpenAPI schema describes.
+        let openapi: Value =
+            serde_json::from_str(include_str!("../../src/web/openapi/tickets.json")).unwrap();
+        let described = openapi["components"]["schemas"]["ReportRow"]["properties"]
+            .as_object()
+            .unwrap();
+        let mut keys: Vec<&String> = got.as_object().unwrap().keys().collect();
+        let mut want: Vec<&String> = described.keys().collect();
+        keys.sort();
+        want.sort();
+        assert_eq!(keys, want, "{name}");
 
         // By project: one row per project, then the total; the chart has a bar per row.
         let from = week
