@@ -67,19 +67,25 @@ fn parse_filter(q: &ListQuery, projects: &[String]) -> Result<TicketFilter, Fiel
     if let Some(v) = given(&q.state) {
         match TicketState::parse(&v) {
             Ok(s) => filter.state = Some(s),
-            Err(e) => drop(errors.insert("state", e.to_string())),
+            Err(e) => {
+                errors.insert("state", e.to_string());
+            }
         }
     }
     if let Some(v) = given(&q.level) {
         match Level::parse(&v) {
             Ok(l) => filter.level = Some(l),
-            Err(e) => drop(errors.insert("level", e.to_string())),
+            Err(e) => {
+                errors.insert("level", e.to_string());
+            }
         }
     }
     if let Some(v) = given(&q.category) {
         match Category::parse(&v) {
             Ok(c) => filter.category = Some(c),
-            Err(e) => drop(errors.insert("category", e.to_string())),
+            Err(e) => {
+                errors.insert("category", e.to_string());
+            }
         }
     }
     if let Some(v) = given(&q.project) {

@@ -304,3 +304,45 @@ async fn acting_through_the_form_changes_the_state_and_needs_the_csrf_field() {
         assert_eq!(page.status, 404, "{name}");
     }
 }
+
+#[tokio::test]
+async fn the_list_stops_at_200_rows_and_says_so() {
+    use huifang::config::SlaPolicy;
+    use huifang::tickets::{OpenTicket, TicketDesk};
+    use huifang::vocab::{Category, TicketKind};
+
+    for (console, clock) in consoles_with_clock().await {
+        let name = console.db.name;
+        let desk = TicketDesk::new(
+            console.db.store.clone(),
+            Arc::new(clock.clone()),
+            SlaPolicy::default(),
+        );
+        let mut last = 0;
+        for n in 0..201 {
+            let ticket = desk
+                .open(OpenTicket {
+                    phone: None,
+                    owner: Some("O00002".into()),
+                    unit: None,
+                    kind: TicketKind::Consultation,
+                    category: Category::CustomerServiceSales,
+                    component: None,
+                    description: format!("问题 {n}"),
+                    owner_on_site: false,
+                    actor: "agent1".into(),
+                })
+                .await
+                .unwrap();
+            last = ticket.ticket_id;
+        }
+        let sup = console.login("sup").await;
+        let ids = listed(&sup, "").await;
+        assert_eq!(ids.len(), 200, "{name}");
+        assert_eq!(ids[0], last, "{name}: the newest first");
+        let page = sup.get("/tickets").await;
+        assert!(page.text.contains(r#"id="more""#), "{name}: the note");
+        let page = sup.get("/tickets?state=closed").await;
+        assert!(!page.text.contains(r#"id="more""#), "{name}");
+    }
+}
