@@ -7,6 +7,8 @@ mod error;
 mod lookup;
 mod messages;
 pub mod pages;
+mod reports;
+mod ticket_pages;
 mod tickets;
 
 use std::net::SocketAddr;
@@ -68,6 +70,8 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(agent::router())
         .merge(pages::router())
+        .merge(ticket_pages::router())
+        .merge(reports::router())
         .with_state(state)
 }
 

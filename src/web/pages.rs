@@ -19,6 +19,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("agent.html", include_str!("templates/agent.html")),
     ("call.html", include_str!("templates/call.html")),
     ("pop.html", include_str!("templates/pop.html")),
+    ("tickets.html", include_str!("templates/tickets.html")),
+    ("ticket.html", include_str!("templates/ticket.html")),
+    ("reports.html", include_str!("templates/reports.html")),
 ];
 
 /// The templates, parsed once at start-up (a broken template fails `serve` at once, and the

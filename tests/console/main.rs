@@ -10,4 +10,6 @@ mod desktop;
 #[path = "../dialer/support.rs"]
 mod dialer_support;
 mod login;
+mod reports;
 mod support;
+mod tickets;
