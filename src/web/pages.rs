@@ -16,6 +16,19 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("templates/base.html")),
     ("login.html", include_str!("templates/login.html")),
     ("home.html", include_str!("templates/home.html")),
+    ("campaigns.html", include_str!("templates/campaigns.html")),
+    (
+        "campaign_new.html",
+        include_str!("templates/campaign_new.html"),
+    ),
+    (
+        "campaign_live.html",
+        include_str!("templates/campaign_live.html"),
+    ),
+    (
+        "campaign_attempts.html",
+        include_str!("templates/campaign_attempts.html"),
+    ),
 ];
 
 /// The templates, parsed once at start-up (a broken template fails `serve` at once, and the
