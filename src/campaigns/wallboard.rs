@@ -12,7 +12,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use super::lifecycle::{Action, State};
-use super::repo::{Campaigns, RepoError, StoredCampaign};
+use super::repo::{Campaigns, Progress, RepoError, StoredCampaign};
 use crate::dialer::AbandonWindow;
 use crate::on_pool;
 use crate::store::Store;
@@ -190,6 +190,18 @@ pub struct Contacts {
     pub remaining: i64,
 }
 
+impl Contacts {
+    /// The contacts of a campaign's progress.
+    pub fn of(progress: &Progress) -> Contacts {
+        let remaining = progress.pending + progress.leased;
+        Contacts {
+            total: remaining + progress.done,
+            done: progress.done,
+            remaining,
+        }
+    }
+}
+
 /// Everything the wallboard shows, at one moment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Snapshot {
@@ -246,6 +258,7 @@ pub async fn snapshot(
     let day = repo.abandon(id, now - TimeDelta::hours(24)).await?;
     let month = repo.abandon(id, now - TimeDelta::days(30)).await?;
     let tally = crate::outcomes::tally(store, id).await?;
+    let contacts = Contacts::of(&progress);
     Ok(Snapshot {
         code: campaign.code.clone(),
         name: campaign.name.clone(),
@@ -271,11 +284,7 @@ pub async fn snapshot(
                 answers,
             })
             .collect(),
-        contacts: Contacts {
-            total: progress.pending + progress.leased + progress.done,
-            done: progress.done,
-            remaining: progress.pending + progress.leased,
-        },
+        contacts,
     })
 }
 
@@ -432,11 +441,7 @@ pub async fn overview(store: &Store) -> Result<Vec<Summary>, RepoError> {
         out.push(Summary {
             mode: c.definition().ok().map(|d| d.mode().to_string()),
             actions: allowed_steps(c.state),
-            contacts: Contacts {
-                total: progress.pending + progress.leased + progress.done,
-                done: progress.done,
-                remaining: progress.pending + progress.leased,
-            },
+            contacts: Contacts::of(&progress),
             code: c.code,
             name: c.name,
             kind: c.kind,

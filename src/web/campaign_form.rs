@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::campaigns::{Campaign, CampaignError, companions};
+use crate::campaigns::{Campaign, CampaignError, ListSource, companions};
 
 /// The fields of the create form, as typed (kept to be shown again with the errors).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -256,6 +256,19 @@ pub(super) fn judge(text: &str, pasted: bool, base: &Path) -> Result<Campaign, F
             return Err(errors);
         }
     };
+    // A CSV list that is not there would fail only after the draft is stored: say so now.
+    for list in campaign.lists() {
+        if let ListSource::Csv(csv) = &list.source
+            && !base.join(csv).is_file()
+        {
+            let field = if pasted { "definition" } else { "csv" };
+            let shown = base.join(csv).display().to_string();
+            add(&mut errors, field, format!("{shown}: no such CSV file"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     if let Err(e) = companions::check(&campaign, base) {
         let field = match (&e, pasted) {
             (_, true) => "definition",

@@ -601,3 +601,43 @@ async fn api_attempts(
     viewer.require_supervisor()?;
     Ok(Json(attempts_of(&state, &code, &q).await?.1))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// Every `$ref` of the OpenAPI part resolves, and every JSON route is described.
+    #[test]
+    fn the_openapi_part_describes_every_json_route() {
+        let doc: Value = serde_json::from_str(include_str!("openapi/campaigns.json")).unwrap();
+        let text = doc.to_string();
+        for r in text.split("\"$ref\":\"#/components/").skip(1) {
+            let path = &r[..r.find('"').unwrap()];
+            let (kind, name) = path.split_once('/').unwrap();
+            assert!(doc["components"][kind].get(name).is_some(), "{path}");
+        }
+        let routes = [
+            ("/api/campaigns", "get"),
+            ("/api/campaigns", "post"),
+            ("/api/campaigns/validate", "post"),
+            ("/api/campaigns/{code}/{action}", "post"),
+            ("/api/campaigns/{code}/wallboard", "get"),
+            ("/api/campaigns/{code}/live", "get"),
+            ("/api/campaigns/{code}/attempts", "get"),
+        ];
+        for (path, method) in routes {
+            assert!(doc["paths"][path].get(method).is_some(), "{method} {path}");
+        }
+        let described: usize = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|ops| ops.as_object().unwrap().len())
+            .sum();
+        assert_eq!(
+            described,
+            routes.len(),
+            "no route described that is not served"
+        );
+    }
+}

@@ -244,7 +244,7 @@ async fn bad_values_are_shown_next_to_their_fields_with_the_values_kept() {
         );
         assert!(sup.get("/api/campaigns").await.json() == json!([]));
 
-        // A taken code is the code's error; an error no input holds goes to the top.
+        // A taken code is the code's error.
         create(&sup, &console.db.store, "taken").await;
         let mut again = fields("mon-fri = 09:00-12:00", "agentless");
         again[0] = ("code", "taken");
@@ -256,18 +256,39 @@ async fn bad_values_are_shown_next_to_their_fields_with_the_values_kept() {
                 .unwrap()
                 .contains("already exists")
         );
-        let mut odd = fields("mon-fri = 09:00-12:00", "agentless");
-        odd[3] = ("source", "csv");
-        odd.push(("csv", "lists/none-such.csv"));
-        odd[8] = ("op", "create");
-        odd[0] = ("code", "no-list");
-        let page = sup.post_form("/campaigns/new", &odd).await;
+        // A CSV list that is not there is named before anything is stored.
+        let mut missing = fields("mon-fri = 09:00-12:00", "agentless");
+        missing[3] = ("source", "csv");
+        missing.push(("csv", "lists/none-such.csv"));
+        missing[8] = ("op", "create");
+        missing[0] = ("code", "no-list");
+        let page = sup.post_form("/campaigns/new", &missing).await;
         assert_eq!(page.status, 422, "{}", page.text);
         assert!(
-            text_of(&page.text, "form-error")
+            text_of(&page.text, "csv-error")
                 .unwrap()
-                .contains("lists did not load")
+                .contains("none-such.csv: no such CSV file")
         );
+        let mut nameless = fields("mon-fri = 09:00-12:00", "agentless");
+        nameless[1] = ("name", " ");
+        let page = sup.post_form("/campaigns/new", &nameless).await;
+        assert_eq!(page.status, 422, "{}", page.text);
+        assert!(
+            text_of(&page.text, "name-error")
+                .unwrap()
+                .contains("name: must not be empty")
+        );
+        let list = sup.get("/api/campaigns").await.json();
+        assert_eq!(list.as_array().unwrap().len(), 1, "only `taken`: {list}");
+        // An error no input holds goes to the top of the form: a CSV that is no contact list.
+        let mut odd = missing.clone();
+        odd[0] = ("code", "odd-list");
+        let at = odd.iter().position(|(k, _)| *k == "csv").unwrap();
+        odd[at] = ("csv", "sample/units.csv");
+        let page = sup.post_form("/campaigns/new", &odd).await;
+        assert_eq!(page.status, 422, "{}", page.text);
+        let top = text_of(&page.text, "form-error").unwrap();
+        assert!(top.contains("lists did not load"), "{top}");
     }
 }
 
