@@ -720,6 +720,13 @@ async fn the_live_stream_sends_a_changed_snapshot_within_a_second() {
                 .status(),
             404
         );
+        // Stopping the server ends the stream (graceful shutdown is not held up by it).
+        drop(console);
+        let ended = tokio::time::timeout(Duration::from_secs(5), async {
+            while res.chunk().await.ok().flatten().is_some() {}
+        })
+        .await;
+        assert!(ended.is_ok(), "the stream ended with the server");
     }
 }
 
