@@ -10,7 +10,8 @@
 //! - [`Campaign`], [`CampaignKind`], [`DialMode`], [`ListSource`], [`Content`]: the definition.
 //! - [`windows`]: call windows per weekday in the contact's time zone, holidays, `next_open`.
 //! - [`retry`]: per-outcome retry rules and the daily and lifetime caps.
-//! - [`CampaignError`]: what can be wrong, and where.
+//! - [`CampaignError`]: what can be wrong, and where; [`companions`]: its script and templates.
+//! - [`wallboard`]: the live figures of one campaign for the console.
 //!
 //! The format, with every default (see `campaigns/*.toml` for real ones):
 //!
@@ -47,6 +48,7 @@
 //! lifetime_cap = 8
 //! ```
 
+pub mod companions;
 mod error;
 pub mod lifecycle;
 mod raw;
@@ -54,6 +56,7 @@ pub mod repo;
 pub mod retry;
 pub mod templates;
 mod validate;
+pub mod wallboard;
 pub mod windows;
 
 #[cfg(test)]

@@ -13,8 +13,7 @@ use clap::Subcommand;
 use super::output::{json, table};
 use crate::campaigns::lifecycle::{Action, State};
 use crate::campaigns::repo::{Campaigns, RepoError, StoredCampaign};
-use crate::campaigns::templates::MessageTemplates;
-use crate::campaigns::{Campaign, Content};
+use crate::campaigns::{Campaign, companions};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::dialer::agents::AgentConfig;
@@ -155,23 +154,12 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     for file in files {
         match Campaign::load(file) {
             Ok(campaign) => {
-                // A survey's script is checked with it, relative to the campaign file.
-                if let Content::Script(script) = campaign.content() {
-                    let base = file.parent().unwrap_or(Path::new("."));
-                    if let Err(errors) = crate::surveys::load(&base.join(script)) {
-                        all_valid = false;
-                        eprintln!("{}: its script is invalid:\n{errors}", file.display());
-                        continue;
-                    }
-                }
-                // So are its message templates, in every language, against a full sample.
+                // Its survey script and message templates are checked with it, relative to
+                // the campaign file.
                 let base = file.parent().unwrap_or(Path::new("."));
-                if let Err(errors) = MessageTemplates::of_campaign(&campaign, base) {
+                if let Err(error) = companions::check(&campaign, base) {
                     all_valid = false;
-                    eprintln!("{}: its message templates are invalid:", file.display());
-                    for e in errors {
-                        eprintln!("  {e}");
-                    }
+                    eprintln!("{}: {error}", file.display());
                     continue;
                 }
                 println!(

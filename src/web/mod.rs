@@ -3,6 +3,8 @@
 
 mod agent;
 pub mod auth;
+mod campaign_form;
+mod campaigns;
 mod error;
 mod lookup;
 mod messages;
@@ -12,6 +14,7 @@ mod ticket_pages;
 mod tickets;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,6 +54,12 @@ pub struct AppState {
     pub tera: Arc<tera::Tera>,
     /// Whether the session cookie is marked `Secure` (`[http] secure_cookies`).
     pub secure_cookies: bool,
+    /// Where relative paths of definitions made in the console (survey scripts, CSV lists,
+    /// message templates) are taken from: `campaigns/` of the directory `serve` started in.
+    pub campaigns_dir: PathBuf,
+    /// Turns true when the server stops; long-lived responses (the wallboard's event stream)
+    /// end then, so they do not hold up the graceful shutdown.
+    pub shutdown: watch::Receiver<bool>,
 }
 
 impl AppState {
@@ -72,8 +81,13 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .merge(ticket_pages::router())
         .merge(reports::router())
+        .merge(campaigns::router())
         .with_state(state)
 }
+
+/// The folder, relative to the working directory, of the campaign definitions and their
+/// scripts, lists and templates.
+pub const CAMPAIGNS_DIR: &str = "campaigns";
 
 /// A running server: bound first, so its real address is known (tests listen on port 0).
 #[derive(Debug)]
@@ -100,6 +114,10 @@ impl Application {
             sms_inbound_token: config.sms.inbound_token.clone(),
             tera: pages::templates().context("the console's page templates")?,
             secure_cookies: config.http.secure_cookies,
+            campaigns_dir: std::path::absolute(CAMPAIGNS_DIR)
+                .context("cannot resolve the campaigns folder")?,
+            // Replaced by the real signal in `run`.
+            shutdown: watch::channel(false).1,
         };
         Ok(Application {
             addr,
@@ -115,7 +133,11 @@ impl Application {
 
     /// Serves until `shutdown` turns true.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-        axum::serve(self.listener, router(self.state))
+        let state = AppState {
+            shutdown: shutdown.clone(),
+            ..self.state
+        };
+        axum::serve(self.listener, router(state))
             .with_graceful_shutdown(async move {
                 let _ = shutdown.wait_for(|stop| *stop).await;
             })

@@ -22,6 +22,19 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("tickets.html", include_str!("templates/tickets.html")),
     ("ticket.html", include_str!("templates/ticket.html")),
     ("reports.html", include_str!("templates/reports.html")),
+    ("campaigns.html", include_str!("templates/campaigns.html")),
+    (
+        "campaign_new.html",
+        include_str!("templates/campaign_new.html"),
+    ),
+    (
+        "campaign_live.html",
+        include_str!("templates/campaign_live.html"),
+    ),
+    (
+        "campaign_attempts.html",
+        include_str!("templates/campaign_attempts.html"),
+    ),
 ];
 
 /// The templates, parsed once at start-up (a broken template fails `serve` at once, and the

@@ -2,6 +2,7 @@
 //! (headless Chromium through chromedriver) of `browser.rs`.
 
 mod browser;
+mod campaigns;
 #[allow(dead_code)] // shared with the hopper and dialer tests
 #[path = "../hopper/db.rs"]
 mod db;
