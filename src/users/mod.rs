@@ -345,13 +345,15 @@ fn hex(bytes: &[u8]) -> String {
         })
 }
 
-/// Compares two strings in time independent of where they differ (CSRF tokens).
-pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+/// Compares a presented secret (CSRF token, webhook secret) with ours in time that does not
+/// depend on where they differ.
+pub fn same_secret(given: &str, expected: &str) -> bool {
+    let (a, b) = (given.as_bytes(), expected.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for (i, byte) in b.iter().enumerate() {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ byte);
+    }
+    diff == 0
 }
 
 #[cfg(test)]
@@ -383,9 +385,11 @@ mod tests {
 
     #[test]
     fn secrets_compare_whole() {
-        assert!(same_secret("abc", "abc"));
-        assert!(!same_secret("abc", "abd"));
-        assert!(!same_secret("abc", "abcd"));
+        assert!(same_secret("w3bh00k", "w3bh00k"));
+        assert!(!same_secret("w3bh00", "w3bh00k"));
+        assert!(!same_secret("w3bh00kk", "w3bh00k"));
+        assert!(!same_secret("", "w3bh00k"));
+        assert!(!same_secret("x3bh00k", "w3bh00k"));
         assert_eq!(random_token().len(), 64);
         assert_ne!(random_token(), random_token());
     }

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::{ApiError, AppState};
 use crate::outbox::inbound;
+use crate::users::same_secret;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -122,28 +123,4 @@ async fn sms_inbound(
     )
     .await?;
     Ok(Json(json!(handled)))
-}
-
-/// Compares a presented secret with ours in time that does not depend on where they differ.
-fn same_secret(given: &str, expected: &str) -> bool {
-    let (a, b) = (given.as_bytes(), expected.as_bytes());
-    let mut diff = a.len() ^ b.len();
-    for (i, byte) in b.iter().enumerate() {
-        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ byte);
-    }
-    diff == 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::same_secret;
-
-    #[test]
-    fn secrets_match_only_whole() {
-        assert!(same_secret("w3bh00k", "w3bh00k"));
-        assert!(!same_secret("w3bh00", "w3bh00k"));
-        assert!(!same_secret("w3bh00kk", "w3bh00k"));
-        assert!(!same_secret("", "w3bh00k"));
-        assert!(!same_secret("x3bh00k", "w3bh00k"));
-    }
 }

@@ -8,6 +8,7 @@ mod campaigns;
 mod error;
 mod lookup;
 mod messages;
+pub mod openapi;
 pub mod pages;
 mod reports;
 mod ticket_pages;
@@ -78,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router())
         .merge(auth::router())
         .merge(agent::router())
+        .merge(openapi::router())
         .merge(pages::router())
         .merge(ticket_pages::router())
         .merge(reports::router())

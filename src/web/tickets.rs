@@ -30,11 +30,21 @@ struct ActBody {
 }
 
 async fn open(
-    _viewer: Viewer,
+    viewer: Viewer,
     State(state): State<AppState>,
-    body: Result<Json<OpenTicket>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let Json(request) = body.map_err(|e| ApiError::Invalid(e.body_text()))?;
+    let Json(mut body) = body.map_err(|e| ApiError::Invalid(e.body_text()))?;
+    // The logged-in user opens the ticket unless a script names the person it acts for.
+    if let Some(fields) = body.as_object_mut() {
+        fields
+            .entry("actor")
+            .or_insert_with(|| Value::String(viewer.user.username.clone()));
+    }
+    // Through axum's own decoder, so an error names the field path as for any other body.
+    let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.into()))?;
+    let Json(request) =
+        Json::<OpenTicket>::from_bytes(&bytes).map_err(|e| ApiError::Invalid(e.body_text()))?;
     let ticket = state.desk.open(request).await?;
     Ok((StatusCode::CREATED, Json(json!(ticket))))
 }

@@ -159,6 +159,8 @@ async fn tickets_through_the_api() {
         actions,
         ["open", "dispatch", "notify", "escalate", "notify"]
     );
+    // The logged-in supervisor opened it (the body named nobody).
+    assert_eq!(shown["timeline"][0]["actor"], "sup", "{shown}");
     let (_, listed) = app.get("/api/tickets?state=dispatched&level=key").await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
     let (status, body) = app.get("/api/tickets?state=flying").await;

@@ -1,0 +1,142 @@
+//! `/api/openapi.json`: the JSON API described in OpenAPI 3.1, assembled from the fragments
+//! under `openapi/` (one per area, written next to its handlers) at start-up.
+
+use axum::Json;
+use axum::routing::get;
+use serde_json::{Map, Value, json};
+
+use super::AppState;
+
+/// The fragments: `{ "paths": {...}, "components": { "schemas": {...} } }` each.
+const FRAGMENTS: [(&str, &str); 3] = [
+    ("tickets", include_str!("openapi/tickets.json")),
+    ("campaigns", include_str!("openapi/campaigns.json")),
+    ("console", include_str!("openapi/console.json")),
+];
+
+pub(super) fn router() -> axum::Router<AppState> {
+    axum::Router::new().route("/api/openapi.json", get(|| async { Json(document()) }))
+}
+
+/// The whole document. A fragment that does not parse, a path described twice, or a schema
+/// name used for two different schemas is a bug the unit test below catches.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    let mut schemas = Map::new();
+    for (name, text) in FRAGMENTS {
+        let fragment: Value = serde_json::from_str(text)
+            .unwrap_or_else(|e| panic!("openapi/{name}.json does not parse: {e}"));
+        if let Some(p) = fragment["paths"].as_object() {
+            for (path, item) in p {
+                paths.insert(path.clone(), item.clone());
+            }
+        }
+        if let Some(s) = fragment["components"]["schemas"].as_object() {
+            for (schema, body) in s {
+                schemas.insert(schema.clone(), body.clone());
+            }
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "huifang (回访) API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The console's JSON API: tickets, look-ups, campaigns and their live \
+                wallboard, reports, the agent desktop. Log in with POST /api/session and send \
+                `Authorization: Bearer TOKEN`; a browser's session cookie works too, and then \
+                every write needs the `x-csrf-token` header (GET /api/session gives it)."
+        },
+        "security": [{ "bearer": [] }, { "cookie": [] }],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer" },
+                "cookie": { "type": "apiKey", "in": "cookie", "name": super::auth::COOKIE }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The web modules' sources, to find every API route they declare.
+    const SOURCES: [&str; 9] = [
+        include_str!("agent.rs"),
+        include_str!("auth.rs"),
+        include_str!("campaigns.rs"),
+        include_str!("lookup.rs"),
+        include_str!("messages.rs"),
+        include_str!("reports.rs"),
+        include_str!("tickets.rs"),
+        include_str!("ticket_pages.rs"),
+        include_str!("openapi.rs"),
+    ];
+
+    fn declared_api_routes() -> Vec<String> {
+        let mut routes = Vec::new();
+        for source in SOURCES {
+            for piece in source.split(".route(").skip(1) {
+                let piece = piece.trim_start().trim_start_matches('"');
+                let path = piece.split('"').next().unwrap_or("");
+                if path.starts_with("/api/") {
+                    routes.push(path.to_string());
+                }
+            }
+        }
+        routes
+    }
+
+    #[test]
+    fn every_api_route_is_described_and_every_reference_resolves() {
+        let doc = document();
+        let paths = doc["paths"].as_object().unwrap();
+        let routes = declared_api_routes();
+        assert!(routes.len() >= 15, "found only {routes:?}");
+        for route in &routes {
+            assert!(
+                paths.contains_key(route),
+                "{route} is not in the OpenAPI document"
+            );
+        }
+        for path in paths.keys() {
+            assert!(
+                routes.contains(path),
+                "{path} is described but no handler serves it"
+            );
+        }
+        let text = doc.to_string();
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+            let name = piece.split('"').next().unwrap();
+            assert!(schemas.contains_key(name), "$ref to missing schema {name}");
+        }
+    }
+
+    #[test]
+    fn fragments_agree_on_shared_schema_names() {
+        let mut seen: Map<String, Value> = Map::new();
+        let mut paths = 0;
+        for (name, text) in FRAGMENTS {
+            let fragment: Value = serde_json::from_str(text).unwrap();
+            paths += fragment["paths"].as_object().map_or(0, Map::len);
+            for (schema, body) in fragment["components"]["schemas"].as_object().unwrap() {
+                if let Some(earlier) = seen.get(schema) {
+                    assert_eq!(
+                        earlier, body,
+                        "{name}: schema {schema} differs from an earlier one"
+                    );
+                }
+                seen.insert(schema.clone(), body.clone());
+            }
+        }
+        assert_eq!(
+            document()["paths"].as_object().unwrap().len(),
+            paths,
+            "a path is described twice"
+        );
+    }
+}
