@@ -298,9 +298,34 @@ async fn supervisor_starts_the_campaign_and_the_agent_gets_the_screen_pop() {
         )
         .await;
 
-        // The supervisor starts the campaign on its wallboard and sees it move.
+        // The supervisor's campaign form refuses a window at 25:00, next to that field, and
+        // keeps what was typed.
         let sup = window(&chrome).await;
         login(&sup, &base, "sup").await;
+        sup.goto(&format!("{base}/campaigns/new")).await.unwrap();
+        fill(&sup, "f-code", "late-night").await;
+        fill(&sup, "f-name", "深夜回访").await;
+        fill(&sup, "f-windows", "mon-sun = 25:00-26:00").await;
+        click(&sup, "validate").await;
+        let error = wait_text(
+            &sup,
+            "windows-error",
+            Duration::from_secs(5),
+            "bad window",
+            |t| !t.is_empty(),
+        )
+        .await;
+        assert!(error.contains("25:00-26:00"), "{name}: {error}");
+        let kept = sup
+            .find(Locator::Id("f-code"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap();
+        assert_eq!(kept.as_deref(), Some("late-night"));
+
+        // The supervisor starts the campaign on its wallboard and sees it move.
         sup.goto(&format!("{base}/campaigns/web-demo"))
             .await
             .unwrap();
