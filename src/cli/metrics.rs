@@ -5,11 +5,10 @@ use std::process::ExitCode;
 use anyhow::bail;
 use chrono::{NaiveDate, Utc};
 use clap::Args;
-use serde::Serialize;
 
 use super::output::{json, table};
 use crate::config::Config;
-use crate::metrics::{Figures, GroupBy, Period, Rates, compute};
+use crate::metrics::{Figures, GroupBy, Period, compute};
 use crate::tickets::sla::local_time;
 
 /// Arguments of `metrics`.
@@ -29,16 +28,6 @@ pub struct MetricsArgs {
     json: bool,
 }
 
-/// One row of the JSON: the group, its counts and its rates (null when nothing to divide by).
-#[derive(Serialize)]
-struct JsonRow<'a> {
-    group: &'a str,
-    #[serde(flatten)]
-    figures: &'a Figures,
-    #[serde(flatten)]
-    rates: Rates,
-}
-
 pub(crate) async fn run(config: &Config, args: MetricsArgs) -> anyhow::Result<ExitCode> {
     // Checked before the database is opened (or a SQLite file created) for nothing.
     if args.from > args.to {
@@ -49,22 +38,9 @@ pub(crate) async fn run(config: &Config, args: MetricsArgs) -> anyhow::Result<Ex
     let now = Utc::now();
     let rows = compute(&store, &period, args.by, now).await?;
     if args.json {
-        let groups: Vec<JsonRow> = rows
-            .iter()
-            .map(|(group, figures)| JsonRow {
-                group,
-                figures,
-                rates: figures.rates(),
-            })
-            .collect();
-        json(&serde_json::json!({
-            "from": args.from,
-            "to": args.to,
-            "time_zone": "Asia/Shanghai",
-            "by": args.by.map(GroupBy::as_str),
-            "now": now,
-            "groups": groups,
-        }))?;
+        json(&crate::metrics::report_json(
+            args.from, args.to, args.by, now, &rows,
+        ))?;
         return Ok(ExitCode::SUCCESS);
     }
     let by = args.by.map_or("total only", GroupBy::as_str);

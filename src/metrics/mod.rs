@@ -25,6 +25,43 @@ use crate::store::Store;
 /// The name of the total row.
 pub const ALL: &str = "all";
 
+/// One row of the JSON report: the group, its counts and its rates (null when nothing to
+/// divide by).
+#[derive(serde::Serialize)]
+struct JsonRow<'a> {
+    group: &'a str,
+    #[serde(flatten)]
+    figures: &'a Figures,
+    #[serde(flatten)]
+    rates: Rates,
+}
+
+/// The figures as the JSON report of `huifang metrics --json` and `GET /api/reports`.
+pub fn report_json(
+    first: chrono::NaiveDate,
+    last: chrono::NaiveDate,
+    by: Option<GroupBy>,
+    now: DateTime<Utc>,
+    rows: &[(String, Figures)],
+) -> serde_json::Value {
+    let groups: Vec<JsonRow> = rows
+        .iter()
+        .map(|(group, figures)| JsonRow {
+            group,
+            figures,
+            rates: figures.rates(),
+        })
+        .collect();
+    serde_json::json!({
+        "from": first,
+        "to": last,
+        "time_zone": "Asia/Shanghai",
+        "by": by.map(GroupBy::as_str),
+        "now": now,
+        "groups": groups,
+    })
+}
+
 /// The figures of `period` per group of `by`, sorted by group, then the total named [`ALL`]
 /// (only the total without a grouping). Deadlines not yet met are judged at `now`.
 pub async fn compute(

@@ -93,17 +93,20 @@ pub fn escalation_due(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use chrono::TimeZone;
 
     use super::*;
     use crate::vocab::{Category, TicketKind, Warranty};
 
-    fn at(minutes: i64) -> DateTime<Utc> {
+    /// Minutes after a fixed morning (also used by the tickets pages' tests).
+    pub(crate) fn at(minutes: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 6, 1, 1, 0, 0).unwrap() + Duration::minutes(minutes)
     }
 
-    fn dispatched(on_site: bool) -> Ticket {
+    /// A ticket dispatched at `at(0)`, due to be acknowledged at `at(10)` (and on site at
+    /// `at(60)` when the owner must be visited).
+    pub(crate) fn dispatched(on_site: bool) -> Ticket {
         Ticket {
             ticket_id: 1,
             owner_id: None,

@@ -123,18 +123,29 @@ async fn call_page(
     viewer: Viewer,
     Path(id): Path<i64>,
 ) -> Result<Html<String>, PageError> {
-    let call = visible_call(&state, &viewer, id).await?;
-    let screen = desktop::screen(state.store(), call, state.desk.now())
-        .await
-        .map_err(ApiError::from)?;
-    let mut ctx = tera::Context::new();
-    ctx.insert("screen", &screen);
     let nav = if viewer.user.supervises() {
         "campaigns"
     } else {
         "agent"
     };
-    pages::render(&state, &viewer, nav, "call.html", ctx)
+    render_screen(&state, &viewer, id, nav, "call.html").await
+}
+
+/// Renders the screen pop of call `id` (if the viewer may see it) with `template`.
+async fn render_screen(
+    state: &AppState,
+    viewer: &Viewer,
+    id: i64,
+    nav: &str,
+    template: &str,
+) -> Result<Html<String>, PageError> {
+    let call = visible_call(state, viewer, id).await?;
+    let screen = desktop::screen(state.store(), call, state.desk.now())
+        .await
+        .map_err(ApiError::from)?;
+    let mut ctx = tera::Context::new();
+    ctx.insert("screen", &screen);
+    pages::render(state, viewer, nav, template, ctx)
 }
 
 /// The screen pop alone, for the desktop's script to put in place.
@@ -143,13 +154,7 @@ async fn pop_fragment(
     viewer: Viewer,
     Path(id): Path<i64>,
 ) -> Result<Html<String>, PageError> {
-    let call = visible_call(&state, &viewer, id).await?;
-    let screen = desktop::screen(state.store(), call, state.desk.now())
-        .await
-        .map_err(ApiError::from)?;
-    let mut ctx = tera::Context::new();
-    ctx.insert("screen", &screen);
-    pages::render(&state, &viewer, "agent", "pop.html", ctx)
+    render_screen(&state, &viewer, id, "agent", "pop.html").await
 }
 
 #[derive(Debug, Deserialize)]

@@ -11,12 +11,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::auth::Viewer;
 use super::pages::{self, PageError, escape};
 use super::{ApiError, AppState};
-use crate::metrics::{self, Figures, GroupBy, Period, Rates};
+use crate::metrics::{self, Figures, GroupBy, Period};
 use crate::tickets::sla::local_time;
 
 /// The nav entry of the page.
@@ -135,33 +135,8 @@ fn today(now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&chrono_tz::Asia::Shanghai).date_naive()
 }
 
-/// One row of the JSON: the group, its counts and its rates (null when nothing to divide by).
-#[derive(Serialize)]
-struct JsonRow<'a> {
-    group: &'a str,
-    #[serde(flatten)]
-    figures: &'a Figures,
-    #[serde(flatten)]
-    rates: Rates,
-}
-
 fn report_json(req: &Request, now: DateTime<Utc>, rows: &[(String, Figures)]) -> Value {
-    let groups: Vec<JsonRow> = rows
-        .iter()
-        .map(|(group, figures)| JsonRow {
-            group,
-            figures,
-            rates: figures.rates(),
-        })
-        .collect();
-    json!({
-        "from": req.first,
-        "to": req.last,
-        "time_zone": "Asia/Shanghai",
-        "by": req.by.map(GroupBy::as_str),
-        "now": now,
-        "groups": groups,
-    })
+    crate::metrics::report_json(req.first, req.last, req.by, now, rows)
 }
 
 /// `GET /api/reports?from=&to=&by=`: supervisors' figures as JSON.

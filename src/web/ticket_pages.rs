@@ -507,44 +507,13 @@ async fn refused(
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
-
     use super::*;
-    use crate::vocab::{TicketKind, Warranty};
-
-    fn at(minutes: i64) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 6, 1, 1, 0, 0).unwrap() + Duration::minutes(minutes)
-    }
+    use crate::tickets::sla::tests::at;
 
     fn dispatched(on_site: bool) -> Ticket {
         Ticket {
-            ticket_id: 1,
-            owner_id: None,
-            unit_id: None,
             unit_code: Some("HYF-3-1202".into()),
-            phone: None,
-            kind: TicketKind::Repair,
-            category: Category::Materials,
-            component: None,
-            description: "x".into(),
-            state: TicketState::Dispatched,
-            level: Level::General,
-            warranty: Warranty::NotApplicable,
-            warranty_until: None,
-            paid: false,
-            owner_on_site: on_site,
-            assignee_id: Some(1),
-            reopen_count: 0,
-            opened_at: at(0),
-            dispatched_at: Some(at(0)),
-            ack_due_at: Some(at(10)),
-            acknowledged_at: None,
-            onsite_due_at: on_site.then(|| at(60)),
-            on_site_at: None,
-            completed_at: None,
-            closed_at: None,
-            level_changed_at: at(0),
-            updated_at: at(0),
+            ..crate::tickets::sla::tests::dispatched(on_site)
         }
     }
 
