@@ -16,29 +16,29 @@ use crate::store::Store;
 /// A seat not reported for this long is taken to be on a node that died: another may hold it.
 pub const STALE_AFTER: Duration = Duration::from_secs(15);
 
-/// How often every seat is reported even when nothing changed (so staleness shows).
-const HEARTBEAT: Duration = Duration::from_secs(5);
-
-/// The desktop agents this node should hold: ready or paused, with a phone, and not held by
-/// another live node.
+/// Claims and returns the desktop agents this node should hold: ready or paused, with a phone,
+/// and not held by another live node. The claim is one statement (it writes this node's name
+/// on the rows), so two nodes never both dial an agent's phone.
 pub async fn wanted(
     store: &Store,
     node: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<WantedSeat>, sqlx::Error> {
     let stale = now - chrono::TimeDelta::from_std(STALE_AFTER).unwrap_or_default();
-    let rows: Vec<(String, String, String)> = on_pool!(store, |pool| {
+    let mut rows: Vec<(String, String, String)> = on_pool!(store, |pool| {
         sqlx::query_as(
-            "select agent, sip_uri, wanted from agent_presence
+            "update agent_presence set node = $1, updated_at = $3
               where wanted in ('ready', 'paused') and sip_uri is not null
                 and (node is null or node = $1 or updated_at < $2)
-              order by agent",
+              returning agent, sip_uri, wanted",
         )
         .bind(node)
         .bind(stale)
+        .bind(now)
         .fetch_all(pool)
         .await
     })?;
+    rows.sort();
     Ok(rows
         .into_iter()
         .map(|(name, uri, wanted)| WantedSeat {
@@ -50,33 +50,23 @@ pub async fn wanted(
 }
 
 /// Writes one seat's phase. A configured agent gets a row the first time (ready, with its
-/// phone); a desktop agent's wishes are never overwritten. An unchanged seat only has its
-/// `updated_at` renewed (the heartbeat), so readers see no change.
+/// phone); a desktop agent's wishes are never overwritten, nor a seat another node holds now.
+/// (The claim in [`wanted`] renews
+/// `updated_at` of every held seat each pass: the node's heartbeat.)
 async fn report(
     store: &Store,
     node: &str,
     seat: &SeatView,
-    changed: bool,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    if !changed {
-        return on_pool!(store, |pool| {
-            sqlx::query("update agent_presence set node = $2, updated_at = $3 where agent = $1")
-                .bind(&seat.name)
-                .bind(node)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(|_| ())
-        });
-    }
     let since = now - chrono::TimeDelta::from_std(seat.since.elapsed()).unwrap_or_default();
     on_pool!(store, |pool| {
         sqlx::query(
             "insert into agent_presence (agent, sip_uri, wanted, node, phase, phase_since, updated_at)
              values ($1, $2, 'ready', $3, $4, $5, $6)
              on conflict (agent) do update set node = $3, phase = $4, phase_since = $5,
-                    updated_at = $6",
+                    updated_at = $6
+              where agent_presence.node is null or agent_presence.node = $3",
         )
         .bind(&seat.name)
         .bind(&seat.uri)
@@ -101,23 +91,17 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut written: HashMap<String, (&'static str, Instant)> = HashMap::new();
-    let mut beat = Instant::now();
     loop {
         let now = clock.now();
         match wanted(&store, &node, now).await {
             Ok(wanted) => desk.sync(&wanted),
             Err(e) => tracing::warn!("cannot read the agents' presence: {e}"),
         }
-        let heartbeat = beat.elapsed() >= HEARTBEAT;
-        if heartbeat {
-            beat = Instant::now();
-        }
         for seat in desk.seats() {
-            let changed = written.get(&seat.name) != Some(&(seat.phase, seat.since));
-            if !(changed || heartbeat) {
+            if written.get(&seat.name) == Some(&(seat.phase, seat.since)) {
                 continue;
             }
-            match report(&store, &node, &seat, changed, now).await {
+            match report(&store, &node, &seat, now).await {
                 Ok(()) => {
                     written.insert(seat.name.clone(), (seat.phase, seat.since));
                 }

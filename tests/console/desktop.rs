@@ -225,3 +225,56 @@ async fn a_disposition_is_checked_stored_once_and_schedules_the_callback() {
         );
     }
 }
+
+#[tokio::test]
+async fn one_node_holds_a_desktop_agent_until_it_goes_quiet() {
+    use huifang::desktop::{Wanted, set_presence};
+    use huifang::dialer::presence::{STALE_AFTER, wanted};
+    for console in consoles().await {
+        let store = &console.db.store;
+        let now = Utc::now();
+        set_presence(
+            store,
+            "agent1",
+            Some("sip:a1@127.0.0.1:5071"),
+            Wanted::Ready,
+            now,
+        )
+        .await
+        .unwrap();
+        set_presence(
+            store,
+            "agent2",
+            Some("sip:a2@127.0.0.1:5072"),
+            Wanted::Paused,
+            now,
+        )
+        .await
+        .unwrap();
+        set_presence(
+            store,
+            "agent3",
+            Some("sip:a3@127.0.0.1:5073"),
+            Wanted::Off,
+            now,
+        )
+        .await
+        .unwrap();
+        let first = wanted(store, "n1", now).await.unwrap();
+        let names: Vec<(&str, bool)> = first.iter().map(|w| (w.name.as_str(), w.paused)).collect();
+        assert_eq!(
+            names,
+            [("agent1", false), ("agent2", true)],
+            "{}",
+            console.db.name
+        );
+        // Another live node gets none of them; the holder keeps them.
+        assert!(wanted(store, "n2", now).await.unwrap().is_empty());
+        assert_eq!(wanted(store, "n1", now).await.unwrap().len(), 2);
+        // The holder goes quiet: after STALE_AFTER the other node takes them over.
+        let later =
+            now + chrono::TimeDelta::from_std(STALE_AFTER).unwrap() + chrono::TimeDelta::seconds(1);
+        assert_eq!(wanted(store, "n2", later).await.unwrap().len(), 2);
+        assert!(wanted(store, "n1", later).await.unwrap().is_empty());
+    }
+}
