@@ -781,7 +781,25 @@ impl Node {
         let mut calls: JoinSet<Result<(), NodeError>> = JoinSet::new();
         let mut offers: HashMap<String, Offered> = HashMap::new();
         tracing::info!(campaign = %code, node = %self.config.node, "working preview campaign");
+        let mut published: Option<std::time::Instant> = None;
         let result = loop {
+            // The wallboard's counters, about once a second.
+            if published.is_none_or(|at| at.elapsed() >= LIVE_EVERY) {
+                let live = plan.floor.live();
+                let now = self.clock.now();
+                if let Err(e) = super::presence::publish(
+                    &self.store,
+                    stored.campaign_id,
+                    &self.config.node,
+                    live,
+                    now,
+                )
+                .await
+                {
+                    tracing::warn!(campaign = %code, "cannot publish live counters: {e}");
+                }
+                published = Some(std::time::Instant::now());
+            }
             while let Some(done) = calls.try_join_next() {
                 log_call(code, done);
             }
@@ -833,6 +851,11 @@ impl Node {
         let withdrawn = self.withdraw_all(&mut offers).await;
         while let Some(done) = calls.join_next().await {
             log_call(code, done);
+        }
+        if let Err(e) =
+            super::presence::withdraw(&self.store, stored.campaign_id, &self.config.node).await
+        {
+            tracing::warn!(campaign = %code, "cannot withdraw live counters: {e}");
         }
         result.and(withdrawn)
     }
