@@ -356,9 +356,44 @@ impl AgentDesk {
             }
         }
     }
+    /// Desktop agents (not configured ones) free now: leg up, ready, not paused.
+    pub fn free_desktop_agents(&self) -> Vec<String> {
+        self.lock()
+            .iter()
+            .filter(|s| s.phase == Phase::Free && !s.paused && !s.retired && !s.configured)
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
+    /// Reserves the agent `name` if they are free now (preview mode holds the agent it offers
+    /// a contact to; no other campaign's owner is put through to them meanwhile).
+    pub fn hold(&self, name: &str) -> Option<Reserved> {
+        let mut seats = self.lock();
+        let index = seats
+            .iter()
+            .position(|s| s.name == name && s.phase == Phase::Free && !s.paused && !s.retired)?;
+        seats[index].phase = Phase::Reserved;
+        seats[index].since = Instant::now();
+        drop(seats);
+        self.changed.notify_waiters();
+        Some(Reserved {
+            desk: self.clone(),
+            seat: index,
+            used: false,
+        })
+    }
 }
 
 impl Reserved {
+    /// Whether the agent is still there for this reservation: not paused, not logged off, leg
+    /// up.
+    pub fn available(&self) -> bool {
+        self.desk
+            .lock()
+            .get(self.seat)
+            .is_some_and(|s| s.phase == Phase::Reserved && !s.paused && !s.retired)
+    }
+
     /// The agent's name.
     pub fn name(&self) -> String {
         self.desk.lock()[self.seat].name.clone()

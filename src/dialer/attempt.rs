@@ -108,6 +108,17 @@ pub(crate) async fn run(
     ctx: CallContext,
     contact: ClaimedContact,
 ) -> Result<(), super::node::NodeError> {
+    run_for(ctx, contact, None).await
+}
+
+/// [`run`], with the answered owner put through to the agent `held` for them (preview mode:
+/// the agent who chose to dial) instead of any free agent. Unanswered, the agent is let go.
+pub(crate) async fn run_for(
+    ctx: CallContext,
+    contact: ClaimedContact,
+    held: Option<super::agents::Reserved>,
+) -> Result<(), super::node::NodeError> {
+    let mut held = held;
     let plan = &ctx.plan;
     let store = &plan.store;
     let attempts = Attempts::new(store);
@@ -194,7 +205,8 @@ pub(crate) async fn run(
                         call.play(plan.prompts_for(&contact.language), false).await;
                     }
                     Some(desk) => {
-                        let handed = hand_to_agent(plan, desk, id, &contact, call).await?;
+                        let handed =
+                            hand_to_agent(plan, desk, held.take(), id, &contact, call).await?;
                         (call, agent, abandoned) = handed;
                     }
                 }
@@ -248,13 +260,18 @@ pub(crate) async fn run(
 async fn hand_to_agent(
     plan: &Plan,
     desk: &super::agents::AgentDesk,
+    held: Option<super::agents::Reserved>,
     id: super::hopper::AttemptId,
     contact: &ClaimedContact,
     mut call: crate::telephony::transport::Call,
 ) -> Result<(crate::telephony::transport::Call, Option<String>, bool), super::node::NodeError> {
     plan.floor.answered(contact.campaign_contact_id);
     let rule = std::time::Duration::from_secs_f64(super::floor::CONNECT_RULE_S);
-    let reserved = desk.take(rule).await;
+    let reserved = match held {
+        // The agent who previewed the contact, if still there (not paused, leg up).
+        Some(agent) if agent.available() => Some(agent),
+        _ => desk.take(rule).await,
+    };
     plan.floor.left_waiting();
     if let Some(reserved) = reserved {
         let name = reserved.name();

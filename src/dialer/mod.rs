@@ -24,7 +24,7 @@
 //! - [`agents`]: agents' nailed-up legs and the hand-over of answered owners; [`floor`]: the
 //!   live calls of a paced campaign, from which the pacer's observed state is built.
 //!
-//! Not here yet: preview mode (it needs the agent desktop of the web console).
+//! - [`preview`]: preview mode — a contact offered to a desktop agent, dialled or skipped by them.
 
 pub mod adaptive;
 pub mod agents;
@@ -39,6 +39,7 @@ pub mod model;
 pub mod node;
 pub mod pacer;
 pub mod presence;
+pub mod preview;
 pub mod report;
 pub mod simulate;
 pub mod state;

@@ -23,6 +23,7 @@ use super::auth::Viewer;
 use super::pages::{self, PageError};
 use super::{ApiError, AppState};
 use crate::desktop::{self, AgentCall, DesktopError, Disposition, Wanted};
+use crate::dialer::preview::{self, DecideError};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -32,6 +33,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/agent/presence", post(set_presence))
         .route("/api/agent/state", get(state_json))
         .route("/api/agent/live", get(live))
+        .route("/api/agent/preview", post(decide_preview))
         .route("/api/calls/{id}", get(call_json))
         .route("/api/calls/{id}/disposition", post(dispose))
 }
@@ -202,7 +204,72 @@ async fn snapshot(state: &AppState, agent: &str) -> Result<Value, ApiError> {
         None => None,
     };
     let callbacks = desktop::callbacks_of(store, agent).await?;
-    Ok(json!({ "presence": presence, "call": call, "callbacks": callbacks, "now": now }))
+    let preview = preview_of(store, agent, now).await?;
+    Ok(
+        json!({ "presence": presence, "call": call, "preview": preview, "callbacks": callbacks,
+               "now": now }),
+    )
+}
+
+/// The contact offered to the agent before dialling (preview mode), with the owner's screen
+/// pop; `null` when none is.
+async fn preview_of(
+    store: &crate::store::Store,
+    agent: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<Value>, ApiError> {
+    let Some(offer) = preview::current(store, agent, now)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+    else {
+        return Ok(None);
+    };
+    let owner = match crate::phone::Phone::parse(&offer.phone) {
+        Ok(phone) => crate::contacts::screen_pop(store, &phone)
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?,
+        Err(_) => None,
+    };
+    Ok(Some(json!({ "offer": offer, "owner": owner })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviewBody {
+    decision: String,
+}
+
+/// The agent's decision on the contact offered to them: `{"decision": "dial" | "skip"}`.
+/// 422 names the field; 409 when nothing is offered to them (or it is already decided).
+async fn decide_preview(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    body: Result<Json<PreviewBody>, JsonRejection>,
+) -> Response {
+    if let Err(f) = viewer.require_agent() {
+        return ApiError::from(f).into_response();
+    }
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return ApiError::Invalid(e.body_text()).into_response(),
+    };
+    let decision = match preview::Decision::parse(&body.decision) {
+        Ok(d) => d,
+        Err(message) => {
+            return field_error(DesktopError::Field {
+                field: "decision",
+                message,
+            });
+        }
+    };
+    let agent = &viewer.user.username;
+    match preview::decide(state.store(), agent, decision, state.desk.now()).await {
+        Ok(id) => Json(json!({ "preview_id": id, "decision": decision })).into_response(),
+        Err(e @ (DecideError::NoOffer(_) | DecideError::Decided { .. })) => {
+            ApiError::Conflict(e.to_string()).into_response()
+        }
+        Err(DecideError::Db(e)) => ApiError::Internal(e.into()).into_response(),
+    }
 }
 
 async fn state_json(

@@ -155,9 +155,9 @@ async fn screenshot(client: &Client, name: &str) {
     }
 }
 
-/// A progressive campaign over the first `n` sample owners' phones, stored as a draft with its
-/// list loaded (the supervisor starts it in the browser).
-async fn draft_campaign(store: &Store, dir: &Path, code: &str, n: i64) {
+/// A campaign in `mode` (progressive, preview) over the first `n` sample owners' phones, stored
+/// as a draft with its list loaded (the supervisor starts it in the browser).
+async fn draft_campaign(store: &Store, dir: &Path, code: &str, mode: &str, n: i64) {
     let phones: Vec<String> = on_pool!(store, |pool| {
         sqlx::query_scalar(
             "select phone from owner_phones where position = 0 order by owner_id limit $1",
@@ -177,7 +177,7 @@ async fn draft_campaign(store: &Store, dir: &Path, code: &str, n: i64) {
         &file,
         format!(
             "code = \"{code}\"\nname = \"回访 web demo\"\nkind = \"notification\"\n\
-             mode = \"progressive\"\nring_timeout_secs = 15\nmax_abandon_pct = 3\n\
+             mode = \"{mode}\"\nring_timeout_secs = 15\nmax_abandon_pct = 3\n\
              [source]\ncsv = \"owners.csv\"\n[windows]\nmon-sun = [\"00:00-23:59\"]\n\
              [retry]\nbusy = {{ after = \"1m\", max = 1 }}\nno_answer = {{ after = \"1m\", max = 1 }}\n"
         ),
@@ -210,7 +210,14 @@ struct Floor {
     _dir: tempfile::TempDir,
 }
 
+/// The floor of [`floor_of`] with a progressive campaign `web-demo` of 6 owners.
 async fn floor(db: crate::db::TestDb) -> Floor {
+    floor_of(db, "web-demo", "progressive", "").await
+}
+
+/// The console, a node with `extra` in its `[dialer]` section, and the draft campaign `code`
+/// in `mode` over the first 6 sample owners.
+async fn floor_of(db: crate::db::TestDb, code: &str, mode: &str, extra: &str) -> Floor {
     // HUIFANG_KEEP_LOGS=1 keeps the folder (node, phones and sipp logs) for a post-mortem.
     let dir = tempfile::Builder::new()
         .prefix("huifang-browser-")
@@ -219,7 +226,7 @@ async fn floor(db: crate::db::TestDb) -> Floor {
         .unwrap();
     let url = db.url();
     let console = console_on(db, "", Arc::new(SystemClock)).await;
-    draft_campaign(&console.db.store, dir.path(), "web-demo", 6).await;
+    draft_campaign(&console.db.store, dir.path(), code, mode, 6).await;
     let phones_port = free_port();
     let phones = huifang(
         dir.path(),
@@ -240,7 +247,7 @@ async fn floor(db: crate::db::TestDb) -> Floor {
     std::fs::write(
         dir.path().join("node.toml"),
         format!(
-            "database_url = \"{url}\"\n[dialer]\nprompts_dir = \"{}\"\nwrap_secs = 2\n\
+            "database_url = \"{url}\"\n[dialer]\nprompts_dir = \"{}\"\nwrap_secs = 2\n{extra}\
              recordings_dir = \"{}\"\n\
              [trunks.main]\ndomain = \"127.0.0.1:{phones_port}\"\nchannels = 4\ncalls_per_second = 10\n",
             prompts.display(),
@@ -418,5 +425,180 @@ async fn supervisor_starts_the_campaign_and_the_agent_gets_the_screen_pop() {
 
         agent.close().await.unwrap();
         sup.close().await.unwrap();
+    }
+}
+
+/// The owner of `phone` in the sample data.
+async fn owner_of(store: &Store, phone: &str) -> String {
+    on_pool!(store, |pool| {
+        sqlx::query_scalar(
+            "select o.name from owners o join owner_phones p on p.owner_id = o.owner_id
+              where p.phone = $1",
+        )
+        .bind(phone)
+        .fetch_one(pool)
+        .await
+    })
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_shows_the_next_contact_the_agent_dials_or_skips() {
+    let shots = tempfile::tempdir().unwrap();
+    let chrome = driver(shots.path());
+    let wait = Duration::from_secs(20);
+    for db in crate::db::databases().await {
+        let name = db.name;
+        // Conversations end after 3 s (the owners' phones would stay on), wrap-up lasts 2 s.
+        let floor = floor_of(db, "pv-demo", "preview", "talk_limit_secs = 3\n").await;
+        let base = floor.console.base.clone();
+        let store = floor.console.db.store.clone();
+
+        let agent = window(&chrome).await;
+        login(&agent, &base, "agent1").await;
+        agent.goto(&format!("{base}/agent")).await.unwrap();
+        fill(&agent, "f-sip_uri", &floor.agent_phone).await;
+        click(&agent, "ready").await;
+        wait_text(&agent, "agent-phase", wait, "agent leg", |t| {
+            matches!(t, "free" | "reserved")
+        })
+        .await;
+        Campaigns::new(&store)
+            .apply(
+                "pv-demo",
+                huifang::campaigns::lifecycle::Action::Start,
+                "sup",
+                "browser test",
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+
+        // The next contact shows before anything is dialled: its owner, phone and campaign.
+        let owner = wait_text(&agent, "preview-owner", wait, "preview", |t| !t.is_empty()).await;
+        let phone = wait_text(&agent, "preview-phone", wait, "preview phone", |t| {
+            !t.is_empty()
+        })
+        .await;
+        assert_eq!(owner, owner_of(&store, &phone).await, "{name}: {phone}");
+        let campaign = wait_text(&agent, "preview-campaign", wait, "campaign", |t| {
+            !t.is_empty()
+        })
+        .await;
+        assert!(campaign.contains("pv-demo"), "{name}: {campaign}");
+        let attempts: i64 = on_pool!(&store, |pool| {
+            sqlx::query_scalar("select count(*) from attempts")
+                .fetch_one(pool)
+                .await
+        })
+        .unwrap();
+        assert_eq!(
+            attempts, 0,
+            "{name}: nothing is dialled before the agent decides"
+        );
+        screenshot(&agent, "console-preview.png").await;
+
+        // Dial: the owner answers and is put through to this agent; the screen pop follows.
+        click(&agent, "preview-dial").await;
+        let popped = wait_text(&agent, "pop-owner", wait, "screen pop", |t| !t.is_empty()).await;
+        assert_eq!(popped, owner, "{name}: the pop is the previewed owner");
+        let pop_phone = wait_text(&agent, "pop-phone", wait, "pop phone", |t| !t.is_empty()).await;
+        assert_eq!(pop_phone, phone, "{name}");
+        let (bridged_to, outcome): (Option<String>, Option<String>) = on_pool!(&store, |pool| {
+            sqlx::query_as(
+                "select a.agent, a.outcome from attempts a
+                   join campaign_contacts cc on cc.campaign_contact_id = a.campaign_contact_id
+                  where cc.phone = $1 and a.bridged_at is not null",
+            )
+            .bind(&phone)
+            .fetch_one(pool)
+            .await
+        })
+        .unwrap();
+        assert_eq!(bridged_to.as_deref(), Some("agent1"), "{name}: {outcome:?}");
+
+        // After the talk and wrap-up, the next contact is offered; Skip gives it back unused.
+        let next = wait_text(&agent, "preview-phone", wait, "next preview", |t| {
+            !t.is_empty() && t != phone
+        })
+        .await;
+        let next_owner = wait_text(&agent, "preview-owner", wait, "next owner", |t| {
+            !t.is_empty()
+        })
+        .await;
+        assert_eq!(next_owner, owner_of(&store, &next).await, "{name}");
+        click(&agent, "preview-skip").await;
+        let third = wait_text(&agent, "preview-phone", wait, "preview after skip", |t| {
+            !t.is_empty() && t != phone && t != next
+        })
+        .await;
+        let (state, due, tried): (String, Option<chrono::DateTime<Utc>>, i64) =
+            on_pool!(&store, |pool| {
+                sqlx::query_as(
+                    "select cc.state, cc.next_attempt_at,
+                            (select count(*) from attempts a
+                              where a.campaign_contact_id = cc.campaign_contact_id)
+                       from campaign_contacts cc where cc.phone = $1",
+                )
+                .bind(&next)
+                .fetch_one(pool)
+                .await
+            })
+            .unwrap();
+        assert_eq!(
+            state, "pending",
+            "{name}: the skipped contact is given back"
+        );
+        assert_eq!(tried, 0, "{name}: a skip is no attempt");
+        assert!(
+            due.is_some_and(|d| d > Utc::now() + chrono::TimeDelta::minutes(5)),
+            "{name}: skipped contact due {due:?}, not offered again at once"
+        );
+        let decisions: Vec<String> = on_pool!(&store, |pool| {
+            sqlx::query_scalar(
+                "select coalesce(decision, '-') from agent_previews where agent = 'agent1'
+                  order by preview_id",
+            )
+            .fetch_all(pool)
+            .await
+        })
+        .unwrap();
+        assert_eq!(
+            decisions[..2],
+            ["dial", "skip"],
+            "{name}: {decisions:?} ({third})"
+        );
+
+        // Pausing withdraws the offer: its contact is given back at once.
+        click(&agent, "pause").await;
+        wait_text(&agent, "agent-wanted", wait, "paused", |t| t == "paused").await;
+        let deadline = Instant::now() + wait;
+        loop {
+            let state: String = on_pool!(&store, |pool| {
+                sqlx::query_scalar("select state from campaign_contacts where phone = $1")
+                    .bind(&third)
+                    .fetch_one(pool)
+                    .await
+            })
+            .unwrap();
+            if state == "pending" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name}: offer of {third} not withdrawn"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // And the desktop no longer shows it (a hidden element has no text for WebDriver).
+        wait_text(
+            &agent,
+            "preview-owner",
+            wait,
+            "withdrawn preview",
+            str::is_empty,
+        )
+        .await;
+        agent.close().await.unwrap();
     }
 }

@@ -278,3 +278,138 @@ async fn one_node_holds_a_desktop_agent_until_it_goes_quiet() {
         assert!(wanted(store, "n1", later).await.unwrap().is_empty());
     }
 }
+
+/// A preview campaign's contact for the first sample owner, leased to node `n1`, offered to
+/// `agent` (undecided); returns (preview id, contact id, owner name, phone).
+async fn offered(store: &Store, code: &str, agent: &str) -> (i64, i64, String, String) {
+    let now = Utc::now();
+    let (owner_id, name, phone): (i64, String, String) = on_pool!(store, |pool| {
+        sqlx::query_as(
+            "select o.owner_id, o.name, p.phone from owners o
+               join owner_phones p on p.owner_id = o.owner_id
+              order by o.owner_id, p.position limit 1",
+        )
+        .fetch_one(pool)
+        .await
+    })
+    .unwrap();
+    let lease = now + chrono::TimeDelta::minutes(5);
+    let (campaign, contact): (i64, i64) = on_pool!(store, |pool| async {
+        let campaign: i64 = sqlx::query_scalar(
+            "insert into campaigns (code, name, kind, state, definition, created_at, updated_at)
+             values ($1, $1, 'callback', 'running', '', $2, $2) returning campaign_id",
+        )
+        .bind(code)
+        .bind(now)
+        .fetch_one(pool)
+        .await?;
+        let contact: i64 = sqlx::query_scalar(
+            "insert into campaign_contacts (campaign_id, owner_id, phone, tz, state, lease_owner,
+                                            lease_until, created_at, updated_at)
+             values ($1, $2, $3, 'Asia/Shanghai', 'leased', 'n1', $4, $5, $5)
+             returning campaign_contact_id",
+        )
+        .bind(campaign)
+        .bind(owner_id)
+        .bind(&phone)
+        .bind(lease)
+        .bind(now)
+        .fetch_one(pool)
+        .await?;
+        Ok::<_, sqlx::Error>((campaign, contact))
+    }
+    .await)
+    .unwrap();
+    let id = huifang::dialer::preview::offer(store, agent, campaign, contact, "n1", now)
+        .await
+        .unwrap();
+    (id, contact, name, phone)
+}
+
+#[tokio::test]
+async fn the_preview_decision_is_the_offered_agents_own_and_checked() {
+    for console in consoles().await {
+        let db = &console.db.name;
+        let agent1 = console.login("agent1").await;
+        let agent2 = console.login("agent2").await;
+        // Nothing offered: 409 saying so, and no preview on the desktop.
+        let res = agent1
+            .send_json(
+                Method::POST,
+                "/api/agent/preview",
+                &json!({"decision": "dial"}),
+            )
+            .await;
+        assert_eq!(res.status, 409, "{db}: {}", res.text);
+        assert!(res.text.contains("no contact is offered"), "{}", res.text);
+        assert!(agent1.get("/api/agent/state").await.json()["preview"].is_null());
+
+        let (id, _contact, owner, phone) = offered(&console.db.store, "pv-1", "agent1").await;
+        // The desktop shows the offer with the owner's screen pop.
+        let state = agent1.get("/api/agent/state").await.json();
+        assert_eq!(state["preview"]["offer"]["preview_id"], id, "{db}: {state}");
+        assert_eq!(state["preview"]["offer"]["phone"], phone.as_str());
+        assert_eq!(state["preview"]["offer"]["campaign"], "pv-1");
+        assert_eq!(state["preview"]["owner"]["owner"]["name"], owner.as_str());
+        // Another agent sees none of it and cannot decide it.
+        assert!(agent2.get("/api/agent/state").await.json()["preview"].is_null());
+        let res = agent2
+            .send_json(
+                Method::POST,
+                "/api/agent/preview",
+                &json!({"decision": "skip"}),
+            )
+            .await;
+        assert_eq!(res.status, 409, "{db}: {}", res.text);
+        // An unknown decision: 422 naming the field.
+        let res = agent1
+            .send_json(
+                Method::POST,
+                "/api/agent/preview",
+                &json!({"decision": "call"}),
+            )
+            .await;
+        assert_eq!(res.status, 422, "{db}: {}", res.text);
+        assert_eq!(res.json()["field"], "decision");
+        let res = agent1
+            .send_json(
+                Method::POST,
+                "/api/agent/preview",
+                &json!({"verdict": "dial"}),
+            )
+            .await;
+        assert_eq!(res.status, 422, "{db}: {}", res.text);
+        // Still undecided after all that; the agent's own decision is taken once.
+        let decided = huifang::dialer::preview::decision_of(&console.db.store, id)
+            .await
+            .unwrap();
+        assert_eq!(decided, None);
+        let res = agent1
+            .send_json(
+                Method::POST,
+                "/api/agent/preview",
+                &json!({"decision": "dial"}),
+            )
+            .await;
+        assert_eq!(res.status, 200, "{db}: {}", res.text);
+        assert_eq!(res.json()["preview_id"], id);
+        let decided = huifang::dialer::preview::decision_of(&console.db.store, id)
+            .await
+            .unwrap();
+        assert_eq!(decided, Some(huifang::dialer::preview::Decision::Dial));
+        let res = agent1
+            .send_json(
+                Method::POST,
+                "/api/agent/preview",
+                &json!({"decision": "skip"}),
+            )
+            .await;
+        assert_eq!(res.status, 409, "{db}: {}", res.text);
+        assert!(res.text.contains("already decided"), "{}", res.text);
+        // Once the node closed it, the desktop no longer shows it.
+        huifang::dialer::preview::close(&console.db.store, id, "dial", Utc::now())
+            .await
+            .unwrap();
+        assert!(agent1.get("/api/agent/state").await.json()["preview"].is_null());
+    }
+}

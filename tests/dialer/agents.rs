@@ -266,3 +266,93 @@ async fn campaign(db: &crate::db::TestDb, case: &Case) -> (u32, u32) {
         (bridged, abandoned)
     }
 }
+
+/// A node that stopped with a contact offered to a desktop agent (preview mode) leaves nothing
+/// stuck: its recovery closes the offer as expired and gives the contact back.
+#[tokio::test]
+async fn recovery_expires_a_stopped_nodes_preview_offers_and_releases_their_contacts() {
+    for db in databases().await {
+        let dir = tempfile::tempdir().unwrap();
+        let prompts = support::prompts(dir.path(), "safe-harbor", 0.2);
+        support::list(dir.path(), &[(number(7100), ""), (number(7101), "")]);
+        let file = dir.path().join("pv.toml");
+        std::fs::write(
+            &file,
+            "code = \"pv\"\nname = \"p\"\nkind = \"notification\"\nmode = \"preview\"\n\
+             [source]\ncsv = \"list.csv\"\n[windows]\nmon-sun = [\"00:00-23:59\"]\n",
+        )
+        .unwrap();
+        let now = Utc::now();
+        let stored = support::create(&db.store, &file, now).await;
+        let hopper = huifang::dialer::hopper::Hopper::new(&db.store);
+        let claimed = hopper
+            .claim(stored.campaign_id, "pv1", now, Duration::from_secs(60), 1)
+            .await
+            .unwrap();
+        let contact = &claimed[0];
+        let id = huifang::dialer::preview::offer(
+            &db.store,
+            "agent1",
+            stored.campaign_id,
+            contact.campaign_contact_id,
+            "pv1",
+            now,
+        )
+        .await
+        .unwrap();
+        let shown = huifang::dialer::preview::current(&db.store, "agent1", now)
+            .await
+            .unwrap();
+        assert_eq!(shown.map(|o| o.preview_id), Some(id), "{}", db.name);
+
+        let ua = UserAgent::start(UserAgentConfig::new("127.0.0.1:0".parse().unwrap()))
+            .await
+            .unwrap();
+        let config = support::node_config("pv1", "127.0.0.1:9", &prompts, 1);
+        let node = Node::new(
+            db.store.clone(),
+            ua,
+            Arc::new(huifang::clock::SystemClock),
+            config,
+        )
+        .unwrap();
+        let recovery = node.recover().await.unwrap();
+        assert_eq!(recovery.previews_expired, 1, "{}: {recovery:?}", db.name);
+        assert_eq!(recovery.released, 1, "{}: {recovery:?}", db.name);
+        let back = hopper
+            .get(contact.campaign_contact_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            back.lease_owner, "",
+            "{}: the contact is given back",
+            db.name
+        );
+        let later = Utc::now();
+        assert!(
+            huifang::dialer::preview::current(&db.store, "agent1", later)
+                .await
+                .unwrap()
+                .is_none(),
+            "{}: the desktop no longer shows the offer",
+            db.name
+        );
+        // The agent can no longer decide it.
+        let decided = huifang::dialer::preview::decide(
+            &db.store,
+            "agent1",
+            huifang::dialer::preview::Decision::Dial,
+            later,
+        )
+        .await;
+        assert!(
+            matches!(
+                decided,
+                Err(huifang::dialer::preview::DecideError::NoOffer(_))
+            ),
+            "{}: {decided:?}",
+            db.name
+        );
+    }
+}
