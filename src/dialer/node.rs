@@ -38,6 +38,8 @@ use crate::clock::SharedClock;
 use crate::config::{SlaPolicy, TrunkConfig};
 use crate::contacts::dnc;
 use crate::store::Store;
+
+mod previews;
 use crate::telephony::sip::Transport;
 use crate::telephony::sip::auth::Credentials;
 use crate::telephony::transport::{DialRequest, UserAgent};
@@ -669,19 +671,8 @@ impl Node {
         loop {
             // The wallboard's counters, about once a second.
             if published.is_none_or(|at| at.elapsed() >= LIVE_EVERY) {
-                let live = plan.floor.live();
-                let now = self.clock.now();
-                if let Err(e) = super::presence::publish(
-                    &self.store,
-                    stored.campaign_id,
-                    &self.config.node,
-                    live,
-                    now,
-                )
-                .await
-                {
-                    tracing::warn!(campaign = %code, "cannot publish live counters: {e}");
-                }
+                self.publish_live(code, stored.campaign_id, &plan.floor)
+                    .await;
                 published = Some(std::time::Instant::now());
             }
             while let Some(done) = calls.try_join_next() {
@@ -755,234 +746,28 @@ impl Node {
         while let Some(done) = calls.join_next().await {
             log_call(code, done);
         }
-        if let Err(e) =
-            super::presence::withdraw(&self.store, stored.campaign_id, &self.config.node).await
-        {
-            tracing::warn!(campaign = %code, "cannot withdraw live counters: {e}");
-        }
+        self.withdraw_live(code, stored.campaign_id).await;
         Ok(())
     }
 
-    /// Works a preview campaign: offers one due contact to each free desktop agent (held for
-    /// it), then dials it to that agent or gives it back, as the agent decides.
-    async fn work_preview(
-        &self,
-        stored: &StoredCampaign,
-        plan: Arc<Plan>,
-        mut shutdown: watch::Receiver<bool>,
-    ) -> Result<(), NodeError> {
-        let code = stored.code.as_str();
-        let campaigns = Campaigns::new(&self.store);
-        let hopper = Hopper::new(&self.store);
-        let Some(desk) = plan.desk.clone() else {
-            return Ok(());
-        };
-        let poll = self.config.poll.min(Duration::from_millis(200));
-        let mut calls: JoinSet<Result<(), NodeError>> = JoinSet::new();
-        let mut offers: HashMap<String, Offered> = HashMap::new();
-        tracing::info!(campaign = %code, node = %self.config.node, "working preview campaign");
-        let mut published: Option<std::time::Instant> = None;
-        let result = loop {
-            // The wallboard's counters, about once a second.
-            if published.is_none_or(|at| at.elapsed() >= LIVE_EVERY) {
-                let live = plan.floor.live();
-                let now = self.clock.now();
-                if let Err(e) = super::presence::publish(
-                    &self.store,
-                    stored.campaign_id,
-                    &self.config.node,
-                    live,
-                    now,
-                )
-                .await
-                {
-                    tracing::warn!(campaign = %code, "cannot publish live counters: {e}");
-                }
-                published = Some(std::time::Instant::now());
-            }
-            while let Some(done) = calls.try_join_next() {
-                log_call(code, done);
-            }
-            if *shutdown.borrow() {
-                break Ok(());
-            }
-            let state = match campaigns.get(code).await {
-                Ok(c) => c.state,
-                Err(e) => break Err(e.into()),
-            };
-            match state {
-                State::Running => {}
-                State::Paused => {
-                    // Nothing is dialled while paused: the offers are withdrawn.
-                    if let Err(e) = self.withdraw_all(&mut offers).await {
-                        break Err(e);
-                    }
-                    wait(&mut calls, code, poll, &mut shutdown).await;
-                    continue;
-                }
-                _ => break Ok(()),
-            }
-            let offered = match self
-                .preview_pass(stored, &plan, &desk, &mut offers, &mut calls)
-                .await
-            {
-                Ok(n) => n,
-                Err(e) => break Err(e),
-            };
-            if calls.is_empty() && offers.is_empty() && offered == 0 {
-                let now = self.clock.now();
-                let (left, _) = hopper.remaining(stored.campaign_id).await?;
-                if left == 0 {
-                    let reason = "every contact has a final outcome";
-                    match campaigns
-                        .apply(code, Action::Complete, &self.actor(), reason, now)
-                        .await
-                    {
-                        Ok(_) => tracing::info!(campaign = %code, "campaign completed"),
-                        Err(RepoError::Transition { .. }) => {}
-                        Err(e) => break Err(e.into()),
-                    }
-                    break Ok(());
-                }
-            }
-            wait(&mut calls, code, poll, &mut shutdown).await;
-        };
-        // Offers not acted on are withdrawn; calls in progress finish.
-        let withdrawn = self.withdraw_all(&mut offers).await;
-        while let Some(done) = calls.join_next().await {
-            log_call(code, done);
-        }
+    /// Publishes a campaign's live counters for the wallboard (a failure is only logged: the
+    /// calls matter more than the board).
+    async fn publish_live(&self, code: &str, campaign_id: i64, floor: &Floor) {
+        let now = self.clock.now();
+        let live = floor.live();
         if let Err(e) =
-            super::presence::withdraw(&self.store, stored.campaign_id, &self.config.node).await
+            super::presence::publish(&self.store, campaign_id, &self.config.node, live, now).await
+        {
+            tracing::warn!(campaign = %code, "cannot publish live counters: {e}");
+        }
+    }
+
+    /// Removes a campaign's counters of this node when it stops working the campaign.
+    async fn withdraw_live(&self, code: &str, campaign_id: i64) {
+        if let Err(e) = super::presence::withdraw(&self.store, campaign_id, &self.config.node).await
         {
             tracing::warn!(campaign = %code, "cannot withdraw live counters: {e}");
         }
-        result.and(withdrawn)
-    }
-
-    /// One pass of a preview campaign: acts on the agents' decisions, withdraws the offers of
-    /// agents who left, and offers a contact to each free agent; returns how many were offered.
-    async fn preview_pass(
-        &self,
-        stored: &StoredCampaign,
-        plan: &Arc<Plan>,
-        desk: &AgentDesk,
-        offers: &mut HashMap<String, Offered>,
-        calls: &mut JoinSet<Result<(), NodeError>>,
-    ) -> Result<usize, NodeError> {
-        let hopper = Hopper::new(&self.store);
-        let now = self.clock.now();
-        let agents: Vec<String> = offers.keys().cloned().collect();
-        for agent in agents {
-            let Some(held) = offers.remove(&agent) else {
-                continue;
-            };
-            if !held.reserved.available() {
-                tracing::info!(%agent, contact = held.contact.campaign_contact_id,
-                    "preview withdrawn: the agent paused or left");
-                release_quietly(&hopper, &held.contact, Some(now), now).await?;
-                preview::close(&self.store, held.preview_id, preview::WITHDRAWN, now).await?;
-                continue;
-            }
-            match preview::decision_of(&self.store, held.preview_id).await? {
-                Some(preview::Decision::Dial) => {
-                    preview::close(&self.store, held.preview_id, "dial", now).await?;
-                    let ctx = CallContext {
-                        ua: self.ua.clone(),
-                        plan: plan.clone(),
-                    };
-                    calls.spawn(attempt::run_for(ctx, held.contact, Some(held.reserved)));
-                }
-                Some(preview::Decision::Skip) => {
-                    let again = now
-                        + chrono::TimeDelta::from_std(preview::SKIP_AGAIN_AFTER)
-                            .unwrap_or_default();
-                    release_quietly(&hopper, &held.contact, Some(again), now).await?;
-                    preview::close(&self.store, held.preview_id, "skip", now).await?;
-                }
-                None => {
-                    // The agent may look for a while: the contact stays leased meanwhile.
-                    let mut held = held;
-                    let half =
-                        chrono::TimeDelta::from_std(self.config.lease / 2).unwrap_or_default();
-                    if held.extended + half <= now {
-                        match hopper.extend(&held.contact, now, self.config.lease).await {
-                            Ok(_) => held.extended = now,
-                            Err(HopperError::LeaseLost { .. }) => {
-                                preview::close(&self.store, held.preview_id, preview::EXPIRED, now)
-                                    .await?;
-                                continue;
-                            }
-                            Err(e) => return Err(e.into()),
-                        }
-                    }
-                    offers.insert(agent, held);
-                }
-            }
-        }
-        let mut offered = 0;
-        for agent in desk.free_desktop_agents() {
-            if offers.contains_key(&agent) {
-                continue;
-            }
-            let Some(reserved) = desk.hold(&agent) else {
-                continue;
-            };
-            let now = self.clock.now();
-            let claimed = hopper
-                .claim(
-                    stored.campaign_id,
-                    &self.config.node,
-                    now,
-                    self.config.lease,
-                    1,
-                )
-                .await?;
-            let Some(contact) = claimed.into_iter().next() else {
-                // Nothing due: the agent is let go (other campaigns may use them).
-                break;
-            };
-            if messages::route(plan, &contact, now).await? != Route::Call
-                || !self.screen(plan, &contact, now).await?
-            {
-                // Settled without a call; the agent gets the next one on the next pass.
-                offered += 1;
-                continue;
-            }
-            let preview_id = preview::offer(
-                &self.store,
-                &agent,
-                stored.campaign_id,
-                contact.campaign_contact_id,
-                &self.config.node,
-                now,
-            )
-            .await?;
-            tracing::info!(%agent, contact = contact.campaign_contact_id, preview_id,
-                "contact offered for preview");
-            offers.insert(
-                agent,
-                Offered {
-                    preview_id,
-                    contact,
-                    reserved,
-                    extended: now,
-                },
-            );
-            offered += 1;
-        }
-        Ok(offered)
-    }
-
-    /// Withdraws every open offer: contacts given back at once, agents let go.
-    async fn withdraw_all(&self, offers: &mut HashMap<String, Offered>) -> Result<(), NodeError> {
-        let hopper = Hopper::new(&self.store);
-        let now = self.clock.now();
-        for (_, held) in offers.drain() {
-            release_quietly(&hopper, &held.contact, Some(now), now).await?;
-            preview::close(&self.store, held.preview_id, preview::WITHDRAWN, now).await?;
-        }
-        Ok(())
     }
 
     /// Whether a claimed contact may be called now; if not, it is given back for its next
@@ -1026,28 +811,6 @@ impl Node {
             return Ok(false);
         }
         Ok(true)
-    }
-}
-
-/// A contact offered to an agent for preview, with the agent held for it.
-struct Offered {
-    preview_id: i64,
-    contact: ClaimedContact,
-    reserved: super::agents::Reserved,
-    /// When the contact's lease was last renewed.
-    extended: DateTime<Utc>,
-}
-
-/// Gives a contact back; one whose lease another node took already is theirs (no error).
-async fn release_quietly(
-    hopper: &Hopper<'_>,
-    contact: &ClaimedContact,
-    at: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> Result<(), NodeError> {
-    match hopper.release(contact, at, now).await {
-        Ok(()) | Err(HopperError::LeaseLost { .. }) => Ok(()),
-        Err(e) => Err(e.into()),
     }
 }
 
