@@ -375,6 +375,14 @@ fn sipp_pressing(dir: &Path, digit: char, hang_up: bool, port: u16) -> Proc {
         text = text.replacen(pause, &play, 1);
     } else {
         text = text.replace("/usr/share/sip-tester/dtmf_2833_4.pcap", &pcap);
+        // The key goes 1.5 s after the ACK rather than 0.5 s: on a loaded machine our side may
+        // still be setting the answered call up half a second in (CI saw the key missed once).
+        assert!(text.contains("<pause milliseconds=\"500\"/>"));
+        text = text.replacen(
+            "<pause milliseconds=\"500\"/>",
+            "<pause milliseconds=\"1500\"/>",
+            1,
+        );
     }
     let scenario = dir.join(format!("uas_press_{digit}.xml"));
     std::fs::write(&scenario, text).unwrap();
