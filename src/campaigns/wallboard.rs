@@ -251,7 +251,7 @@ pub async fn snapshot(
         .fetch_all(pool)
         .await
     })?;
-    let phases = agent_phases(store, scope).await?;
+    let phases = agent_phases(store, scope, now).await?;
     let progress = repo.progress(id).await?;
     let definition = campaign.definition().ok();
     let cap = definition.as_ref().map(|d| d.max_abandon_pct());
@@ -288,10 +288,15 @@ pub async fn snapshot(
     })
 }
 
+/// Agents by phase. A seat no node has renewed within `dialer::presence::STALE_AFTER` (its
+/// node died) counts as offline, whatever it last said.
 async fn agent_phases(
     store: &Store,
     scope: AgentScope<'_>,
+    now: DateTime<Utc>,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let stale = now
+        - TimeDelta::from_std(crate::dialer::presence::STALE_AFTER).unwrap_or(TimeDelta::zero());
     // An agent without an account (a name only the configuration knows) belongs to no team:
     // only an admin sees them.
     let (team, all) = match scope {
@@ -300,13 +305,15 @@ async fn agent_phases(
     };
     on_pool!(store, |pool| {
         sqlx::query_as(
-            "select p.phase, count(*) from agent_presence p
+            "select case when p.updated_at < $3 then 'offline' else p.phase end, count(*)
+               from agent_presence p
                left join users u on u.username = p.agent
               where $1 or u.team = $2
-              group by p.phase",
+              group by 1",
         )
         .bind(all)
         .bind(team)
+        .bind(stale)
         .fetch_all(pool)
         .await
     })

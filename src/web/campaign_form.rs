@@ -256,6 +256,41 @@ pub(super) fn judge(text: &str, pasted: bool, base: &Path) -> Result<Campaign, F
             return Err(errors);
         }
     };
+    // The console reads lists and scripts only inside its campaigns folder: a path that
+    // leaves it (absolute, or with `..`) would let a browser read any file the server can.
+    let outside = |path: &Path| {
+        path.components().any(|c| {
+            !matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        })
+    };
+    let mut paths: Vec<(&Path, &str)> = Vec::new();
+    for list in campaign.lists() {
+        if let ListSource::Csv(csv) = &list.source {
+            paths.push((csv, "csv"));
+        }
+    }
+    if let crate::campaigns::Content::Script(script) = campaign.content() {
+        paths.push((script, "script"));
+    }
+    for (path, field) in paths {
+        if outside(path) {
+            let field = if pasted { "definition" } else { field };
+            add(
+                &mut errors,
+                field,
+                format!(
+                    "{}: give a path inside the campaigns folder (no absolute path, no `..`)",
+                    path.display()
+                ),
+            );
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     // A CSV list that is not there would fail only after the draft is stored: say so now.
     for list in campaign.lists() {
         if let ListSource::Csv(csv) = &list.source
@@ -284,6 +319,28 @@ pub(super) fn judge(text: &str, pasted: bool, base: &Path) -> Result<Campaign, F
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_outside_the_campaigns_folder_are_refused() {
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("campaigns");
+        for (csv, ok) in [
+            ("/etc/passwd", false),
+            ("../Cargo.toml", false),
+            ("lists/x.csv", true),
+        ] {
+            let text = format!(
+                "code = \"t\"\nname = \"t\"\nkind = \"notification\"\nmode = \"agentless\"\n\
+                 prompts = [\"beep\"]\n[source]\ncsv = \"{csv}\"\n[windows]\nmon-sun = [\"09:00-18:00\"]\n"
+            );
+            let errors = judge(&text, true, &base).unwrap_err();
+            let said = errors["definition"].join(" ");
+            assert_eq!(
+                said.contains("inside the campaigns folder"),
+                !ok,
+                "{csv}: {said}"
+            );
+        }
+    }
 
     fn form() -> CampaignForm {
         CampaignForm {

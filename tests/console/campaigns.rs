@@ -541,6 +541,24 @@ async fn the_wallboard_counts_fresh_calls_team_agents_attempts_and_answers() {
             (&json!(1), &json!(1), &json!(0), &json!(0)),
             "team north only: {agents}"
         );
+        // A seat no node renewed for a minute (its node died) counts as offline.
+        huifang::on_pool!(store, |pool| {
+            sqlx::query("update agent_presence set updated_at = $1 where agent = 'agent1'")
+                .bind(Utc::now() - chrono::TimeDelta::seconds(60))
+                .execute(pool)
+                .await
+                .unwrap();
+        });
+        let stale = sup.get("/api/campaigns/board/wallboard").await.json();
+        assert_eq!(stale["agents"]["free"], 0, "{}", stale["agents"]);
+        assert_eq!(stale["agents"]["offline"], 1, "{}", stale["agents"]);
+        huifang::on_pool!(store, |pool| {
+            sqlx::query("update agent_presence set updated_at = $1 where agent = 'agent1'")
+                .bind(Utc::now())
+                .execute(pool)
+                .await
+                .unwrap();
+        });
         assert_eq!(s["attempts_total"], 4);
         assert_eq!(
             s["attempts"],
