@@ -9,9 +9,9 @@ use serde_json::json;
 
 use crate::support::consoles;
 
-/// A campaign, a contact for the first sample owner and an attempt bridged to `agent` (still
-/// on); returns (attempt id, owner name, phone).
-pub(crate) async fn bridged_call(store: &Store, code: &str, agent: &str) -> (i64, String, String) {
+/// A running campaign `code` with one contact, the first sample owner, leased to node `n1`
+/// for five minutes; returns (campaign id, contact id, owner name, phone).
+async fn leased_contact(store: &Store, code: &str) -> (i64, i64, String, String) {
     let now = Utc::now();
     let (owner_id, name, phone): (i64, String, String) = on_pool!(store, |pool| {
         sqlx::query_as(
@@ -23,7 +23,8 @@ pub(crate) async fn bridged_call(store: &Store, code: &str, agent: &str) -> (i64
         .await
     })
     .unwrap();
-    let attempt_id: i64 = on_pool!(store, |pool| async {
+    let lease = now + chrono::TimeDelta::minutes(5);
+    let (campaign, contact): (i64, i64) = on_pool!(store, |pool| async {
         let campaign: i64 = sqlx::query_scalar(
             "insert into campaigns (code, name, kind, state, definition, created_at, updated_at)
              values ($1, $1, 'callback', 'running', '', $2, $2) returning campaign_id",
@@ -33,15 +34,31 @@ pub(crate) async fn bridged_call(store: &Store, code: &str, agent: &str) -> (i64
         .fetch_one(pool)
         .await?;
         let contact: i64 = sqlx::query_scalar(
-            "insert into campaign_contacts (campaign_id, owner_id, phone, tz, state, created_at, updated_at)
-             values ($1, $2, $3, 'Asia/Shanghai', 'leased', $4, $4) returning campaign_contact_id",
+            "insert into campaign_contacts (campaign_id, owner_id, phone, tz, state, lease_owner,
+                                            lease_until, created_at, updated_at)
+             values ($1, $2, $3, 'Asia/Shanghai', 'leased', 'n1', $4, $5, $5)
+             returning campaign_contact_id",
         )
         .bind(campaign)
         .bind(owner_id)
         .bind(&phone)
+        .bind(lease)
         .bind(now)
         .fetch_one(pool)
         .await?;
+        Ok::<_, sqlx::Error>((campaign, contact))
+    }
+    .await)
+    .unwrap();
+    (campaign, contact, name, phone)
+}
+
+/// A campaign, a contact for the first sample owner and an attempt bridged to `agent` (still
+/// on); returns (attempt id, owner name, phone).
+pub(crate) async fn bridged_call(store: &Store, code: &str, agent: &str) -> (i64, String, String) {
+    let (campaign, contact, name, phone) = leased_contact(store, code).await;
+    let now = Utc::now();
+    let attempt_id: i64 = on_pool!(store, |pool| {
         sqlx::query_scalar(
             "insert into attempts (campaign_contact_id, campaign_id, channel, node, queued_at,
                                    dialed_at, answered_at, bridged_at, agent)
@@ -53,8 +70,7 @@ pub(crate) async fn bridged_call(store: &Store, code: &str, agent: &str) -> (i64
         .bind(agent)
         .fetch_one(pool)
         .await
-    }
-    .await)
+    })
     .unwrap();
     (attempt_id, name, phone)
 }
@@ -282,45 +298,8 @@ async fn one_node_holds_a_desktop_agent_until_it_goes_quiet() {
 /// A preview campaign's contact for the first sample owner, leased to node `n1`, offered to
 /// `agent` (undecided); returns (preview id, contact id, owner name, phone).
 async fn offered(store: &Store, code: &str, agent: &str) -> (i64, i64, String, String) {
-    let now = Utc::now();
-    let (owner_id, name, phone): (i64, String, String) = on_pool!(store, |pool| {
-        sqlx::query_as(
-            "select o.owner_id, o.name, p.phone from owners o
-               join owner_phones p on p.owner_id = o.owner_id
-              order by o.owner_id, p.position limit 1",
-        )
-        .fetch_one(pool)
-        .await
-    })
-    .unwrap();
-    let lease = now + chrono::TimeDelta::minutes(5);
-    let (campaign, contact): (i64, i64) = on_pool!(store, |pool| async {
-        let campaign: i64 = sqlx::query_scalar(
-            "insert into campaigns (code, name, kind, state, definition, created_at, updated_at)
-             values ($1, $1, 'callback', 'running', '', $2, $2) returning campaign_id",
-        )
-        .bind(code)
-        .bind(now)
-        .fetch_one(pool)
-        .await?;
-        let contact: i64 = sqlx::query_scalar(
-            "insert into campaign_contacts (campaign_id, owner_id, phone, tz, state, lease_owner,
-                                            lease_until, created_at, updated_at)
-             values ($1, $2, $3, 'Asia/Shanghai', 'leased', 'n1', $4, $5, $5)
-             returning campaign_contact_id",
-        )
-        .bind(campaign)
-        .bind(owner_id)
-        .bind(&phone)
-        .bind(lease)
-        .bind(now)
-        .fetch_one(pool)
-        .await?;
-        Ok::<_, sqlx::Error>((campaign, contact))
-    }
-    .await)
-    .unwrap();
-    let id = huifang::dialer::preview::offer(store, agent, campaign, contact, "n1", now)
+    let (campaign, contact, name, phone) = leased_contact(store, code).await;
+    let id = huifang::dialer::preview::offer(store, agent, campaign, contact, "n1", Utc::now())
         .await
         .unwrap();
     (id, contact, name, phone)
