@@ -333,7 +333,12 @@ impl AgentDesk {
 
     /// Reserves a free agent, waiting at most `within` for one to become free.
     pub async fn take(&self, within: Duration) -> Option<Reserved> {
-        let deadline = tokio::time::Instant::now() + within;
+        self.take_until(tokio::time::Instant::now() + within).await
+    }
+
+    /// Reserves a free agent, waiting for one until `deadline` (the connect rule counts from
+    /// the owner's answer, not from whenever the caller got round to asking).
+    pub async fn take_until(&self, deadline: tokio::time::Instant) -> Option<Reserved> {
         loop {
             let changed = self.changed.notified();
             {

@@ -164,10 +164,15 @@ pub(crate) async fn run_for(
         }
         Ok(mut call) => {
             let mut answered = false;
+            // The owner waits for an agent from this moment: the connect rule's deadline is
+            // set here, before the database writes below, so their latency is not added to it.
+            let mut connect_by = tokio::time::Instant::now();
             while let Some(update) = call.next_update().await {
                 match update {
                     CallUpdate::Answered => {
                         answered = true;
+                        connect_by = tokio::time::Instant::now()
+                            + std::time::Duration::from_secs_f64(super::floor::CONNECT_RULE_S);
                         let now = plan.clock.now();
                         attempts.mark_answered(id, now).await?;
                         // The conversation may outlast the claim's lease: hold the contact
@@ -206,7 +211,8 @@ pub(crate) async fn run_for(
                     }
                     Some(desk) => {
                         let handed =
-                            hand_to_agent(plan, desk, held.take(), id, &contact, call).await?;
+                            hand_to_agent(plan, desk, held.take(), id, &contact, call, connect_by)
+                                .await?;
                         (call, agent, abandoned) = handed;
                     }
                 }
@@ -254,9 +260,9 @@ pub(crate) async fn run_for(
     Ok(())
 }
 
-/// Bridges an answered owner to a free agent within the connect rule (2 s), or plays the
-/// safe-harbor message (who called, the number to call back) and counts the call abandoned.
-/// Returns the call, the agent who took it, and whether it was abandoned.
+/// Bridges an answered owner to a free agent by `connect_by` (the connect rule, 2 s after the
+/// answer), or plays the safe-harbor message (who called, the number to call back) and counts
+/// the call abandoned. Returns the call, the agent who took it, and whether it was abandoned.
 async fn hand_to_agent(
     plan: &Plan,
     desk: &super::agents::AgentDesk,
@@ -264,13 +270,13 @@ async fn hand_to_agent(
     id: super::hopper::AttemptId,
     contact: &ClaimedContact,
     mut call: crate::telephony::transport::Call,
+    connect_by: tokio::time::Instant,
 ) -> Result<(crate::telephony::transport::Call, Option<String>, bool), super::node::NodeError> {
     plan.floor.answered(contact.campaign_contact_id);
-    let rule = std::time::Duration::from_secs_f64(super::floor::CONNECT_RULE_S);
     let reserved = match held {
         // The agent who previewed the contact, if still there (not paused, leg up).
         Some(agent) if agent.available() => Some(agent),
-        _ => desk.take(rule).await,
+        _ => desk.take_until(connect_by).await,
     };
     plan.floor.left_waiting();
     if let Some(reserved) = reserved {
