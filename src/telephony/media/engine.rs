@@ -396,8 +396,19 @@ fn sender_loop(weak: Weak<Inner>) {
     let mut buf = vec![0u8; 2048];
     loop {
         let base = start + PERIOD * period;
+        let mut worked = false;
         for slot in 0..SLOTS {
             let deadline = base + SLOT_LEN * slot as u32;
+            {
+                let Some(inner) = weak.upgrade() else { return };
+                // An empty slot costs no wake-up: an idle engine (or one with a few calls)
+                // sleeps through to its next leg instead of waking 2,000 times a second. A leg
+                // added to a slot already skipped starts one period later.
+                if lock(&inner.slots[slot]).is_empty() {
+                    continue;
+                }
+            }
+            worked = true;
             let now = Instant::now();
             if deadline > now {
                 thread::sleep(deadline - now);
@@ -413,6 +424,14 @@ fn sender_loop(weak: Weak<Inner>) {
             }
         }
         period = period.wrapping_add(1);
+        if !worked {
+            // Nothing to send this period: wait for the next instead of spinning over it.
+            let next = start + PERIOD * period;
+            let now = Instant::now();
+            if next > now {
+                thread::sleep(next - now);
+            }
+        }
         // After a long stall (suspended VM, debugger) resume on the clock instead of bursting.
         let behind = Instant::now().saturating_duration_since(start + PERIOD * period);
         if behind > PERIOD * 5 {

@@ -24,7 +24,8 @@ type Frames = mpsc::UnboundedSender<(SocketAddr, Vec<u8>)>;
 struct Task {
     endpoint: Endpoint,
     udp: UdpSocket,
-    calls: HashMap<CallKey, mpsc::UnboundedSender<SipUpdate>>,
+    /// foldhash, as in the endpoint: every SIP event of every call is routed through it.
+    calls: HashMap<CallKey, mpsc::UnboundedSender<SipUpdate>, foldhash::fast::RandomState>,
     registrations: HashMap<RegKey, mpsc::UnboundedSender<RegState>>,
     incoming: mpsc::UnboundedSender<IncomingRaw>,
     tcp_out: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
@@ -52,7 +53,7 @@ pub(super) fn spawn(
     let task = Task {
         endpoint: Endpoint::new(config, seed),
         udp,
-        calls: HashMap::new(),
+        calls: HashMap::default(),
         registrations: HashMap::new(),
         incoming,
         tcp_out: HashMap::new(),

@@ -355,3 +355,26 @@ fn options_and_unknown_methods_are_answered() {
             .is_err()
     );
 }
+
+#[test]
+fn alarms_fire_by_due_time_then_in_the_order_they_were_armed() {
+    let addr: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+    let mut endpoint = Endpoint::new(EndpointConfig::new(addr), 7);
+    let t0 = Instant::now();
+    let later = t0 + Duration::from_secs(2);
+    // Armed out of order, two at the same instant with targets whose own order is reversed.
+    endpoint.arm(later, TimerRef::Call(CallKey(9)));
+    endpoint.arm(t0 + Duration::from_secs(1), TimerRef::Reg(RegKey(3)));
+    endpoint.arm(later, TimerRef::Call(CallKey(1)));
+    assert_eq!(endpoint.poll_timeout(), Some(t0 + Duration::from_secs(1)));
+    let fired: Vec<TimerRef> =
+        std::iter::from_fn(|| endpoint.timers.pop().map(|a| a.0.target)).collect();
+    assert_eq!(
+        fired,
+        vec![
+            TimerRef::Reg(RegKey(3)),
+            TimerRef::Call(CallKey(9)),
+            TimerRef::Call(CallKey(1)),
+        ]
+    );
+}
