@@ -190,7 +190,8 @@ type ServerKey = (String, &'static str);
 
 /// The endpoint's maps are keyed by Call-IDs, branches and small numbers; SipHash (std's
 /// default) showed in the call set-up profile. foldhash (hashbrown's own default) is several
-/// times faster and still seeded per map, so a peer cannot choose keys that collide.
+/// times faster; it is seeded per map at random, which is not SipHash's guarantee against
+/// chosen collisions but leaves a peer no fixed set of colliding keys to send.
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
