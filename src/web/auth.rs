@@ -253,11 +253,38 @@ fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
         .build()
 }
 
+/// Whether a login POST came from another site. The login form has no session yet to tie a
+/// CSRF token to, so a foreign page could otherwise log a browser in to an account of its
+/// choosing (login CSRF); browsers name the sending site in `Sec-Fetch-Site` and `Origin`.
+fn cross_site(headers: &axum::http::HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return !matches!(site, "same-origin" | "none");
+    }
+    match (header("origin"), header("host")) {
+        // `Origin: null` comes from sandboxed or privacy-sensitive contexts: not this site.
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_none_or(|(_, authority)| !authority.eq_ignore_ascii_case(host)),
+        (Some(_), None) => true,
+        // Scripts and old browsers send no Origin: nothing says it is foreign.
+        (None, _) => false,
+    }
+}
+
 async fn login(
     State(state): State<AppState>,
     jar: CookieJar,
+    headers: axum::http::HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
+    if cross_site(&headers) {
+        return Ok((
+            StatusCode::FORBIDDEN,
+            "login refused: the form was posted from another site (Origin / Sec-Fetch-Site)",
+        )
+            .into_response());
+    }
     let users = Users::new(state.store());
     let now = state.desk.now();
     let user = users

@@ -32,6 +32,36 @@ async fn login_lands_each_role_at_home_and_logout_ends_the_session() {
         assert!(body.contains("wrong username or password"), "{body}");
         assert!(body.contains("value=\"sup\""), "{body}");
 
+        // Posted from a page of another site (login CSRF): refused before the password is
+        // looked at, whichever header names the sender.
+        let base_host = console.base.trim_start_matches("http://").to_string();
+        for (name, value) in [
+            ("origin", "http://evil.example".to_string()),
+            ("origin", "null".to_string()),
+            ("sec-fetch-site", "cross-site".to_string()),
+        ] {
+            let res = http
+                .post(format!("{}/login", console.base))
+                .header(name, value.as_str())
+                .form(&[("username", "sup"), ("password", "nope-nope"), ("next", "")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status().as_u16(), 403, "{name}: {value}");
+            let body = res.text().await.unwrap();
+            assert!(body.contains("another site"), "{body}");
+        }
+        // The console's own page posting it (as a browser does) is fine.
+        let res = http
+            .post(format!("{}/login", console.base))
+            .header("origin", format!("http://{base_host}"))
+            .header("sec-fetch-site", "same-origin")
+            .form(&[("username", "sup"), ("password", "nope-nope"), ("next", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 401);
+
         let sup = console.login("sup").await;
         assert_eq!(sup.get("/").await.location.as_deref(), Some("/campaigns"));
         let agent = console.login("agent1").await;
