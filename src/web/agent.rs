@@ -288,10 +288,15 @@ async fn live(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     viewer.require_agent()?;
     let agent = viewer.user.username.clone();
+    let session = viewer.watch();
     let stream = futures_util::stream::unfold(
-        (state, agent, None::<String>),
-        |(state, agent, last)| async move {
+        (state, agent, session, None::<String>),
+        |(state, agent, mut session, last)| async move {
             loop {
+                // The stream ends with the server, and with the session (logout, expiry).
+                if session.lapsed(&state).await {
+                    return None;
+                }
                 match snapshot(&state, &agent).await {
                     Ok(mut value) => {
                         // `now` changes every time; compare without it.
@@ -302,12 +307,15 @@ async fn live(
                                 o.insert("now".into(), now);
                             }
                             let event = Event::default().data(value.to_string());
-                            return Some((Ok(event), (state, agent, Some(key))));
+                            return Some((Ok(event), (state, agent, session, Some(key))));
                         }
                     }
                     Err(e) => tracing::warn!(%agent, "agent live snapshot failed: {e}"),
                 }
-                tokio::time::sleep(LIVE_POLL).await;
+                tokio::select! {
+                    () = tokio::time::sleep(LIVE_POLL) => {}
+                    () = state.stopping() => return None,
+                }
             }
         },
     );

@@ -49,7 +49,44 @@ pub struct Viewer {
     by_cookie: bool,
 }
 
+/// How often a long-lived response (an event stream) checks that its session still stands.
+const SESSION_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A long-lived response's hold on its session: an event stream opened before a logout must
+/// not go on showing calls and owners afterwards.
+pub struct SessionWatch {
+    token: String,
+    next_check: std::time::Instant,
+}
+
+impl SessionWatch {
+    /// True once the session is gone (logged out, expired, account disabled); checked in the
+    /// database at most every [`SESSION_RECHECK`]. A failed check keeps the stream: a database
+    /// hiccup should not blank every wallboard.
+    pub async fn lapsed(&mut self, state: &AppState) -> bool {
+        let now = std::time::Instant::now();
+        if now < self.next_check {
+            return false;
+        }
+        self.next_check = now + SESSION_RECHECK;
+        matches!(
+            Users::new(state.store())
+                .session(&self.token, state.desk.now())
+                .await,
+            Ok(None)
+        )
+    }
+}
+
 impl Viewer {
+    /// A watch on this request's session, for event streams.
+    pub fn watch(&self) -> SessionWatch {
+        SessionWatch {
+            token: self.token.clone(),
+            next_check: std::time::Instant::now() + SESSION_RECHECK,
+        }
+    }
+
     /// 403 unless the user supervises (supervisor or admin).
     pub fn require_supervisor(&self) -> Result<(), Forbidden> {
         if self.user.supervises() {

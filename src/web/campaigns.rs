@@ -19,9 +19,8 @@ use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::watch;
 
-use super::auth::Viewer;
+use super::auth::{SessionWatch, Viewer};
 use super::campaign_form::{CampaignForm, FORM, FieldErrors, judge};
 use super::pages::{self, PageError};
 use super::{ApiError, AppState};
@@ -456,31 +455,29 @@ const KEEP_ALIVE: Duration = Duration::from_secs(5);
 struct Follower {
     state: AppState,
     viewer: Viewer,
+    session: SessionWatch,
     code: String,
     last: Option<String>,
     sent_at: Instant,
     first: bool,
 }
 
-/// Resolves when the server is stopping (never, when nobody can stop it).
-async fn stopping(mut shutdown: watch::Receiver<bool>) {
-    if shutdown.wait_for(|stop| *stop).await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}
-
 impl Follower {
     /// The next snapshot to send: a changed one, or the same again after [`KEEP_ALIVE`];
-    /// none once the server stops (so graceful shutdown is not held up by open wallboards).
+    /// none once the server stops (so graceful shutdown is not held up by open wallboards) or
+    /// the viewer's session ended (logout, expiry, account disabled).
     async fn next(&mut self) -> Option<Event> {
         loop {
             if !self.first {
                 tokio::select! {
                     _ = tokio::time::sleep(LOOK_EVERY) => {}
-                    _ = stopping(self.state.shutdown.clone()) => return None,
+                    _ = self.state.stopping() => return None,
                 }
             }
             self.first = false;
+            if self.session.lapsed(&self.state).await {
+                return None;
+            }
             let json = match snapshot_of(&self.state, &self.viewer, &self.code).await {
                 Ok(s) => serde_json::to_string(&s).unwrap_or_default(),
                 Err(e) => {
@@ -507,6 +504,7 @@ async fn api_live(
     // An unknown code is a 404 now, not an empty stream.
     Campaigns::new(state.store()).get(&code).await?;
     let follower = Follower {
+        session: viewer.watch(),
         state,
         viewer,
         code,

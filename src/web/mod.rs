@@ -68,6 +68,15 @@ impl AppState {
     pub fn store(&self) -> &Store {
         self.desk.store()
     }
+
+    /// Resolves when the server is stopping (never, when nobody can stop it): event streams
+    /// end then.
+    pub async fn stopping(&self) {
+        let mut shutdown = self.shutdown.clone();
+        if shutdown.wait_for(|stop| *stop).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// The routes of the API.

@@ -749,6 +749,53 @@ async fn the_live_stream_sends_a_changed_snapshot_within_a_second() {
 }
 
 #[tokio::test]
+async fn event_streams_end_when_their_session_does() {
+    for console in consoles().await {
+        let store = &console.db.store;
+        let sup = console.login("sup").await;
+        let id = create(&sup, store, "session-bound").await;
+        live(store, id, "node-a", [1, 0, 0, 0], 0).await;
+        let mut streams = Vec::new();
+        for (user, path) in [
+            ("sup", "/api/campaigns/session-bound/live"),
+            ("agent1", "/api/agent/live"),
+        ] {
+            let (http, cookie) = streaming_login(&console, user).await;
+            let mut res = http
+                .get(format!("{}{path}", console.base))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200, "{path}");
+            let mut buffer = String::new();
+            until(&mut res, &mut buffer, Duration::from_secs(5), |_| true).await;
+            streams.push((path, cookie, res));
+        }
+        // Logged out elsewhere (another tab): the open streams stop showing anything.
+        for (_, cookie, _) in &streams {
+            let token = cookie.trim_start_matches("huifang_session=");
+            huifang::users::Users::new(store)
+                .close_session(token, Utc::now())
+                .await
+                .unwrap();
+        }
+        for (path, _, mut res) in streams {
+            // Sessions are re-checked every 5 s; the bound only keeps a broken build from hanging.
+            let ended = tokio::time::timeout(Duration::from_secs(30), async {
+                while res.chunk().await.ok().flatten().is_some() {}
+            })
+            .await;
+            assert!(
+                ended.is_ok(),
+                "{}: {path} went on after the logout",
+                console.db.name
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn the_drill_down_lists_attempts_by_outcome_fifty_a_page() {
     for console in consoles().await {
         let store = &console.db.store;
