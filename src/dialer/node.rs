@@ -725,20 +725,8 @@ impl Node {
                     }
                 }
             }
-            if calls.is_empty() && dialled == 0 {
-                let (left, _) = hopper.remaining(stored.campaign_id).await?;
-                if left == 0 {
-                    let reason = "every contact has a final outcome";
-                    match campaigns
-                        .apply(code, Action::Complete, &self.actor(), reason, now)
-                        .await
-                    {
-                        Ok(_) => tracing::info!(campaign = %code, "campaign completed"),
-                        Err(RepoError::Transition { .. }) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                    break;
-                }
+            if calls.is_empty() && dialled == 0 && self.complete_if_done(&stored, now).await? {
+                break;
             }
             wait(&mut calls, code, poll, &mut shutdown).await;
         }
@@ -752,6 +740,31 @@ impl Node {
 
     /// Publishes a campaign's live counters for the wallboard (a failure is only logged: the
     /// calls matter more than the board).
+    /// Completes the campaign once every contact has a final outcome; true when it is over
+    /// (completed here, or by another node first).
+    async fn complete_if_done(
+        &self,
+        stored: &StoredCampaign,
+        now: DateTime<Utc>,
+    ) -> Result<bool, NodeError> {
+        let (left, _) = Hopper::new(&self.store)
+            .remaining(stored.campaign_id)
+            .await?;
+        if left > 0 {
+            return Ok(false);
+        }
+        let reason = "every contact has a final outcome";
+        match Campaigns::new(&self.store)
+            .apply(&stored.code, Action::Complete, &self.actor(), reason, now)
+            .await
+        {
+            Ok(_) => tracing::info!(campaign = %stored.code, "campaign completed"),
+            Err(RepoError::Transition { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(true)
+    }
+
     async fn publish_live(&self, code: &str, campaign_id: i64, floor: &Floor) {
         let now = self.clock.now();
         let live = floor.live();

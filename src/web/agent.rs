@@ -171,26 +171,23 @@ async fn set_presence(
     State(state): State<AppState>,
     viewer: Viewer,
     body: Result<Json<PresenceBody>, JsonRejection>,
-) -> Response {
-    if let Err(f) = viewer.require_agent() {
-        return ApiError::from(f).into_response();
-    }
-    let Json(body) = match body {
-        Ok(b) => b,
-        Err(e) => return ApiError::Invalid(e.body_text()).into_response(),
-    };
-    match desktop::set_presence(
-        state.store(),
-        &viewer.user.username,
-        body.sip_uri.as_deref(),
-        body.state,
-        state.desk.now(),
+) -> Result<Response, ApiError> {
+    viewer.require_agent()?;
+    let Json(body) = body.map_err(|e| ApiError::Invalid(e.body_text()))?;
+    Ok(
+        match desktop::set_presence(
+            state.store(),
+            &viewer.user.username,
+            body.sip_uri.as_deref(),
+            body.state,
+            state.desk.now(),
+        )
+        .await
+        {
+            Ok(p) => Json(json!(p)).into_response(),
+            Err(e) => field_error(e),
+        },
     )
-    .await
-    {
-        Ok(p) => Json(json!(p)).into_response(),
-        Err(e) => field_error(e),
-    }
 }
 
 /// What the desktop shows: the seat, the call on now (or awaiting its disposition) with its
@@ -245,30 +242,25 @@ async fn decide_preview(
     State(state): State<AppState>,
     viewer: Viewer,
     body: Result<Json<PreviewBody>, JsonRejection>,
-) -> Response {
-    if let Err(f) = viewer.require_agent() {
-        return ApiError::from(f).into_response();
-    }
-    let Json(body) = match body {
-        Ok(b) => b,
-        Err(e) => return ApiError::Invalid(e.body_text()).into_response(),
-    };
+) -> Result<Response, ApiError> {
+    viewer.require_agent()?;
+    let Json(body) = body.map_err(|e| ApiError::Invalid(e.body_text()))?;
     let decision = match preview::Decision::parse(&body.decision) {
         Ok(d) => d,
         Err(message) => {
-            return field_error(DesktopError::Field {
+            return Ok(field_error(DesktopError::Field {
                 field: "decision",
                 message,
-            });
+            }));
         }
     };
     let agent = &viewer.user.username;
     match preview::decide(state.store(), agent, decision, state.desk.now()).await {
-        Ok(id) => Json(json!({ "preview_id": id, "decision": decision })).into_response(),
+        Ok(id) => Ok(Json(json!({ "preview_id": id, "decision": decision })).into_response()),
         Err(e @ (DecideError::NoOffer(_) | DecideError::Decided { .. })) => {
-            ApiError::Conflict(e.to_string()).into_response()
+            Err(ApiError::Conflict(e.to_string()))
         }
-        Err(DecideError::Db(e)) => ApiError::Internal(e.into()).into_response(),
+        Err(DecideError::Db(e)) => Err(ApiError::Internal(e.into())),
     }
 }
 
@@ -327,30 +319,27 @@ async fn dispose(
     viewer: Viewer,
     Path(id): Path<i64>,
     body: Result<Json<Disposition>, JsonRejection>,
-) -> Response {
-    let call = match visible_call(&state, &viewer, id).await {
-        Ok(call) => call,
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Response, ApiError> {
+    let call = visible_call(&state, &viewer, id).await?;
     // Only the agent who took the call disposes it.
     if call.agent.as_deref() != Some(viewer.user.username.as_str()) {
-        return ApiError::Forbidden(format!("call {id} is disposed by the agent who took it"))
-            .into_response();
+        return Err(ApiError::Forbidden(format!(
+            "call {id} is disposed by the agent who took it"
+        )));
     }
-    let Json(d) = match body {
-        Ok(b) => b,
-        Err(e) => return ApiError::Invalid(e.body_text()).into_response(),
-    };
-    match desktop::dispose(
-        state.store(),
-        &call,
-        &viewer.user.username,
-        &d,
-        state.desk.now(),
+    let Json(d) = body.map_err(|e| ApiError::Invalid(e.body_text()))?;
+    Ok(
+        match desktop::dispose(
+            state.store(),
+            &call,
+            &viewer.user.username,
+            &d,
+            state.desk.now(),
+        )
+        .await
+        {
+            Ok(()) => (StatusCode::CREATED, Json(json!({ "attempt_id": id }))).into_response(),
+            Err(e) => field_error(e),
+        },
     )
-    .await
-    {
-        Ok(()) => (StatusCode::CREATED, Json(json!({ "attempt_id": id }))).into_response(),
-        Err(e) => field_error(e),
-    }
 }

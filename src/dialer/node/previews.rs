@@ -16,7 +16,6 @@ impl Node {
     ) -> Result<(), NodeError> {
         let code = stored.code.as_str();
         let campaigns = Campaigns::new(&self.store);
-        let hopper = Hopper::new(&self.store);
         let Some(desk) = plan.desk.clone() else {
             return Ok(());
         };
@@ -62,19 +61,10 @@ impl Node {
                 Err(e) => break Err(e),
             };
             if calls.is_empty() && offers.is_empty() && offered == 0 {
-                let now = self.clock.now();
-                let (left, _) = hopper.remaining(stored.campaign_id).await?;
-                if left == 0 {
-                    let reason = "every contact has a final outcome";
-                    match campaigns
-                        .apply(code, Action::Complete, &self.actor(), reason, now)
-                        .await
-                    {
-                        Ok(_) => tracing::info!(campaign = %code, "campaign completed"),
-                        Err(RepoError::Transition { .. }) => {}
-                        Err(e) => break Err(e.into()),
-                    }
-                    break Ok(());
+                match self.complete_if_done(stored, self.clock.now()).await {
+                    Ok(true) => break Ok(()),
+                    Ok(false) => {}
+                    Err(e) => break Err(e),
                 }
             }
             wait(&mut calls, code, poll, &mut shutdown).await;
