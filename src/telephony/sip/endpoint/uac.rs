@@ -116,7 +116,7 @@ impl Endpoint {
             forget_at: None,
             timer_armed: None,
         };
-        self.calls.insert(key, call);
+        self.calls.insert(key, Box::new(call));
         self.by_call_id.insert(call_id, key);
         self.send_invite(now, key, None);
         self.schedule_call(key);

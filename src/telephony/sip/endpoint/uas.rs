@@ -57,7 +57,7 @@ impl Endpoint {
             forget_at: None,
             timer_armed: None,
         };
-        self.calls.insert(key, call);
+        self.calls.insert(key, Box::new(call));
         self.by_call_id.insert(req.call_id.clone(), key);
         self.reply(now, &req, 100, None);
         self.emit(
