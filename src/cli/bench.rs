@@ -190,6 +190,7 @@ async fn media(args: MediaArgs) -> anyhow::Result<ExitCode> {
             "jitter_p99_ms": jitter.p99_us as f64 / 1000.0,
             "jitter_max_ms": jitter.max_us as f64 / 1000.0,
             "cpu_percent_of_one_core": 100.0 * cpu / wall,
+            "rtp_sender_priority": ua.media().sender_priority().map(|p| p.to_string()),
             "cpu_ms_per_call_second": 1000.0 * cpu / wall / connected.max(1) as f64,
             "rss_kib_before": rss_before,
             "rss_kib_connected": rss_connected,

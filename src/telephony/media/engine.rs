@@ -32,7 +32,8 @@
 //! - **Sending**: one std thread for all legs. The 20 ms period is cut in [`SLOTS`] slots;
 //!   each leg belongs to one slot and is sent at `start + n·20 ms + slot·0.5 ms` (absolute
 //!   deadlines, no drift), so 2,000 legs are 50 sends per slot rather than 2,000 in a burst.
-//!   Send jitter (actual − scheduled) of every packet goes to a histogram.
+//!   Send jitter (actual − scheduled) of every packet goes to a histogram. The thread asks
+//!   for real-time scheduling, as media servers do (see [`priority`]).
 //! - **What a connected leg sends**, in priority: RFC 4733 digits being sent; in-band digit
 //!   tones (when no telephone-event type was negotiated); the play queue; the bridged peer's
 //!   audio; otherwise **comfort silence**: the stream never pauses, so NAT bindings and
@@ -119,6 +120,8 @@ pub struct MediaConfig {
     pub dedup_window: Duration,
     /// Run the Goertzel detector on received audio.
     pub inband_dtmf: bool,
+    /// Ask for real-time scheduling of the sender thread (see [`priority`]).
+    pub realtime: bool,
 }
 
 impl Default for MediaConfig {
@@ -127,6 +130,7 @@ impl Default for MediaConfig {
             rtp_timeout: Some(Duration::from_secs(30)),
             dedup_window: Duration::from_millis(800),
             inband_dtmf: true,
+            realtime: true,
         }
     }
 }
@@ -283,6 +287,8 @@ struct Inner {
     next_slot: AtomicUsize,
     jitter: JitterHistogram,
     sender_thread: OnceLock<()>,
+    /// What [`priority::raise`] obtained for the sender thread, once it started.
+    sender_priority: OnceLock<priority::Priority>,
     random: std::collections::hash_map::RandomState,
     random_counter: AtomicU64,
 }
@@ -318,6 +324,7 @@ impl MediaEngine {
                 next_slot: AtomicUsize::new(0),
                 jitter: JitterHistogram::new(),
                 sender_thread: OnceLock::new(),
+                sender_priority: OnceLock::new(),
                 random: std::collections::hash_map::RandomState::new(),
                 random_counter: AtomicU64::new(0),
             }),
@@ -361,11 +368,27 @@ impl MediaEngine {
     fn start_sender(&self) {
         self.inner.sender_thread.get_or_init(|| {
             let weak = Arc::downgrade(&self.inner);
+            let realtime = self.inner.config.realtime;
             thread::Builder::new()
                 .name("rtp-sender".into())
-                .spawn(move || sender_loop(weak))
+                .spawn(move || {
+                    let got = if realtime {
+                        priority::raise()
+                    } else {
+                        priority::Priority::Normal
+                    };
+                    if let Some(inner) = weak.upgrade() {
+                        let _ = inner.sender_priority.set(got);
+                    }
+                    sender_loop(weak)
+                })
                 .expect("spawning the RTP sender thread");
         });
+    }
+
+    /// The scheduling the sender thread runs with (`None` before the first leg opened).
+    pub fn sender_priority(&self) -> Option<priority::Priority> {
+        self.inner.sender_priority.get().copied()
     }
 
     /// Send-timing quantiles since the start or the last reset.
@@ -604,6 +627,7 @@ impl Drop for MediaLeg {
 
 mod leg;
 mod ports;
+pub mod priority;
 
 use leg::{Leg, LegState, PlayRequest};
 
