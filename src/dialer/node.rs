@@ -39,11 +39,15 @@ use crate::config::{SlaPolicy, TrunkConfig};
 use crate::contacts::dnc;
 use crate::store::Store;
 
+mod plan;
 mod previews;
+
 use crate::telephony::sip::Transport;
 use crate::telephony::sip::auth::Credentials;
 use crate::telephony::transport::{DialRequest, UserAgent};
 use crate::vocab::Channel;
+pub(crate) use plan::Plan;
+pub use plan::PlanError;
 
 /// What stops a node or one of its campaigns.
 #[derive(Debug, thiserror::Error)]
@@ -81,53 +85,6 @@ pub enum NodeError {
     Message(String),
 }
 
-/// Why a campaign cannot be worked as defined; it is paused with this as the reason.
-#[derive(Debug, thiserror::Error)]
-pub enum PlanError {
-    /// The stored definition no longer validates.
-    #[error("its definition is invalid: {0}")]
-    Definition(String),
-    /// The campaign names a trunk the configuration lacks.
-    #[error("trunk `{0}` is not configured ([trunks.{0}] with a domain in huifang.toml)")]
-    NoTrunk(String),
-    /// The trunk has no domain to put numbers in.
-    #[error("trunk `{0}` has no domain: numbers cannot be dialled through it")]
-    NoDomain(String),
-    /// The trunk's transport is neither UDP nor TCP.
-    #[error("trunk `{trunk}`: transport `{transport}` is neither udp nor tcp")]
-    Transport {
-        /// The trunk.
-        trunk: String,
-        /// What it says.
-        transport: String,
-    },
-    /// A prompt file is missing or unreadable.
-    #[error("prompt `{name}`: {reason}")]
-    Prompt {
-        /// The prompt's name.
-        name: String,
-        /// Why it cannot be played.
-        reason: String,
-    },
-    /// The survey script does not load.
-    #[error("{0}")]
-    Script(String),
-    /// An SMS template of the survey is missing.
-    #[error("survey SMS template `{name}`: {reason}")]
-    SmsTemplate {
-        /// The template's name.
-        name: String,
-        /// Why.
-        reason: String,
-    },
-    /// The message templates of the SMS or email channel are missing or invalid.
-    #[error("message templates: {0}")]
-    Templates(String),
-    /// The campaign needs something this node does not do yet.
-    #[error("{0}")]
-    Unsupported(String),
-}
-
 /// How a node is set up.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -150,71 +107,6 @@ pub struct NodeConfig {
     /// Agents with SIP phones, for the paced modes (progressive, ratio, predictive,
     /// adaptive-heuristic); agentless campaigns need none.
     pub agents: Option<AgentConfig>,
-}
-
-/// Everything a campaign's calls share: its definition, the trunk, the prompts.
-pub(crate) struct Plan {
-    pub(crate) store: Store,
-    pub(crate) clock: SharedClock,
-    pub(crate) node: String,
-    pub(crate) campaign: Campaign,
-    pub(crate) limits: Arc<Limits>,
-    pub(crate) code: String,
-    trunk: TrunkConfig,
-    transport: Transport,
-    domain: String,
-    prompts: HashMap<String, Prompts>,
-    safe_harbor: HashMap<String, Prompts>,
-    pub(crate) desk: Option<AgentDesk>,
-    /// The keypad survey, for a campaign with a `script`.
-    pub(crate) survey: Option<Arc<Survey>>,
-    /// The message templates of the SMS and email channels, when the campaign has them.
-    pub(crate) templates: Option<Arc<MessageTemplates>>,
-    pub(crate) floor: Floor,
-    /// How long an answered call holds its contact: the lease, plus the talk limit for
-    /// calls that go to an agent.
-    pub(crate) call_lease: Duration,
-}
-
-impl Plan {
-    /// The call to `phone` through the campaign's trunk.
-    pub(crate) fn request(&self, phone: &str) -> DialRequest {
-        let mut request = DialRequest::new(format!("sip:{phone}@{}", self.domain));
-        request.caller_id = self
-            .campaign
-            .caller_id()
-            .map(|p| p.as_str().to_string())
-            .or_else(|| self.trunk.caller_id.clone())
-            .unwrap_or(request.caller_id);
-        request.proxy = self.trunk.proxy.clone();
-        request.transport = self.transport;
-        request.ring_timeout = Duration::from_secs(u64::from(self.campaign.ring_timeout_secs()));
-        if let (Some(username), Some(password)) = (&self.trunk.username, &self.trunk.password) {
-            request.credentials = Some(Credentials {
-                username: username.clone(),
-                password: password.clone(),
-            });
-        }
-        request
-    }
-
-    /// The prompts a contact speaking `language` hears.
-    pub(crate) fn prompts_for(&self, language: &str) -> Prompts {
-        in_language(&self.prompts, language)
-    }
-
-    /// The safe-harbor message for a contact speaking `language`.
-    pub(crate) fn safe_harbor_for(&self, language: &str) -> Prompts {
-        in_language(&self.safe_harbor, language)
-    }
-}
-
-fn in_language(prompts: &HashMap<String, Prompts>, language: &str) -> Prompts {
-    prompts
-        .get(language)
-        .or_else(|| prompts.get(super::lists::DEFAULT_LANGUAGE))
-        .cloned()
-        .unwrap_or_default()
 }
 
 /// Contacts of a messages-only campaign handed to the outbox per pass.
@@ -359,195 +251,6 @@ impl Node {
         let outcomes = crate::outcomes::Outcomes::new(desk, format!("{}:recovery", self.actor()));
         recovery.verdicts_applied = outcomes.apply_pending().await?.len();
         Ok(recovery)
-    }
-
-    /// Checks that the campaign can be worked here and loads what its calls need.
-    fn plan(&self, stored: &StoredCampaign) -> Result<Plan, PlanError> {
-        let campaign = stored
-            .definition()
-            .map_err(|e| PlanError::Definition(e.to_string()))?;
-        let voice = campaign.channels().contains(&Channel::Voice);
-        let desk = match campaign.mode() {
-            DialMode::Agentless => None,
-            DialMode::Paced(mode) => Some(self.desk.get().cloned().ok_or_else(|| {
-                PlanError::Unsupported(format!(
-                    "dial mode `{mode}` needs agents: configure [dialer.agents] \
-                     (NAME = \"sip:...\") or pass --agent NAME=URI"
-                ))
-            })?),
-        };
-        let names = match (campaign.content(), &desk) {
-            (Content::Agent, Some(_)) => Vec::new(),
-            (Content::Prompts(names), None) => names.clone(),
-            (Content::Prompts(_), Some(_)) => {
-                return Err(PlanError::Unsupported(
-                    "prompts before the agent are not played yet: drop `prompts` or use \
-                     mode = \"agentless\""
-                        .into(),
-                ));
-            }
-            (Content::Script(_), None) => Vec::new(),
-            (Content::Script(path), Some(_)) => {
-                return Err(PlanError::Unsupported(format!(
-                    "survey script `{}`: a keypad survey runs agentless (mode = \"agentless\"); \
-                     its transfer nodes reach the agents configured on the node",
-                    path.display()
-                )));
-            }
-            // A campaign of messages only plays nothing.
-            (Content::Agent, None) if !voice => Vec::new(),
-            (Content::Agent, None) => {
-                return Err(PlanError::Unsupported("nothing to play".into()));
-            }
-        };
-        let trunk_name = campaign.trunk().to_string();
-        let (trunk, domain) = if voice {
-            let trunk = self
-                .config
-                .trunks
-                .get(&trunk_name)
-                .cloned()
-                .ok_or_else(|| PlanError::NoTrunk(trunk_name.clone()))?;
-            let domain = trunk
-                .domain
-                .clone()
-                .ok_or_else(|| PlanError::NoDomain(trunk_name.clone()))?;
-            (trunk, domain)
-        } else {
-            // No call is ever placed: the trunk is not looked up (an empty one stands in).
-            let unused: TrunkConfig = toml::from_str("")
-                .map_err(|e| PlanError::Unsupported(format!("default trunk settings: {e}")))?;
-            (unused, String::new())
-        };
-        let transport = match trunk.transport.as_str() {
-            "udp" => Transport::Udp,
-            "tcp" => Transport::Tcp,
-            other => {
-                return Err(PlanError::Transport {
-                    trunk: trunk_name,
-                    transport: other.to_string(),
-                });
-            }
-        };
-        let prompts = self.load_prompts(&names)?;
-        let safe_harbor = match desk {
-            Some(_) => self.load_prompts(&[SAFE_HARBOR_PROMPT.to_string()])?,
-            None => HashMap::new(),
-        };
-        let survey = match campaign.content() {
-            Content::Script(path) => Some(Arc::new(self.survey(stored, path, voice)?)),
-            _ => None,
-        };
-        let templates = MessageTemplates::of_campaign(&campaign, &stored.base_dir())
-            .map_err(|errors| {
-                let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                PlanError::Templates(all.join("; "))
-            })?
-            .map(Arc::new);
-        Ok(Plan {
-            store: self.store.clone(),
-            clock: self.clock.clone(),
-            node: self.config.node.clone(),
-            code: stored.code.clone(),
-            campaign,
-            limits: self.limits.clone(),
-            trunk,
-            transport,
-            domain,
-            prompts,
-            safe_harbor,
-            // A survey may transfer the owner to an agent too.
-            call_lease: self.config.lease
-                + match (
-                    desk.is_some() || survey.as_ref().is_some_and(|s| s.transfer.is_some()),
-                    &self.config.agents,
-                ) {
-                    (true, Some(agents)) => agents.talk_limit,
-                    _ => Duration::ZERO,
-                },
-            desk,
-            survey,
-            templates,
-            floor: Floor::default(),
-        })
-    }
-
-    /// Loads a campaign's survey: the script (relative to the campaign's file), every prompt
-    /// it names in every language, its SMS templates (`templates/LANG/NAME.sms.txt` beside the
-    /// campaign), and what carries its verdicts out on tickets.
-    fn survey(
-        &self,
-        stored: &StoredCampaign,
-        path: &std::path::Path,
-        voice: bool,
-    ) -> Result<Survey, PlanError> {
-        let file = stored.base_dir().join(path);
-        let script = crate::surveys::load(&file).map_err(|e| PlanError::Script(e.to_string()))?;
-        if stored.kind == "callback" && script.verdict.node.is_none() {
-            return Err(PlanError::Script(format!(
-                "{}: a callback survey needs a rating node to decide its tickets",
-                file.display()
-            )));
-        }
-        // A survey sent only by SMS or email plays nothing.
-        let names = if voice {
-            script.prompt_names()
-        } else {
-            Vec::new()
-        };
-        let prompts = self
-            .load_prompts(&names)?
-            .into_iter()
-            .map(|(language, loaded)| (language, names.iter().cloned().zip(loaded).collect()))
-            .collect();
-        let sms = super::survey::sms_templates(&script, &stored.base_dir(), &stored.code)?;
-        let desk = crate::tickets::TicketDesk::new(
-            self.store.clone(),
-            self.clock.clone(),
-            self.config.sla.clone(),
-        );
-        Ok(Survey {
-            script,
-            prompts,
-            sms,
-            recordings: self.config.recordings_dir.join(&stored.code),
-            transfer: self.desk.get().cloned(),
-            outcomes: crate::outcomes::Outcomes::new(desk, format!("survey:{}", stored.code)),
-        })
-    }
-
-    /// Every language folder's version of the prompts (the default language must have all).
-    fn load_prompts(&self, names: &[String]) -> Result<HashMap<String, Prompts>, PlanError> {
-        let dir = &self.config.prompts_dir;
-        let mut languages = vec![super::lists::DEFAULT_LANGUAGE.to_string()];
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().to_string();
-                if entry.path().is_dir() && !languages.contains(&name) {
-                    languages.push(name);
-                }
-            }
-        }
-        let mut prompts = HashMap::new();
-        for language in languages {
-            let mut loaded = Vec::new();
-            for (name, path) in names
-                .iter()
-                .zip(attempt::prompt_paths(dir, names, &language))
-            {
-                let prompt = self
-                    .ua
-                    .prompts()
-                    .get(&path)
-                    .map_err(|e| PlanError::Prompt {
-                        name: name.clone(),
-                        reason: e.to_string(),
-                    })?;
-                loaded.push(prompt);
-            }
-            prompts.insert(language, loaded);
-        }
-        Ok(prompts)
     }
 
     /// Runs until `shutdown` turns true — or, with `exit_when_idle`, until none of the
