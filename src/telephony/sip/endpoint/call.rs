@@ -228,10 +228,10 @@ impl Endpoint {
             let id = call.call_id.clone();
             // An INVITE left proceeding (no final response ever) has no timer of its own.
             if let Some(branch) = call.invite_branch.take() {
-                self.clients.remove(&(
-                    branch,
-                    crate::telephony::sip::message::method_name(rsip::Method::Invite),
-                ));
+                self.clients.remove(&super::TxKeyRef {
+                    branch: &branch,
+                    method: crate::telephony::sip::message::method_name(rsip::Method::Invite),
+                });
             }
             self.calls.remove(&key);
             self.by_call_id.remove(&id);

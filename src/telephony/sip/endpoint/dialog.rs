@@ -284,14 +284,16 @@ impl Endpoint {
     /// An ACK: for a non-2xx it belongs to the INVITE server transaction; for our 2xx it
     /// confirms the dialog and stops the 200's retransmission.
     pub(super) fn on_ack(&mut self, now: Instant, req: &Parsed) {
-        if let Some(entry) = self
-            .servers
-            .get_mut(&(req.branch.clone(), message::method_name(Method::Invite)))
+        let view = super::TxKeyRef {
+            branch: &req.branch,
+            method: message::method_name(Method::Invite),
+        };
+        if let Some((key, entry)) = self.servers.get_key_value_mut(&view)
             && let super::ServerTx::Invite(tx) = &mut entry.tx
             && tx.is_final()
         {
             tx.on_ack(now);
-            let key = (req.branch.clone(), message::method_name(Method::Invite));
+            let key = key.clone();
             self.server_outputs(now, key, Vec::new());
         }
         let Some(key) = self.call_of(req) else { return };

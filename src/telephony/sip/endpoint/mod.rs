@@ -20,6 +20,7 @@ pub use uac::{Dial, DialError};
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
@@ -183,20 +184,52 @@ struct ServerEntry {
     armed: Option<Instant>,
 }
 
-/// (branch, method): CANCEL shares its INVITE's branch, so the method is part of the key.
-type ClientKey = (String, &'static str);
-type ServerKey = (String, &'static str);
+/// A transaction's key: its branch and method (CANCEL shares its INVITE's branch, so the
+/// method is part of it). The branch is shared, not copied, with the timer-heap entries that
+/// point at the transaction, and a message's branch is looked up through [`TxKeyRef`]: before,
+/// every armed timer and every response looked up cost a copy of the branch.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct TxKey {
+    branch: Arc<str>,
+    method: &'static str,
+}
+
+impl TxKey {
+    fn new(branch: &str, method: &'static str) -> TxKey {
+        TxKey {
+            branch: Arc::from(branch),
+            method,
+        }
+    }
+}
+
+/// A [`TxKey`] borrowed from a message, to look a transaction up without a copy. It hashes as
+/// the key does (the branch's text, then the method's).
+#[derive(Hash)]
+struct TxKeyRef<'a> {
+    branch: &'a str,
+    method: &'static str,
+}
+
+impl hashbrown::Equivalent<TxKey> for TxKeyRef<'_> {
+    fn equivalent(&self, key: &TxKey) -> bool {
+        self.branch == &*key.branch && self.method == key.method
+    }
+}
 
 /// The endpoint's maps are keyed by Call-IDs, branches and small numbers; SipHash (std's
 /// default) showed in the call set-up profile. foldhash (hashbrown's own default) is several
 /// times faster; it is seeded per map at random, which is not SipHash's guarantee against
 /// chosen collisions but leaves a peer no fixed set of colliding keys to send.
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// The transactions' maps: hashbrown's own map (std's, with the same hasher) for its lookups by
+/// an equivalent key ([`TxKeyRef`]).
+type TxMap<V> = hashbrown::HashMap<TxKey, V, foldhash::fast::RandomState>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum TimerRef {
-    Client(String, &'static str),
-    Server(String, &'static str),
+    Client(TxKey),
+    Server(TxKey),
     Call(CallKey),
     Reg(RegKey),
 }
@@ -245,8 +278,8 @@ pub struct Endpoint {
     /// were ~500 (calls) and ~300 (transactions), two thirds of the set-up benchmark's memory.
     calls: Map<CallKey, Box<Call>>,
     by_call_id: Map<String, CallKey>,
-    clients: Map<ClientKey, Box<ClientEntry>>,
-    servers: Map<ServerKey, Box<ServerEntry>>,
+    clients: TxMap<Box<ClientEntry>>,
+    servers: TxMap<Box<ServerEntry>>,
     registrations: Map<RegKey, Registration>,
     timers: BinaryHeap<Reverse<Alarm>>,
     /// Orders alarms due at the same instant (first armed, first fired).
@@ -265,8 +298,8 @@ impl Endpoint {
             next_key: 1,
             calls: Map::default(),
             by_call_id: Map::default(),
-            clients: Map::default(),
-            servers: Map::default(),
+            clients: TxMap::default(),
+            servers: TxMap::default(),
             registrations: Map::default(),
             timers: BinaryHeap::new(),
             alarms_armed: 0,
@@ -318,8 +351,8 @@ impl Endpoint {
                 break;
             };
             match target {
-                TimerRef::Client(branch, method) => self.client_timeout(now, branch, method),
-                TimerRef::Server(branch, method) => self.server_timeout(now, branch, method),
+                TimerRef::Client(key) => self.client_timeout(now, key),
+                TimerRef::Server(key) => self.server_timeout(now, key),
                 TimerRef::Call(key) => self.call_timeout(now, key),
                 TimerRef::Reg(key) => self.reg_timeout(now, key),
             }
@@ -418,8 +451,12 @@ impl Endpoint {
             self.on_ack(now, &req);
             return;
         }
-        let key = (req.branch.clone(), message::method_name(method));
-        if let Some(entry) = self.servers.get_mut(&key) {
+        let view = TxKeyRef {
+            branch: &req.branch,
+            method: message::method_name(method),
+        };
+        if let Some((key, entry)) = self.servers.get_key_value_mut(&view) {
+            let key = key.clone();
             let out = match &mut entry.tx {
                 ServerTx::Invite(tx) => tx.on_retransmission(),
                 ServerTx::NonInvite(tx) => tx.on_retransmission(),
@@ -427,6 +464,7 @@ impl Endpoint {
             self.server_outputs(now, key, out);
             return;
         }
+        let key = TxKey::new(&req.branch, message::method_name(method));
         let reliable = transport.reliable();
         let timers = self.config.timers;
         let tx = if method == Method::Invite {

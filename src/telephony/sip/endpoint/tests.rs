@@ -378,3 +378,16 @@ fn alarms_fire_by_due_time_then_in_the_order_they_were_armed() {
         ]
     );
 }
+
+#[test]
+fn a_transaction_is_found_by_the_branch_and_method_of_a_message() {
+    // The map hashes an owned key on insert and a borrowed one on lookup: both must agree.
+    let mut map: TxMap<u8> = TxMap::default();
+    map.insert(TxKey::new("z9hG4bKabc", "INVITE"), 1);
+    map.insert(TxKey::new("z9hG4bKabc", "CANCEL"), 2);
+    let find = |branch: &str, method: &'static str| map.get(&TxKeyRef { branch, method }).copied();
+    assert_eq!(find("z9hG4bKabc", "INVITE"), Some(1));
+    assert_eq!(find("z9hG4bKabc", "CANCEL"), Some(2));
+    assert_eq!(find("z9hG4bKabc", "BYE"), None);
+    assert_eq!(find("z9hG4bKabd", "INVITE"), None);
+}

@@ -8,7 +8,7 @@ use std::time::Instant;
 use rsip::Method;
 
 use super::{
-    ClientEntry, ClientKey, ClientTx, Endpoint, Owner, ServerKey, ServerTx, TimerRef, Transport,
+    ClientEntry, ClientTx, Endpoint, Owner, ServerTx, TimerRef, Transport, TxKey, TxKeyRef,
 };
 use crate::telephony::sip::message::{self, Parsed};
 use crate::telephony::sip::transaction::{ClientInvite, ClientNonInvite, TxOutput};
@@ -28,8 +28,7 @@ impl Endpoint {
         let started = if request.starts_with(b"INVITE ") {
             ClientInvite::start(now, request, reliable, timers).map(|(tx, out)| {
                 (
-                    tx.branch().to_string(),
-                    Method::Invite,
+                    TxKey::new(tx.branch(), message::method_name(Method::Invite)),
                     ClientTx::Invite(Box::new(tx)),
                     out,
                 )
@@ -38,14 +37,13 @@ impl Endpoint {
             ClientNonInvite::start(now, request, reliable, timers).map(|(tx, out)| {
                 let method = first_method(&out).unwrap_or(Method::Options);
                 (
-                    tx.branch().to_string(),
-                    method,
+                    TxKey::new(tx.branch(), message::method_name(method)),
                     ClientTx::NonInvite(tx),
                     out,
                 )
             })
         };
-        let (branch, method, tx, out) = match started {
+        let (key, tx, out) = match started {
             Ok(started) => started,
             Err(err) => {
                 // We built it ourselves, so this is a bug; never a panic on the wire.
@@ -60,12 +58,11 @@ impl Endpoint {
             transport,
             armed: None,
         };
-        let key = (branch, message::method_name(method));
         self.clients.insert(key.clone(), Box::new(entry));
         self.client_outputs(now, key, out);
     }
 
-    pub(super) fn client_outputs(&mut self, now: Instant, key: ClientKey, out: Vec<TxOutput>) {
+    pub(super) fn client_outputs(&mut self, now: Instant, key: TxKey, out: Vec<TxOutput>) {
         let Some(entry) = self.clients.get_mut(&key) else {
             return;
         };
@@ -85,14 +82,14 @@ impl Endpoint {
         {
             // An unmoved deadline is already on the heap (every response used to push it).
             entry.armed = Some(at);
-            self.arm(at, TimerRef::Client(key.0.clone(), key.1));
+            self.arm(at, TimerRef::Client(key.clone()));
         }
         for output in out {
             match output {
                 TxOutput::Send(bytes) => self.send(to, transport, bytes),
                 TxOutput::Response(response) => self.tu_response(now, owner, *response),
                 TxOutput::Timeout => {
-                    let method = message::parse_method(key.1).unwrap_or(Method::Options);
+                    let method = message::parse_method(key.method).unwrap_or(Method::Options);
                     self.tu_timeout(now, owner, method)
                 }
             }
@@ -100,11 +97,11 @@ impl Endpoint {
     }
 
     pub(super) fn on_response(&mut self, now: Instant, response: Parsed) {
-        let key = (
-            response.branch.clone(),
-            message::method_name(response.cseq_method),
-        );
-        let Some(entry) = self.clients.get_mut(&key) else {
+        let view = TxKeyRef {
+            branch: &response.branch,
+            method: message::method_name(response.cseq_method),
+        };
+        let Some((key, entry)) = self.clients.get_key_value_mut(&view) else {
             // A 2xx retransmitted after its transaction ended belongs to the dialog.
             if response.cseq_method == Method::Invite
                 && response.status().unwrap_or(0) >= 200
@@ -114,6 +111,7 @@ impl Endpoint {
             }
             return;
         };
+        let key = key.clone();
         let out = match &mut entry.tx {
             ClientTx::Invite(tx) => tx.on_response(now, response),
             ClientTx::NonInvite(tx) => tx.on_response(now, response),
@@ -121,8 +119,7 @@ impl Endpoint {
         self.client_outputs(now, key, out);
     }
 
-    pub(super) fn client_timeout(&mut self, now: Instant, branch: String, method: &'static str) {
-        let key = (branch, method);
+    pub(super) fn client_timeout(&mut self, now: Instant, key: TxKey) {
         let Some(entry) = self.clients.get_mut(&key) else {
             return;
         };
@@ -143,13 +140,14 @@ impl Endpoint {
 
     /// Sends a response within the server transaction of `request`.
     pub(super) fn respond(&mut self, now: Instant, request: &Parsed, status: u16, bytes: Vec<u8>) {
-        let key = (
-            request.branch.clone(),
-            message::method_name(request.cseq_method_of_request()),
-        );
-        let Some(entry) = self.servers.get_mut(&key) else {
+        let view = TxKeyRef {
+            branch: &request.branch,
+            method: message::method_name(request.cseq_method_of_request()),
+        };
+        let Some((key, entry)) = self.servers.get_key_value_mut(&view) else {
             return;
         };
+        let key = key.clone();
         let out = match &mut entry.tx {
             ServerTx::Invite(tx) => tx.respond(now, status, bytes),
             ServerTx::NonInvite(tx) => tx.respond(now, status, bytes),
@@ -171,7 +169,7 @@ impl Endpoint {
         self.respond(now, request, status, bytes);
     }
 
-    pub(super) fn server_outputs(&mut self, now: Instant, key: ServerKey, out: Vec<TxOutput>) {
+    pub(super) fn server_outputs(&mut self, now: Instant, key: TxKey, out: Vec<TxOutput>) {
         let Some(entry) = self.servers.get_mut(&key) else {
             return;
         };
@@ -186,19 +184,18 @@ impl Endpoint {
             && entry.armed != Some(at)
         {
             entry.armed = Some(at);
-            self.arm(at, TimerRef::Server(key.0.clone(), key.1));
+            self.arm(at, TimerRef::Server(key.clone()));
         }
         for output in out {
             match output {
                 TxOutput::Send(bytes) => self.send(to, transport, bytes),
-                TxOutput::Timeout => self.uas_no_ack(now, &key.0),
+                TxOutput::Timeout => self.uas_no_ack(now, &key.branch),
                 TxOutput::Response(_) => {}
             }
         }
     }
 
-    pub(super) fn server_timeout(&mut self, now: Instant, branch: String, method: &'static str) {
-        let key = (branch, method);
+    pub(super) fn server_timeout(&mut self, now: Instant, key: TxKey) {
         let Some(entry) = self.servers.get_mut(&key) else {
             return;
         };

@@ -363,8 +363,10 @@ impl Endpoint {
         }
         let why = call.cancel_wanted.unwrap_or(Disposition::Cancelled);
         if let Some(branch) = call.invite_branch.clone() {
-            self.clients
-                .remove(&(branch, message::method_name(Method::Invite)));
+            self.clients.remove(&super::TxKeyRef {
+                branch: &branch,
+                method: message::method_name(Method::Invite),
+            });
         }
         let reason = Some("no final response to the INVITE after our CANCEL".to_string());
         self.end(now, key, why, None, Side::Local, reason);
@@ -381,7 +383,9 @@ impl Endpoint {
             return;
         };
         let proceeding = matches!(
-            self.clients.get(&(branch.clone(), message::method_name(Method::Invite))).map(|e| &e.tx),
+            self.clients
+                .get(&super::TxKeyRef { branch: &branch, method: message::method_name(Method::Invite) })
+                .map(|e| &e.tx),
             Some(super::ClientTx::Invite(tx)) if tx.is_proceeding()
         );
         if !proceeding {
