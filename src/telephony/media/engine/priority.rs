@@ -11,8 +11,7 @@
 use std::fmt;
 
 /// The scheduling the sender thread got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Priority {
     /// `SCHED_RR` at this real-time priority.
     RoundRobin(i32),
