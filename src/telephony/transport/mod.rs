@@ -162,26 +162,7 @@ impl UserAgent {
     /// Binds the sockets and starts the SIP task; the real bound address is in
     /// [`UserAgent::local_addr`] (bind port 0 in tests).
     pub async fn start(config: UserAgentConfig) -> Result<UserAgent, UaError> {
-        let udp = bind_udp(config.sip_listen).map_err(|source| UaError::Bind {
-            addr: config.sip_listen,
-            source,
-        })?;
-        let local = udp.local_addr().map_err(|source| UaError::Bind {
-            addr: config.sip_listen,
-            source,
-        })?;
-        let tcp = if config.tcp {
-            Some(
-                tokio::net::TcpListener::bind(local)
-                    .await
-                    .map_err(|source| UaError::Bind {
-                        addr: local,
-                        source,
-                    })?,
-            )
-        } else {
-            None
-        };
+        let (udp, local, tcp) = bind_sip(config.sip_listen, config.tcp).await?;
         let mut endpoint_config = EndpointConfig::new(local);
         endpoint_config.contact_user = config.contact_user.clone();
         let media = MediaEngine::new(config.media_ip);
@@ -278,6 +259,51 @@ impl UserAgent {
     }
 }
 
+/// Binds SIP's UDP socket and, when asked, a TCP listener on the same port.
+///
+/// With port 0 the system picks a free UDP port, which may be taken on TCP (another program's
+/// connection or listener); a few fresh picks are tried before giving up, rather than failing a
+/// start that asked for any port.
+async fn bind_sip(
+    addr: SocketAddr,
+    tcp: bool,
+) -> Result<
+    (
+        tokio::net::UdpSocket,
+        SocketAddr,
+        Option<tokio::net::TcpListener>,
+    ),
+    UaError,
+> {
+    const PICKS: usize = 8;
+    let mut pick = 1;
+    loop {
+        let udp = bind_udp(addr).map_err(|source| UaError::Bind { addr, source })?;
+        let local = udp
+            .local_addr()
+            .map_err(|source| UaError::Bind { addr, source })?;
+        if !tcp {
+            return Ok((udp, local, None));
+        }
+        match tokio::net::TcpListener::bind(local).await {
+            Ok(listener) => return Ok((udp, local, Some(listener))),
+            Err(source)
+                if addr.port() == 0
+                    && source.kind() == std::io::ErrorKind::AddrInUse
+                    && pick < PICKS =>
+            {
+                pick += 1;
+            }
+            Err(source) => {
+                return Err(UaError::Bind {
+                    addr: local,
+                    source,
+                });
+            }
+        }
+    }
+}
+
 /// Binds the SIP UDP socket with 4 MiB buffers: at thousands of calls per second the default
 /// (~200 KiB) drops bursts, and every drop costs a retransmission timer (sipp needs the same).
 fn bind_udp(addr: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
@@ -333,4 +359,31 @@ pub(crate) fn session_id() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     base * 1000 + NEXT.fetch_add(1, Ordering::Relaxed) % 1000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_port_taken_on_tcp_is_a_clear_error_and_any_port_still_starts() {
+        // Hold a TCP port whose UDP twin is free: asking for that very port names it.
+        let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = held.local_addr().unwrap();
+        let Err(err) = UserAgent::start(UserAgentConfig::new(port)).await else {
+            panic!("started on a port taken on TCP");
+        };
+        assert!(
+            matches!(&err, UaError::Bind { addr, .. } if *addr == port),
+            "{err}"
+        );
+        assert!(err.to_string().contains(&port.to_string()), "{err}");
+        // Port 0 picks again when its first pick is taken on TCP (not forced here: the pick is
+        // the system's); it starts, on one port for both transports.
+        let ua = UserAgent::start(UserAgentConfig::new("127.0.0.1:0".parse().unwrap()))
+            .await
+            .expect("starts on any free port");
+        assert_ne!(ua.local_addr().port(), 0);
+        ua.shutdown();
+    }
 }
