@@ -441,8 +441,6 @@ impl Node {
         Ok(())
     }
 
-    /// Publishes a campaign's live counters for the wallboard (a failure is only logged: the
-    /// calls matter more than the board).
     /// Completes the campaign once every contact has a final outcome; true when it is over
     /// (completed here, or by another node first).
     async fn complete_if_done(
@@ -468,6 +466,8 @@ impl Node {
         Ok(true)
     }
 
+    /// Publishes a campaign's live counters for the wallboard (a failure is only logged: the
+    /// calls matter more than the board).
     async fn publish_live(&self, code: &str, campaign_id: i64, floor: &Floor) {
         let now = self.clock.now();
         let live = floor.live();
