@@ -8,7 +8,7 @@
 use std::fmt;
 use std::ops::Range;
 
-use crate::dialer::ModeError;
+use crate::pacing::ModeError;
 use crate::phone::PhoneError;
 
 /// One thing wrong with a campaign file.

@@ -68,7 +68,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::dialer::PacingMode;
+use crate::pacing::PacingMode;
 use crate::phone::Phone;
 use crate::vocab::Channel;
 
@@ -131,7 +131,7 @@ impl DialMode {
         }
         match text.parse::<PacingMode>() {
             Ok(mode) => Ok(DialMode::Paced(mode)),
-            Err(crate::dialer::ModeError::Unknown(name)) => Err(Problem::UnknownMode(name)),
+            Err(crate::pacing::ModeError::Unknown(name)) => Err(Problem::UnknownMode(name)),
             Err(other) => Err(Problem::Mode(other)),
         }
     }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::lifecycle::{Action, State, TransitionError, UnknownState};
 use super::{Campaign, CampaignErrors};
-use crate::dialer::AbandonWindow;
+use crate::pacing::AbandonWindow;
 use crate::store::{Store, Tx};
 use crate::{on_pool, on_tx};
 

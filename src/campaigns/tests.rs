@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::{Campaign, CampaignError, CampaignKind, Content, DialMode, ListSource};
-use crate::dialer::PacingMode;
+use crate::pacing::PacingMode;
 use crate::vocab::Channel;
 
 /// The smallest valid campaign (5 lines), with `extra` appended.

@@ -14,7 +14,7 @@ use super::{
     CallWindows, Campaign, CampaignErrors, CampaignKind, Content, DialMode, ListSource,
     RetryPolicy, WeightedList,
 };
-use crate::dialer::PacingMode;
+use crate::pacing::PacingMode;
 use crate::phone::Phone;
 use crate::vocab::Channel;
 

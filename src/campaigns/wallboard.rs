@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use super::lifecycle::{Action, State};
 use super::repo::{Campaigns, Progress, RepoError, StoredCampaign};
-use crate::dialer::AbandonWindow;
 use crate::on_pool;
+use crate::pacing::AbandonWindow;
 use crate::store::Store;
 
 /// A node's `dialer_live` row counts only this many seconds after it was written.

@@ -17,8 +17,9 @@ use crate::campaigns::{Campaign, companions};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::dialer::agents::AgentConfig;
-use crate::dialer::{AbandonWindow, Node, NodeConfig, lists};
+use crate::dialer::{Node, NodeConfig, lists};
 use crate::outbox::worker::Worker;
+use crate::pacing::AbandonWindow;
 use crate::store::Store;
 use crate::telephony::transport::{UserAgent, UserAgentConfig};
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::output::{json, table};
-use crate::dialer::{PacingMode, SimConfig, SimReport, TalkShape, simulate};
+use crate::pacing::{PacingMode, SimConfig, SimReport, TalkShape, simulate};
 
 /// Arguments of `simulate`.
 #[derive(Debug, Args)]

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
-use super::state::{AgentPhase, BusyAgent};
+use crate::pacing::state::{AgentPhase, BusyAgent};
 use crate::telephony::Digit;
 use crate::telephony::transport::{Call, CallUpdate, DialRequest, UserAgent};
 

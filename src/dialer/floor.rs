@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use super::agents::AgentDesk;
-use super::estimate::{Estimator, Priors};
-use super::state::{AbandonWindow, ObservedState};
+use crate::pacing::estimate::{Estimator, Priors};
+use crate::pacing::state::{AbandonWindow, ObservedState};
 
 /// Seconds an answered owner may wait for an agent before the call is abandoned.
 pub const CONNECT_RULE_S: f64 = 2.0;

@@ -115,11 +115,8 @@ impl Worker {
     ) -> Result<Worker, WorkerError> {
         let (tx, rx) = mpsc::channel(1024);
         let sms_rate = || {
-            crate::dialer::limits::limiter(
-                "[sms] messages_per_second",
-                config.sms.messages_per_second,
-            )
-            .map_err(|e| WorkerError::Config(e.to_string()))
+            crate::limits::limiter("[sms] messages_per_second", config.sms.messages_per_second)
+                .map_err(|e| WorkerError::Config(e.to_string()))
         };
         let sms = match (&config.sms.smpp, &config.sms.http) {
             (Some(_), Some(_)) => return Err(WorkerError::TwoSmsGateways),
@@ -139,11 +136,8 @@ impl Worker {
         let email = match &config.email {
             Some(email) => Some((
                 EmailGateway::new(email).map_err(|e| WorkerError::Config(e.to_string()))?,
-                crate::dialer::limits::limiter(
-                    "[outbox] email_per_second",
-                    config.outbox.email_per_second,
-                )
-                .map_err(|e| WorkerError::Config(e.to_string()))?,
+                crate::limits::limiter("[outbox] email_per_second", config.outbox.email_per_second)
+                    .map_err(|e| WorkerError::Config(e.to_string()))?,
             )),
             None => None,
         };
