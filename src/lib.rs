@@ -41,7 +41,7 @@ pub mod phone;
 pub mod sample;
 pub mod store;
 pub mod surveys;
-pub mod telephony;
+pub use huifang_telephony as telephony;
 pub mod tickets;
 pub mod users;
 pub mod vocab;

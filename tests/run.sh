@@ -66,4 +66,4 @@ else
   echo "tests/run.sh: testing on SQLite (set TEST_DATABASE_URL=postgres://... to test PostgreSQL too)"
 fi
 
-cargo test --all-targets "$@"
+cargo test --workspace --all-targets "$@"

@@ -1,7 +1,7 @@
 //! Any datagram or stream buffer: the SIP parser and framer return errors, never panic, and the
 //! endpoint drops what it cannot use without a panic (over UDP and TCP alike). The same body
 //! runs on stable over literal cases and seeded mutations in
-//! `src/telephony/sip/endpoint/tests_malformed.rs` (`fuzz_body`); keep the two in step.
+//! `crates/telephony/src/sip/endpoint/tests_malformed.rs` (`fuzz_body`); keep the two in step.
 #![no_main]
 
 use std::net::SocketAddr;

@@ -1,0 +1,389 @@
+//! The one place with SIP sockets and timers: a tokio task drives the sans-IO
+//! [`Endpoint`](crate::sip::Endpoint) over UDP and TCP, and the call API the dialer
+//! uses sits on top ([`UserAgent::dial`], [`Call::play`], [`Call::collect`], ...).
+//!
+//! Many calls, few tasks: one task for all SIP traffic (plus one reader per TCP connection),
+//! and the media engine's own few tasks for all RTP.
+
+mod call;
+mod sip_task;
+
+pub use call::{Call, CallUpdate, Collect, CollectEnd, Collected, Incoming, PlayEnd};
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::media::PromptLibrary;
+use super::media::engine::{MediaEngine, MediaError};
+use super::sip::auth::Credentials;
+use super::sip::endpoint::{CallError, DialError};
+use super::sip::{CallKey, Dial, EndpointConfig, RegState, Register, Transport};
+
+/// How to start a [`UserAgent`].
+#[derive(Debug, Clone)]
+pub struct UserAgentConfig {
+    /// SIP address to bind (UDP, and TCP on the same port). Port 0 picks a free one.
+    pub sip_listen: SocketAddr,
+    /// Whether to listen on TCP as well.
+    pub tcp: bool,
+    /// The IP RTP sockets bind to (and that SDP advertises).
+    pub media_ip: IpAddr,
+    /// The user part of our Contact.
+    pub contact_user: String,
+}
+
+impl UserAgentConfig {
+    /// Loopback defaults on `sip_listen`.
+    pub fn new(sip_listen: SocketAddr) -> UserAgentConfig {
+        UserAgentConfig {
+            sip_listen,
+            tcp: true,
+            media_ip: sip_listen.ip(),
+            contact_user: "huifang".into(),
+        }
+    }
+}
+
+/// Why the user agent could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum UaError {
+    /// Binding the SIP socket failed.
+    #[error("cannot listen for SIP on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The SIP task has stopped (shutdown or a crash, which is logged).
+    #[error("the SIP task has stopped")]
+    Stopped,
+    /// The dial was refused before sending.
+    #[error(transparent)]
+    Dial(#[from] DialError),
+    /// A call command was refused.
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// The target's host is not an IP address and does not resolve.
+    #[error("cannot resolve `{0}`")]
+    Resolve(String),
+    /// The call has ended (its media is closed).
+    #[error("the call has ended")]
+    Ended,
+    /// The incoming INVITE carried no SDP offer (late offer is not supported); 488 was sent.
+    #[error("incoming INVITE without an SDP offer")]
+    NoOffer,
+    /// The peer's SDP has nothing we can use.
+    #[error(transparent)]
+    Sdp(#[from] super::sip::sdp::SdpError),
+    /// The media engine could not open a leg.
+    #[error(transparent)]
+    Media(#[from] MediaError),
+}
+
+/// A call to place through [`UserAgent::dial`].
+#[derive(Debug, Clone)]
+pub struct DialRequest {
+    /// `sip:user@host[:port]` (host may be a name; it is resolved here).
+    pub to: String,
+    /// Caller ID: the user part of From.
+    pub caller_id: String,
+    /// Display name in From.
+    pub display_name: Option<String>,
+    /// An outbound proxy (`host:port`) to send through instead of the target's host.
+    pub proxy: Option<String>,
+    /// UDP or TCP.
+    pub transport: Transport,
+    /// Ring time-out (at least 15 s is enforced by the endpoint).
+    pub ring_timeout: Duration,
+    /// Digest credentials for 401/407.
+    pub credentials: Option<Credentials>,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+}
+
+impl DialRequest {
+    /// A plain UDP call to `to` with defaults.
+    pub fn new(to: impl Into<String>) -> DialRequest {
+        DialRequest {
+            to: to.into(),
+            caller_id: "4008000400".into(),
+            display_name: None,
+            proxy: None,
+            transport: Transport::Udp,
+            ring_timeout: Duration::from_secs(30),
+            credentials: None,
+            headers: Vec::new(),
+        }
+    }
+}
+
+pub(crate) enum Command {
+    Dial {
+        dial: Box<Dial>,
+        reply:
+            oneshot::Sender<Result<(CallKey, mpsc::UnboundedReceiver<call::SipUpdate>), DialError>>,
+    },
+    Answer {
+        call: CallKey,
+        sdp: String,
+        reply: oneshot::Sender<Result<(), CallError>>,
+    },
+    Ring(CallKey),
+    Reject(CallKey, u16),
+    Hangup(CallKey),
+    Info {
+        call: CallKey,
+        content_type: String,
+        body: String,
+    },
+    Register(Box<Register>, mpsc::UnboundedSender<RegState>),
+    Shutdown,
+}
+
+/// A running SIP user agent: bound sockets, the SIP task and the media engine.
+#[derive(Clone)]
+pub struct UserAgent {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    commands: mpsc::UnboundedSender<Command>,
+    local: SocketAddr,
+    media: MediaEngine,
+    prompts: PromptLibrary,
+    incoming: tokio::sync::Mutex<mpsc::UnboundedReceiver<call::IncomingRaw>>,
+}
+
+impl UserAgent {
+    /// Binds the sockets and starts the SIP task; the real bound address is in
+    /// [`UserAgent::local_addr`] (bind port 0 in tests).
+    pub async fn start(config: UserAgentConfig) -> Result<UserAgent, UaError> {
+        let (udp, local, tcp) = bind_sip(config.sip_listen, config.tcp).await?;
+        let mut endpoint_config = EndpointConfig::new(local);
+        endpoint_config.contact_user = config.contact_user.clone();
+        let media = MediaEngine::new(config.media_ip);
+        let (commands, incoming) = sip_task::spawn(endpoint_config, udp, tcp);
+        Ok(UserAgent {
+            inner: Arc::new(Inner {
+                commands,
+                local,
+                media,
+                prompts: PromptLibrary::new(),
+                incoming: tokio::sync::Mutex::new(incoming),
+            }),
+        })
+    }
+
+    /// The bound SIP address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local
+    }
+
+    /// The media engine (for its statistics).
+    pub fn media(&self) -> &MediaEngine {
+        &self.inner.media
+    }
+
+    /// The shared prompt cache: every prompt is decoded once and shared by all calls.
+    pub fn prompts(&self) -> &PromptLibrary {
+        &self.inner.prompts
+    }
+
+    /// Places a call; returns as soon as the INVITE is on its way.
+    pub async fn dial(&self, request: DialRequest) -> Result<Call, UaError> {
+        let (host, port) = super::sip::message::host_port(&request.to)
+            .ok_or_else(|| UaError::Dial(DialError::BadUri(request.to.clone())))?;
+        let next_hop = match &request.proxy {
+            Some(proxy) => resolve(proxy, 5060).await?,
+            None => resolve_host(&host, port.unwrap_or(5060)).await?,
+        };
+        let leg = self.inner.media.open().await?;
+        let offer = super::sip::sdp::offer(leg.local_addr(), session_id(), 1);
+        let from_host = self.inner.local;
+        let dial = Dial {
+            to: request.to.clone(),
+            from: format!("sip:{}@{from_host}", request.caller_id),
+            display_name: request.display_name.clone(),
+            next_hop,
+            via_proxy: request.proxy.is_some(),
+            transport: request.transport,
+            offer,
+            ring_timeout: request.ring_timeout,
+            credentials: request.credentials.clone(),
+            headers: request.headers.clone(),
+        };
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Dial {
+            dial: Box::new(dial),
+            reply,
+        })?;
+        let (key, updates) = answer.await.map_err(|_| UaError::Stopped)??;
+        Ok(Call::new(key, self.clone(), updates, leg))
+    }
+
+    /// Waits for the next incoming call (the phone simulator and agents' legs).
+    pub async fn accept(&self) -> Option<Incoming> {
+        let raw = self.inner.incoming.lock().await.recv().await?;
+        Some(Incoming::new(raw, self.clone()))
+    }
+
+    /// Registers with a trunk's registrar; refreshes are automatic. Every change of the
+    /// registration's state (registered, refreshed, failed) arrives on the returned channel.
+    pub fn register(
+        &self,
+        register: Register,
+    ) -> Result<mpsc::UnboundedReceiver<RegState>, UaError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.send(Command::Register(Box::new(register), tx))?;
+        Ok(rx)
+    }
+
+    /// Stops the SIP task (calls in progress are abandoned).
+    pub fn shutdown(&self) {
+        let _ = self.inner.commands.send(Command::Shutdown);
+    }
+
+    pub(crate) fn send(&self, command: Command) -> Result<(), UaError> {
+        self.inner
+            .commands
+            .send(command)
+            .map_err(|_| UaError::Stopped)
+    }
+
+    pub(crate) fn media_engine(&self) -> &MediaEngine {
+        &self.inner.media
+    }
+}
+
+/// Binds SIP's UDP socket and, when asked, a TCP listener on the same port.
+///
+/// With port 0 the system picks a free UDP port, which may be taken on TCP (another program's
+/// connection or listener); a few fresh picks are tried before giving up, rather than failing a
+/// start that asked for any port.
+async fn bind_sip(
+    addr: SocketAddr,
+    tcp: bool,
+) -> Result<
+    (
+        tokio::net::UdpSocket,
+        SocketAddr,
+        Option<tokio::net::TcpListener>,
+    ),
+    UaError,
+> {
+    const PICKS: usize = 8;
+    let mut pick = 1;
+    loop {
+        let udp = bind_udp(addr).map_err(|source| UaError::Bind { addr, source })?;
+        let local = udp
+            .local_addr()
+            .map_err(|source| UaError::Bind { addr, source })?;
+        if !tcp {
+            return Ok((udp, local, None));
+        }
+        match tokio::net::TcpListener::bind(local).await {
+            Ok(listener) => return Ok((udp, local, Some(listener))),
+            Err(source)
+                if addr.port() == 0
+                    && source.kind() == std::io::ErrorKind::AddrInUse
+                    && pick < PICKS =>
+            {
+                pick += 1;
+            }
+            Err(source) => {
+                return Err(UaError::Bind {
+                    addr: local,
+                    source,
+                });
+            }
+        }
+    }
+}
+
+/// Binds the SIP UDP socket with 4 MiB buffers: at thousands of calls per second the default
+/// (~200 KiB) drops bursts, and every drop costs a retransmission timer (sipp needs the same).
+fn bind_udp(addr: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    for size in [4 << 20, 1 << 20] {
+        if socket.set_recv_buffer_size(size).is_ok() && socket.set_send_buffer_size(size).is_ok() {
+            break;
+        }
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    tokio::net::UdpSocket::from_std(socket.into())
+}
+
+/// Resolves `host:port` (an IP address, or a name through the system resolver).
+async fn resolve(hostport: &str, default_port: u16) -> Result<SocketAddr, UaError> {
+    if let Ok(addr) = hostport.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Ok(ip) = hostport.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, default_port));
+    }
+    let with_port = if hostport.contains(':') {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:{default_port}")
+    };
+    tokio::net::lookup_host(with_port)
+        .await
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| UaError::Resolve(hostport.to_string()))
+}
+
+/// Resolves a bare host (IP literal, IPv6 without brackets, or a name) and a port.
+async fn resolve_host(host: &str, port: u16) -> Result<SocketAddr, UaError> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    tokio::net::lookup_host((host, port))
+        .await
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| UaError::Resolve(host.to_string()))
+}
+
+/// A fresh SDP session id (RFC 4566 suggests an NTP timestamp; any unique number will do).
+pub(crate) fn session_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let base = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    base * 1000 + NEXT.fetch_add(1, Ordering::Relaxed) % 1000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_port_taken_on_tcp_is_a_clear_error_and_any_port_still_starts() {
+        // Hold a TCP port whose UDP twin is free: asking for that very port names it.
+        let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = held.local_addr().unwrap();
+        let Err(err) = UserAgent::start(UserAgentConfig::new(port)).await else {
+            panic!("started on a port taken on TCP");
+        };
+        assert!(
+            matches!(&err, UaError::Bind { addr, .. } if *addr == port),
+            "{err}"
+        );
+        assert!(err.to_string().contains(&port.to_string()), "{err}");
+        // Port 0 picks again when its first pick is taken on TCP (not forced here: the pick is
+        // the system's); it starts, on one port for both transports.
+        let ua = UserAgent::start(UserAgentConfig::new("127.0.0.1:0".parse().unwrap()))
+            .await
+            .expect("starts on any free port");
+        assert_ne!(ua.local_addr().port(), 0);
+        ua.shutdown();
+    }
+}
