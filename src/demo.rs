@@ -130,7 +130,7 @@ pub async fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<Summary> {
     println!("\nmetrics of {day} and the callbacks of the next morning, by project:");
     println!(
         "{}",
-        crate::cli::figures_table(Some(crate::metrics::GroupBy::Project), &rows)
+        crate::metrics::figures_table(Some(crate::metrics::GroupBy::Project), &rows)
     );
     let accounts = console_accounts(&store, clock.now()).await?;
     println!(

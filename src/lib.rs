@@ -3,24 +3,32 @@
 //! The outbound campaign dialer and keypad survey bot of a property developer's 400
 //! customer-service center, with the inbound ticket module it closes the loop for.
 //!
-//! Rooms, with arrows pointing down:
-//! - [`cli`] and [`web`]: thin edges that parse input and call the domain.
-//! - [`demo`]: a simulated day of the hotline on an accelerated clock.
-//! - [`campaigns`]: campaign definitions from TOML files — kinds, lists, dial mode, call windows in
-//!   the contact's time zone, retry rules and caps (pure; validated once, errors with key and line).
-//! - [`dialer`]: the campaign engine's pacing (a pure `Pacer` of observed state) and its simulator.
-//! - [`tickets`]: the inbound loop — open, dispatch, SLA, escalation, completion, closure.
-//! - [`contacts`]: owners, units, suppliers, staff; CSV import; screen-pop look-ups.
-//! - [`surveys`]: keypad survey scripts and their walk over one connected call.
-//! - [`outcomes`]: what a callback survey means for its ticket (close, reopen, escalate, agent callback).
-//! - [`metrics`]: the figures supervisors are judged by, over a period and a grouping.
-//! - [`outbox`], [`callbacks`]: the contracts with the channels and the callback campaigns; the
-//!   outbox worker sends SMS and email and records receipts, replies and opt-outs.
-//! - [`channels`]: the gateways — SMPP and HTTP for SMS, SMTP for email (network only).
-//! - [`sample`]: the deterministic generator of the fictional sample data set.
-//! - [`telephony`]: SIP, RTP, prompts, DTMF, bridging and recording (sans-IO core, one transport).
-//! - [`store`]: sqlx on SQLite (embedded default) or PostgreSQL.
-//! - [`vocab`], [`phone`], [`clock`], [`config`]: the shared small types.
+//! ## Rooms, top to bottom
+//!
+//! A room may import only rooms on lines below its own, never one above it nor one on its own
+//! line; `pure` rooms import nothing of the crate at all. The table is read by a test
+//! (`tests/architecture`), which fails when a module imports one above it, so this map is
+//! always the true one.
+//!
+//! | line | rooms | what they are |
+//! |---|---|---|
+//! | 1 | `cli` | the command line: parse arguments, call the domain (and the console's server), print |
+//! | 2 | `web` | the console: pages, JSON API and live streams over the domain |
+//! | 3 | `demo` | a simulated day of the hotline on an accelerated clock, then its callback round |
+//! | 4 | `dialer` | the campaign engine: hopper, one call placed, messages, survey lines, verdicts, the node |
+//! | 5 | `campaigns` | definitions from TOML (kinds, lists, mode, windows, retries), life cycle, wallboard |
+//! | 6 | `desktop` | the agent desktop: presence wishes, the call an agent is on, screen pop, wrap-up |
+//! | 7 | `outcomes` | what a callback survey means for its ticket (close, reopen, escalate, agent callback) |
+//! | 8 | `tickets` | the inbound loop: open, dispatch, SLA, escalation, completion, closure |
+//! | 9 | `outbox` | SMS and email to send, their receipts, replies and opt-outs; the worker that sends |
+//! | 10 | `contacts`, `metrics`, `users`, `callbacks` | owners, units, DNC; the figures; console accounts; callback tasks |
+//! | 11 | `config`, `sample` | the node's configuration file; the fictional sample data set |
+//! | 12 | `channels`, `surveys`, `limits` | SMPP/HTTP/SMTP gateways; survey scripts and their walk; rate limits |
+//! | 13 | `store`, `vocab`, `phone`, `clock` | sqlx on SQLite or PostgreSQL; the closed vocabularies; phone numbers; the injected clock |
+//! | pure | `pacing`, `telephony` | how many calls to place now (no tokio, sqlx or clock); the SIP/RTP crate `huifang-telephony` |
+//!
+//! Where a room's files have an order of their own, its `mod.rs` says so (see [`dialer`],
+//! [`pacing`]).
 
 pub mod callbacks;
 pub mod campaigns;

@@ -288,15 +288,14 @@ pub async fn snapshot(
     })
 }
 
-/// Agents by phase. A seat no node has renewed within `dialer::presence::STALE_AFTER` (its
+/// Agents by phase. A seat no node has renewed within `desktop::STALE_AFTER` (its
 /// node died) counts as offline, whatever it last said.
 async fn agent_phases(
     store: &Store,
     scope: AgentScope<'_>,
     now: DateTime<Utc>,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    let stale = now
-        - TimeDelta::from_std(crate::dialer::presence::STALE_AFTER).unwrap_or(TimeDelta::zero());
+    let stale = now - TimeDelta::from_std(crate::desktop::STALE_AFTER).unwrap_or(TimeDelta::zero());
     // An agent without an account (a name only the configuration knows) belongs to no team:
     // only an admin sees them.
     let (team, all) = match scope {

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::output::{json, table, ticket_table};
-use crate::contacts::{component_info, screen_pop};
+use crate::contacts::component_info;
+use crate::desktop::screen_pop;
 use crate::phone::Phone;
 use crate::store::Store;
 

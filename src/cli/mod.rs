@@ -9,7 +9,6 @@ mod lookup;
 mod metrics;
 mod outbox;
 
-pub(crate) use metrics::figures_table;
 mod output;
 mod phones;
 mod simulate;

@@ -1,13 +1,13 @@
-//! Screen pop (来电弹屏): from a phone number to everything an agent needs, in one call.
+//! What a screen pop shows of a caller's units: where each unit is, its components with their
+//! suppliers and warranty. The pop itself, which adds the owner's tickets, is the desktop's
+//! ([`crate::desktop::screen_pop`]): contacts sit below tickets.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::{Owner, WarrantyStatus, owner_by_phone, owner_phones, warranty_status};
+use super::{WarrantyStatus, warranty_status};
 use crate::on_pool;
-use crate::phone::Phone;
 use crate::store::Store;
-use crate::tickets::{Ticket, TicketRepo};
 
 /// A unit with where it is, for display.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -49,43 +49,8 @@ pub struct ComponentInfo {
     pub warranty: WarrantyStatus,
 }
 
-/// Everything about a caller.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ScreenPop {
-    /// The owner.
-    pub owner: Owner,
-    /// All their phones, primary first.
-    pub phones: Vec<String>,
-    /// All their units.
-    pub units: Vec<UnitInfo>,
-    /// Tickets not yet closed, newest first.
-    pub open_tickets: Vec<Ticket>,
-    /// Closed tickets, newest first.
-    pub past_tickets: Vec<Ticket>,
-}
-
-/// The screen pop for a calling number, or `None` for an unknown caller.
-pub async fn screen_pop(store: &Store, phone: &Phone) -> Result<Option<ScreenPop>, sqlx::Error> {
-    let Some(owner) = owner_by_phone(store, phone).await? else {
-        return Ok(None);
-    };
-    let phones = owner_phones(store, owner.owner_id).await?;
-    let units = owner_units(store, owner.owner_id).await?;
-    let (past_tickets, open_tickets) = TicketRepo::new(store)
-        .for_owner(owner.owner_id)
-        .await?
-        .into_iter()
-        .partition(|t| t.state == crate::vocab::TicketState::Closed);
-    Ok(Some(ScreenPop {
-        owner,
-        phones,
-        units,
-        open_tickets,
-        past_tickets,
-    }))
-}
-
-async fn owner_units(store: &Store, owner_id: i64) -> Result<Vec<UnitInfo>, sqlx::Error> {
+/// The owner's units with where they are, for display.
+pub async fn owner_units(store: &Store, owner_id: i64) -> Result<Vec<UnitInfo>, sqlx::Error> {
     on_pool!(store, |pool| {
         sqlx::query_as(
             "select u.unit_id, u.code, u.number, b.name as building, p.code as project_code,

@@ -9,7 +9,7 @@ pub mod import;
 mod lookup;
 mod warranty;
 
-pub use lookup::{ComponentInfo, ScreenPop, UnitInfo, component_info, screen_pop, unit_components};
+pub use lookup::{ComponentInfo, UnitInfo, component_info, owner_units, unit_components};
 pub use warranty::{WarrantyStatus, warranty_status};
 
 use chrono::NaiveDate;

@@ -13,8 +13,7 @@ use crate::clock::SharedClock;
 use crate::on_pool;
 use crate::store::Store;
 
-/// A seat not reported for this long is taken to be on a node that died: another may hold it.
-pub const STALE_AFTER: Duration = Duration::from_secs(15);
+pub use crate::desktop::STALE_AFTER;
 
 /// Claims and returns the desktop agents this node should hold: ready or paused, with a phone,
 /// and not held by another live node. The claim is one statement (it writes this node's name

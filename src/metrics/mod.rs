@@ -12,6 +12,7 @@
 mod figures;
 mod period;
 mod query;
+mod table;
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,7 @@ use chrono::{DateTime, Utc};
 
 pub use figures::{Figures, Rates};
 pub use period::{GroupBy, Period, PeriodError};
+pub use table::figures_table;
 
 use crate::store::Store;
 

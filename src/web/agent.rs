@@ -222,7 +222,7 @@ async fn preview_of(
         return Ok(None);
     };
     let owner = match crate::phone::Phone::parse(&offer.phone) {
-        Ok(phone) => crate::contacts::screen_pop(store, &phone)
+        Ok(phone) => crate::desktop::screen_pop(store, &phone)
             .await
             .map_err(|e| ApiError::Internal(e.into()))?,
         Err(_) => None,

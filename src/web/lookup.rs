@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 use super::auth::Viewer;
 use super::{ApiError, AppState};
-use crate::contacts::{component_info, screen_pop};
+use crate::contacts::component_info;
+use crate::desktop::screen_pop;
 use crate::phone::Phone;
 
 pub(super) fn router() -> Router<AppState> {

@@ -1,7 +1,8 @@
 //! Screen pop by phone, and supplier plus warranty by unit and component.
 
 use chrono::Duration;
-use huifang::contacts::{WarrantyStatus, component_info, screen_pop};
+use huifang::contacts::{WarrantyStatus, component_info};
+use huifang::desktop::screen_pop;
 use huifang::phone::Phone;
 use huifang::tickets::OpenTicket;
 use huifang::vocab::{Category, TicketKind};

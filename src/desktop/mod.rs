@@ -10,10 +10,19 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::contacts::{ComponentInfo, ScreenPop, screen_pop, unit_components};
+use crate::contacts::{ComponentInfo, unit_components};
 use crate::phone::Phone;
 use crate::store::Store;
 use crate::{on_pool, on_tx};
+
+mod screen_pop;
+
+/// A seat not reported for this long is taken to be on a node that died: another node may
+/// hold it, and the wallboard counts the agent offline. The desktop's rule, which the dialer
+/// node and the wallboard follow.
+pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(15);
+
+pub use screen_pop::{ScreenPop, screen_pop};
 
 /// What an agent asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,7 +186,7 @@ pub async fn presence(
         .fetch_optional(pool)
         .await
     })?;
-    let stale = TimeDelta::from_std(crate::dialer::presence::STALE_AFTER).unwrap_or_default();
+    let stale = TimeDelta::from_std(STALE_AFTER).unwrap_or_default();
     Ok(
         row.map(|(agent, sip_uri, wanted, node, phase, since, updated)| {
             let phase = if phase != "offline" && now - updated > stale {
