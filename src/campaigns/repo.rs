@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::lifecycle::{Action, State, TransitionError, UnknownState};
 use super::{Campaign, CampaignErrors};
+use crate::metrics::{Period, abandon};
 use crate::pacing::AbandonWindow;
 use crate::store::{Store, Tx};
 use crate::{on_pool, on_tx};
@@ -421,26 +422,26 @@ impl<'s> Campaigns<'s> {
         Ok(progress)
     }
 
-    /// Human answers and abandoned calls of the campaign since `since` (machine-classified
-    /// answers are left out of both, as the abandon rule says).
+    /// Human answers and abandoned calls of the campaign answered within `window`, under the
+    /// one abandon rule (`metrics::abandon`: machine answers out of both, counted by the
+    /// answer's instant), so the pacer, the wallboard, `campaign status` and the report agree.
     pub async fn abandon(
         &self,
         campaign_id: i64,
-        since: DateTime<Utc>,
+        window: Period,
     ) -> Result<AbandonWindow, RepoError> {
+        let sql = format!(
+            "select {} from attempts a where a.campaign_id = $1 and {}",
+            abandon::columns("a"),
+            abandon::counted("a", 2, 3),
+        );
         let (answered, abandoned): (i64, i64) = on_pool!(self.store, |pool| {
-            sqlx::query_as(
-                "select count(*),
-                        cast(coalesce(sum(case when outcome = 'abandoned' then 1 else 0 end), 0)
-                             as bigint)
-                   from attempts
-                  where campaign_id = $1 and answered_at is not null and answered_at >= $2
-                    and (outcome is null or outcome <> 'machine')",
-            )
-            .bind(campaign_id)
-            .bind(since)
-            .fetch_one(pool)
-            .await
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(campaign_id)
+                .bind(window.from)
+                .bind(window.to)
+                .fetch_one(pool)
+                .await
         })?;
         Ok(AbandonWindow {
             answered: u32::try_from(answered).unwrap_or(u32::MAX),

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::lifecycle::{Action, State};
 use super::repo::{Campaigns, Progress, RepoError, StoredCampaign};
+use crate::metrics::Period;
 use crate::on_pool;
 use crate::pacing::AbandonWindow;
 use crate::store::Store;
@@ -254,9 +255,7 @@ pub async fn snapshot(
     let phases = agent_phases(store, scope, now).await?;
     let progress = repo.progress(id).await?;
     let definition = campaign.definition().ok();
-    let cap = definition.as_ref().map(|d| d.max_abandon_pct());
-    let day = repo.abandon(id, now - TimeDelta::hours(24)).await?;
-    let month = repo.abandon(id, now - TimeDelta::days(30)).await?;
+    let abandon = abandon(&repo, campaign, now).await?;
     let tally = crate::outcomes::tally(store, id).await?;
     let contacts = Contacts::of(&progress);
     Ok(Snapshot {
@@ -268,11 +267,7 @@ pub async fn snapshot(
         actions: allowed_steps(campaign.state),
         calls: LiveCalls::sum_fresh(&rows, now),
         agents: AgentCounts::from_phases(phases.iter().map(|(p, n)| (p.as_str(), *n))),
-        abandon: Abandon {
-            last_24h: AbandonShare::new(day, cap),
-            last_30d: AbandonShare::new(month, cap),
-            max_pct: cap,
-        },
+        abandon,
         attempts_total: progress.attempts.values().sum(),
         attempts: progress.attempts,
         survey: tally
@@ -285,6 +280,29 @@ pub async fn snapshot(
             })
             .collect(),
         contacts,
+    })
+}
+
+/// The abandon shares of `campaign` over the rule's two windows ending at `now`, against its
+/// cap: what the wallboard and `huifang campaign status` show, read through the one abandon
+/// rule (`metrics::abandon`).
+pub async fn abandon(
+    repo: &Campaigns<'_>,
+    campaign: &StoredCampaign,
+    now: DateTime<Utc>,
+) -> Result<Abandon, RepoError> {
+    let cap = campaign.definition().ok().map(|d| d.max_abandon_pct());
+    let id = campaign.campaign_id;
+    let day = repo
+        .abandon(id, Period::ending(now, TimeDelta::hours(24)))
+        .await?;
+    let month = repo
+        .abandon(id, Period::ending(now, TimeDelta::days(30)))
+        .await?;
+    Ok(Abandon {
+        last_24h: AbandonShare::new(day, cap),
+        last_30d: AbandonShare::new(month, cap),
+        max_pct: cap,
     })
 }
 

@@ -7,19 +7,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use clap::Subcommand;
 
 use super::output::{json, table};
 use crate::campaigns::lifecycle::{Action, State};
 use crate::campaigns::repo::{Campaigns, RepoError, StoredCampaign};
-use crate::campaigns::{Campaign, companions};
+use crate::campaigns::{Campaign, companions, wallboard};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::dialer::agents::AgentConfig;
 use crate::dialer::{Node, NodeConfig, lists};
 use crate::outbox::worker::Worker;
-use crate::pacing::AbandonWindow;
 use crate::store::Store;
 use crate::telephony::transport::{UserAgent, UserAgentConfig};
 
@@ -291,24 +290,14 @@ async fn status(campaigns: &Campaigns<'_>, code: &str, as_json: bool) -> anyhow:
     let progress = campaigns.progress(stored.campaign_id).await?;
     let events = campaigns.events(stored.campaign_id).await?;
     let now = Utc::now();
-    let day = campaigns
-        .abandon(stored.campaign_id, now - TimeDelta::hours(24))
-        .await?;
-    let month = campaigns
-        .abandon(stored.campaign_id, now - TimeDelta::days(30))
-        .await?;
-    let cap = stored.definition().ok().map(|c| c.max_abandon_pct());
+    // The wallboard's figures, so the console and the command line agree.
+    let abandon = wallboard::abandon(campaigns, &stored, now).await?;
     let survey = crate::outcomes::tally(campaigns.store(), stored.campaign_id).await?;
     let messages = crate::outbox::counts(campaigns.store(), Some(stored.campaign_id)).await?;
     if as_json {
-        let window = |w: &AbandonWindow| {
-            serde_json::json!({
-                "answered": w.answered, "abandoned": w.abandoned, "pct": 100.0 * w.rate(),
-            })
-        };
         json(&serde_json::json!({
             "campaign": summary(&stored), "progress": progress, "events": events,
-            "abandon": { "last_24h": window(&day), "last_30d": window(&month), "max_pct": cap },
+            "abandon": abandon,
             "survey": survey,
             "messages": messages
                 .iter()
@@ -326,15 +315,13 @@ async fn status(campaigns: &Campaigns<'_>, code: &str, as_json: bool) -> anyhow:
         progress.pending, progress.leased, progress.done
     );
     // Machine-classified answers are out of both counts, as the abandon rule says.
-    let cap = cap.map_or(String::new(), |pct| format!(" (cap {pct} %)"));
+    let (day, month) = (abandon.last_24h, abandon.last_30d);
+    let cap = abandon
+        .max_pct
+        .map_or(String::new(), |pct| format!(" (cap {pct} %)"));
     println!(
         "abandoned: {:.1} % over 24 h ({} of {} answered), {:.1} % over 30 days ({} of {}){cap}",
-        100.0 * day.rate(),
-        day.abandoned,
-        day.answered,
-        100.0 * month.rate(),
-        month.abandoned,
-        month.answered,
+        day.pct, day.abandoned, day.answered, month.pct, month.abandoned, month.answered,
     );
     let mut t = table(&["final outcome", "contacts"]);
     for (outcome, n) in &progress.final_outcomes {

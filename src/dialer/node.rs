@@ -35,6 +35,7 @@ use crate::clock::SharedClock;
 use crate::config::{SlaPolicy, TrunkConfig};
 use crate::contacts::dnc;
 use crate::limits::{Limits, RateError};
+use crate::metrics::Period;
 use crate::pacing::pacer::{Pacer, PacingMode};
 use crate::pacing::state::AbandonWindow;
 use crate::store::Store;
@@ -567,10 +568,7 @@ impl Pacing {
             .measured
             .is_none_or(|at| at.elapsed() >= ABANDON_REFRESH)
         {
-            let since = now - chrono::TimeDelta::hours(24);
-            self.abandon = Campaigns::new(&plan.store)
-                .abandon(campaign_id, since)
-                .await?;
+            self.abandon = abandon_feedback(&plan.store, campaign_id, now).await?;
             self.measured = Some(std::time::Instant::now());
         }
         let state = plan.floor.observe(
@@ -591,6 +589,17 @@ impl Pacing {
         );
         Ok(n as usize)
     }
+}
+
+/// The abandon counts a paced campaign's pacer is corrected by at `now`: the last 24 hours,
+/// read through the one abandon rule (`metrics::abandon`) like every other view of it.
+pub async fn abandon_feedback(
+    store: &Store,
+    campaign_id: i64,
+    now: DateTime<Utc>,
+) -> Result<AbandonWindow, RepoError> {
+    let window = Period::ending(now, chrono::TimeDelta::hours(24));
+    Campaigns::new(store).abandon(campaign_id, window).await
 }
 
 /// Waits for a call to end, the poll interval, or shutdown, whichever comes first.

@@ -36,7 +36,8 @@ pub struct Figures {
     pub callbacks_connected: i64,
     /// Of those, an attempt of the period finished the survey (`completed`).
     pub callbacks_completed: i64,
-    /// Attempts dialled in the period and answered by a person (not a machine).
+    /// Attempts answered by a person (not a machine) in the period, whenever dialled: the
+    /// one abandon rule of `metrics::abandon`.
     pub answered: i64,
     /// Of those, `abandoned`: no agent was free in time.
     pub abandoned: i64,

@@ -5,10 +5,12 @@
 //! - `period`: local days of the center turned into UTC instants, and the groupings.
 //! - `figures`: one group's plain counts, and the rates made of them.
 //! - `query`: one small grouped SQL query per family of figures, the same on both backends.
+//! - [`abandon`]: the one abandon rule, which every view of the abandon share reads through.
 //!
 //! [`compute`] runs the queries and merges their rows by group in Rust: six short queries are
 //! easier to check against their definitions than one that joins everything at once.
 
+pub mod abandon;
 mod figures;
 mod period;
 mod query;

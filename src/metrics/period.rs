@@ -1,6 +1,6 @@
 //! What the figures are taken over: a period of local days, and a grouping.
 
-use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Days, NaiveDate, TimeDelta, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
 use serde::Serialize;
 
@@ -47,6 +47,15 @@ impl Period {
             from: local_midnight(first).ok_or(PeriodError::OutOfRange(first))?,
             to: local_midnight(after).ok_or(PeriodError::OutOfRange(last))?,
         })
+    }
+
+    /// The `span` just before `now`, `now` itself outside: the rolling windows (the last 24
+    /// hours, the last 30 days) the dialer and the campaign views measure the abandon share over.
+    pub fn ending(now: DateTime<Utc>, span: TimeDelta) -> Period {
+        Period {
+            from: now - span,
+            to: now,
+        }
     }
 }
 

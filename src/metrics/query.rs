@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 
+use super::abandon;
 use super::period::{GroupBy, Period};
 use crate::on_pool;
 use crate::store::Store;
@@ -120,16 +121,19 @@ pub(super) fn callbacks(scope: &str) -> String {
     )
 }
 
-/// Attempts of every campaign dialled in the period and answered by a person, and how many of
-/// them were abandoned; grouped through the contact's ticket, null without one.
+/// Attempts of every campaign answered by a person in the period, and how many of them were
+/// abandoned, under the one abandon rule ([`super::abandon`]); grouped through the contact's
+/// ticket, null without one.
 pub(super) fn abandons(scope: &str) -> String {
     format!(
-        "select g.grp, count(*), count(case when a.outcome = 'abandoned' then 1 end)
+        "select g.grp, {}
          from attempts a
          join campaign_contacts cc on cc.campaign_contact_id = a.campaign_contact_id
          left join ({scope}) g on g.ticket_id = cc.ticket_id
-         where a.dialed_at >= $1 and a.dialed_at < $2 and {BY_A_PERSON}
-         group by g.grp"
+         where {}
+         group by g.grp",
+        abandon::columns("a"),
+        abandon::counted("a", 1, 2),
     )
 }
 

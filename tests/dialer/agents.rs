@@ -231,7 +231,10 @@ async fn campaign(db: &crate::db::TestDb, case: &Case) -> (u32, u32) {
             }
         }
         let window = Campaigns::new(&db.store)
-            .abandon(stored.campaign_id, Utc::now() - TimeDelta::hours(24))
+            .abandon(
+                stored.campaign_id,
+                huifang::metrics::Period::ending(Utc::now(), TimeDelta::hours(24)),
+            )
             .await
             .unwrap();
         assert_eq!(window.abandoned, abandoned, "{}", db.name);
