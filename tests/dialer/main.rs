@@ -3,13 +3,8 @@
 //! dialer killed mid-campaign and restarted. SQLite always, PostgreSQL as well when
 //! `TEST_DATABASE_URL` is set.
 
-#[path = "../hopper/db.rs"]
-#[allow(dead_code)]
-mod db;
-
 mod agents;
 mod campaign;
 mod cli;
 mod nodes;
-mod support;
 mod survey;
