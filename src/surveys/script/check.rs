@@ -102,8 +102,9 @@ pub fn parse(text: &str) -> Result<Script, Vec<ScriptError>> {
             line: at,
             names: &names,
             errors: &mut errors,
+            lines: &line,
         };
-        if let Some(node) = check.node(spanned.get_ref(), &line) {
+        if let Some(node) = check.node(spanned.get_ref()) {
             nodes.insert(name.clone(), node);
         }
     }
@@ -136,11 +137,14 @@ pub fn parse(text: &str) -> Result<Script, Vec<ScriptError>> {
     Err(errors)
 }
 
+/// Checks one node, gathering its errors with the node's name and line.
 struct Checker<'a> {
     node: &'a str,
     line: Option<usize>,
     names: &'a BTreeSet<&'a str>,
     errors: &'a mut Vec<ScriptError>,
+    /// The line of a byte offset in the script's text.
+    lines: &'a dyn Fn(usize) -> Option<usize>,
 }
 
 impl Checker<'_> {
@@ -159,35 +163,60 @@ impl Checker<'_> {
         }
     }
 
-    fn node(&mut self, raw: &RawNode, line: &dyn Fn(usize) -> Option<usize>) -> Option<Node> {
+    /// The line of an optional field, when it is there.
+    fn at<T>(&self, field: &Option<Spanned<T>>) -> Option<usize> {
+        field.as_ref().and_then(|f| (self.lines)(f.span().start))
+    }
+
+    /// The line of a field.
+    fn line_of<T>(&self, field: &Spanned<T>) -> Option<usize> {
+        (self.lines)(field.span().start)
+    }
+
+    fn node(&mut self, raw: &RawNode) -> Option<Node> {
         let kind = raw.kind.get_ref().as_str();
-        let kind_line = line(raw.kind.span().start);
-        let at = |s: &Option<Spanned<u64>>| s.as_ref().and_then(|s| line(s.span().start));
-        let input = |c: &mut Checker<'_>| {
-            let timeout = raw
-                .timeout_secs
-                .as_ref()
-                .map_or(TIMEOUT_SECS, |t| *t.get_ref());
-            if !(1..=60).contains(&timeout) {
-                c.fail(
-                    at(&raw.timeout_secs),
-                    "timeout_secs",
-                    "must be 1 to 60 seconds",
+        let kind_line = self.line_of(&raw.kind);
+        self.fields(raw, kind, kind_line);
+        let step = match kind {
+            "play" => Step::Play,
+            "rating" => self.rating(raw),
+            "choice" => self.choice(raw, kind_line),
+            "digits" => self.digits(raw),
+            "transfer" => Step::Transfer,
+            "record" => self.record(raw),
+            "opt_out" => Step::OptOut,
+            "sms" => match &raw.template {
+                Some(t) => Step::Sms {
+                    template: t.get_ref().clone(),
+                },
+                None => {
+                    self.fail(kind_line, "template", "an `sms` node needs a `template`");
+                    Step::Hangup
+                }
+            },
+            "hangup" => Step::Hangup,
+            other => {
+                self.fail(
+                    kind_line,
+                    "kind",
+                    format!(
+                        "unknown kind `{other}`; expected play, rating, choice, digits, \
+                         transfer, record, opt_out, sms or hangup"
+                    ),
                 );
-            }
-            let retries = raw.retries.as_ref().map_or(RETRIES, |r| *r.get_ref());
-            if retries > 5 {
-                let l = raw.retries.as_ref().and_then(|r| line(r.span().start));
-                c.fail(l, "retries", "must be 0 to 5");
-            }
-            Input {
-                timeout: Duration::from_secs(timeout),
-                retries,
-                invalid: raw.invalid.clone(),
-                missing: raw.missing.clone(),
-                barge_in: raw.barge_in.unwrap_or(true),
+                return None;
             }
         };
+        Some(Node {
+            prompts: raw.prompts.clone(),
+            step,
+            next: raw.next.as_ref().map(|n| n.get_ref().clone()),
+        })
+    }
+
+    /// What every kind shares: a prompt where the node waits, no field the kind does not
+    /// read, a `next` that exists (and none after a hangup).
+    fn fields(&mut self, raw: &RawNode, kind: &str, kind_line: Option<usize>) {
         let waits = matches!(kind, "rating" | "choice" | "digits" | "record" | "play");
         if waits && raw.prompts.is_empty() {
             self.fail(
@@ -229,151 +258,148 @@ impl Checker<'_> {
             }
         }
         if let Some(next) = &raw.next {
-            let l = line(next.span().start);
+            let l = self.line_of(next);
             if kind == "hangup" {
                 self.fail(l, "next", format!("a `{kind}` node ends the survey"));
             } else {
                 self.target(l, "next", next.get_ref());
             }
         }
-        let step = match kind {
-            "play" => Step::Play,
-            "rating" => {
-                let max = raw.max.as_ref().map_or(0, |m| *m.get_ref());
-                if !(2..=9).contains(&max) {
-                    self.fail(at(&raw.max), "max", "a rating needs `max` from 2 to 9");
-                }
-                let max = max.clamp(2, 9) as u8;
-                let mut on = Vec::new();
-                for (range, to) in raw.on.iter().flatten() {
-                    let l = line(to.span().start);
-                    match parse_range(range, max) {
-                        Some(r) => on.push((r, to.get_ref().clone())),
-                        None => self.fail(
-                            l,
-                            &format!("on.{range}"),
-                            format!("expected a rating or a range like `1-2` within 1..={max}"),
-                        ),
-                    }
-                    self.target(l, &format!("on.{range}"), to.get_ref());
-                }
-                Step::Rating {
-                    max,
-                    on,
-                    input: input(self),
-                }
+    }
+
+    /// How a question waits for keys: time-out, retries, the prompts of a wrong or no answer.
+    fn input(&mut self, raw: &RawNode) -> Input {
+        let timeout = raw
+            .timeout_secs
+            .as_ref()
+            .map_or(TIMEOUT_SECS, |t| *t.get_ref());
+        if !(1..=60).contains(&timeout) {
+            let l = self.at(&raw.timeout_secs);
+            self.fail(l, "timeout_secs", "must be 1 to 60 seconds");
+        }
+        let retries = raw.retries.as_ref().map_or(RETRIES, |r| *r.get_ref());
+        if retries > 5 {
+            let l = self.at(&raw.retries);
+            self.fail(l, "retries", "must be 0 to 5");
+        }
+        Input {
+            timeout: Duration::from_secs(timeout),
+            retries,
+            invalid: raw.invalid.clone(),
+            missing: raw.missing.clone(),
+            barge_in: raw.barge_in.unwrap_or(true),
+        }
+    }
+
+    fn rating(&mut self, raw: &RawNode) -> Step {
+        let max = raw.max.as_ref().map_or(0, |m| *m.get_ref());
+        if !(2..=9).contains(&max) {
+            let l = self.at(&raw.max);
+            self.fail(l, "max", "a rating needs `max` from 2 to 9");
+        }
+        let max = max.clamp(2, 9) as u8;
+        let mut on = Vec::new();
+        for (range, to) in raw.on.iter().flatten() {
+            let l = self.line_of(to);
+            match parse_range(range, max) {
+                Some(r) => on.push((r, to.get_ref().clone())),
+                None => self.fail(
+                    l,
+                    &format!("on.{range}"),
+                    format!("expected a rating or a range like `1-2` within 1..={max}"),
+                ),
             }
-            "choice" => {
-                let mut options = BTreeMap::new();
-                match &raw.options {
-                    None => self.fail(kind_line, "options", "a choice needs `options`"),
-                    Some(raw_options) => {
-                        let l = line(raw_options.span().start);
-                        for (key, option) in raw_options.get_ref() {
-                            let field = format!("options.{key}");
-                            let mut chars = key.chars();
-                            let digit = match (chars.next(), chars.next()) {
-                                (Some(c), None) if c.is_ascii_digit() || c == '*' || c == '#' => c,
-                                _ => {
-                                    self.fail(l, &field, "a key is one of 0-9, * or #");
-                                    continue;
-                                }
-                            };
-                            if option.value.is_none() && option.next.is_none() {
-                                self.fail(l, &field, "give a `value`, a `next`, or both");
-                            }
-                            if let Some(to) = &option.next {
-                                self.target(l, &field, to);
-                            }
-                            options.insert(
-                                digit,
-                                ChoiceOption {
-                                    value: option.value.clone(),
-                                    next: option.next.clone(),
-                                },
-                            );
+            self.target(l, &format!("on.{range}"), to.get_ref());
+        }
+        Step::Rating {
+            max,
+            on,
+            input: self.input(raw),
+        }
+    }
+
+    fn choice(&mut self, raw: &RawNode, kind_line: Option<usize>) -> Step {
+        let mut options = BTreeMap::new();
+        match &raw.options {
+            None => self.fail(kind_line, "options", "a choice needs `options`"),
+            Some(raw_options) => {
+                let l = self.line_of(raw_options);
+                for (key, option) in raw_options.get_ref() {
+                    let field = format!("options.{key}");
+                    let mut chars = key.chars();
+                    let digit = match (chars.next(), chars.next()) {
+                        (Some(c), None) if c.is_ascii_digit() || c == '*' || c == '#' => c,
+                        _ => {
+                            self.fail(l, &field, "a key is one of 0-9, * or #");
+                            continue;
                         }
-                        if raw_options.get_ref().is_empty() {
-                            self.fail(l, "options", "a choice needs at least one option");
-                        }
+                    };
+                    if option.value.is_none() && option.next.is_none() {
+                        self.fail(l, &field, "give a `value`, a `next`, or both");
                     }
-                }
-                Step::Choice {
-                    options,
-                    input: input(self),
-                }
-            }
-            "digits" => {
-                let min = raw.min.as_ref().map_or(1, |m| *m.get_ref());
-                let max = raw.max.as_ref().map_or(0, |m| *m.get_ref());
-                if !(1..=20).contains(&min) {
-                    self.fail(at(&raw.min), "min", "must be 1 to 20");
-                }
-                if !(min.max(1)..=20).contains(&max) {
-                    self.fail(
-                        at(&raw.max),
-                        "max",
-                        "a digits node needs `max` from `min` to 20",
+                    if let Some(to) = &option.next {
+                        self.target(l, &field, to);
+                    }
+                    options.insert(
+                        digit,
+                        ChoiceOption {
+                            value: option.value.clone(),
+                            next: option.next.clone(),
+                        },
                     );
                 }
-                let terminator = match &raw.terminator {
-                    None => Some('#'),
-                    Some(t) => match t.get_ref().as_str() {
-                        "#" => Some('#'),
-                        "*" => Some('*'),
-                        "" => None,
-                        _ => {
-                            let l = line(t.span().start);
-                            self.fail(l, "terminator", "must be `#`, `*` or empty (none)");
-                            None
-                        }
-                    },
-                };
-                Step::Digits {
-                    min: min.min(20) as u8,
-                    max: max.min(20) as u8,
-                    terminator,
-                    input: input(self),
+                if raw_options.get_ref().is_empty() {
+                    self.fail(l, "options", "a choice needs at least one option");
                 }
             }
-            "transfer" => Step::Transfer,
-            "record" => {
-                let max = raw.max.as_ref().map_or(30, |m| *m.get_ref());
-                if !(1..=120).contains(&max) {
-                    self.fail(at(&raw.max), "max", "a comment lasts 1 to 120 seconds");
-                }
-                Step::Record {
-                    max: Duration::from_secs(max),
-                }
-            }
-            "opt_out" => Step::OptOut,
-            "sms" => match &raw.template {
-                Some(t) => Step::Sms {
-                    template: t.get_ref().clone(),
-                },
-                None => {
-                    self.fail(kind_line, "template", "an `sms` node needs a `template`");
-                    Step::Hangup
+        }
+        Step::Choice {
+            options,
+            input: self.input(raw),
+        }
+    }
+
+    fn digits(&mut self, raw: &RawNode) -> Step {
+        let min = raw.min.as_ref().map_or(1, |m| *m.get_ref());
+        let max = raw.max.as_ref().map_or(0, |m| *m.get_ref());
+        if !(1..=20).contains(&min) {
+            let l = self.at(&raw.min);
+            self.fail(l, "min", "must be 1 to 20");
+        }
+        if !(min.max(1)..=20).contains(&max) {
+            let l = self.at(&raw.max);
+            self.fail(l, "max", "a digits node needs `max` from `min` to 20");
+        }
+        let terminator = match &raw.terminator {
+            None => Some('#'),
+            Some(t) => match t.get_ref().as_str() {
+                "#" => Some('#'),
+                "*" => Some('*'),
+                "" => None,
+                _ => {
+                    let l = self.line_of(t);
+                    self.fail(l, "terminator", "must be `#`, `*` or empty (none)");
+                    None
                 }
             },
-            "hangup" => Step::Hangup,
-            other => {
-                self.fail(
-                    kind_line,
-                    "kind",
-                    format!(
-                        "unknown kind `{other}`; expected play, rating, choice, digits, \
-                         transfer, record, opt_out, sms or hangup"
-                    ),
-                );
-                return None;
-            }
         };
-        Some(Node {
-            prompts: raw.prompts.clone(),
-            step,
-            next: raw.next.as_ref().map(|n| n.get_ref().clone()),
-        })
+        Step::Digits {
+            min: min.min(20) as u8,
+            max: max.min(20) as u8,
+            terminator,
+            input: self.input(raw),
+        }
+    }
+
+    fn record(&mut self, raw: &RawNode) -> Step {
+        let max = raw.max.as_ref().map_or(30, |m| *m.get_ref());
+        if !(1..=120).contains(&max) {
+            let l = self.at(&raw.max);
+            self.fail(l, "max", "a comment lasts 1 to 120 seconds");
+        }
+        Step::Record {
+            max: Duration::from_secs(max),
+        }
     }
 }
 
@@ -384,42 +410,9 @@ fn verdict_rule(
     line: &dyn Fn(usize) -> Option<usize>,
     errors: &mut Vec<ScriptError>,
 ) -> VerdictRule {
+    let node = verdict_node(raw, script, line, errors);
     let mut fail = |at: Option<usize>, field: &str, message: String| {
-        errors.push(ScriptError {
-            line: at,
-            node: None,
-            field: field.into(),
-            message,
-        });
-    };
-    let node = match &raw.rating {
-        Some(name) => {
-            let at = line(name.span().start);
-            match script.nodes.get(name.get_ref()).map(|n| &n.step) {
-                Some(Step::Rating { .. }) => Some(name.get_ref().clone()),
-                Some(other) => {
-                    let kind = other.kind();
-                    fail(
-                        at,
-                        "rating",
-                        format!("`{}` is a `{kind}` node, not a rating", name.get_ref()),
-                    );
-                    None
-                }
-                None => {
-                    fail(
-                        at,
-                        "rating",
-                        format!("no node is named `{}`", name.get_ref()),
-                    );
-                    None
-                }
-            }
-        }
-        None => script
-            .walk_from(&script.start)
-            .find(|(_, n)| matches!(n.step, Step::Rating { .. }))
-            .map(|(name, _)| name.to_string()),
+        errors.push(top_error(at, field, message));
     };
     let max = match node
         .as_deref()
@@ -457,6 +450,58 @@ fn verdict_rule(
         node,
         satisfied,
         unsatisfied,
+    }
+}
+
+/// The rating that decides a callback's ticket: the one `rating` names, which must be a
+/// rating node, or else the first rating on the way from `start`.
+fn verdict_node(
+    raw: &RawScript,
+    script: &Script,
+    line: &dyn Fn(usize) -> Option<usize>,
+    errors: &mut Vec<ScriptError>,
+) -> Option<String> {
+    let mut fail = |at: Option<usize>, field: &str, message: String| {
+        errors.push(top_error(at, field, message));
+    };
+    match &raw.rating {
+        Some(name) => {
+            let at = line(name.span().start);
+            match script.nodes.get(name.get_ref()).map(|n| &n.step) {
+                Some(Step::Rating { .. }) => Some(name.get_ref().clone()),
+                Some(other) => {
+                    let kind = other.kind();
+                    fail(
+                        at,
+                        "rating",
+                        format!("`{}` is a `{kind}` node, not a rating", name.get_ref()),
+                    );
+                    None
+                }
+                None => {
+                    fail(
+                        at,
+                        "rating",
+                        format!("no node is named `{}`", name.get_ref()),
+                    );
+                    None
+                }
+            }
+        }
+        None => script
+            .walk_from(&script.start)
+            .find(|(_, n)| matches!(n.step, Step::Rating { .. }))
+            .map(|(name, _)| name.to_string()),
+    }
+}
+
+/// An error in a top-level field (not in a node).
+fn top_error(line: Option<usize>, field: &str, message: String) -> ScriptError {
+    ScriptError {
+        line,
+        node: None,
+        field: field.into(),
+        message,
     }
 }
 
