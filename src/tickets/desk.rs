@@ -220,23 +220,7 @@ impl TicketDesk {
         let from = ticket.state;
         ticket.state = next_state(from, action, ticket.kind)
             .map_err(|source| TicketError::Transition { ticket_id, source })?;
-        ticket.updated_at = now;
-        match action {
-            Action::Dispatch | Action::Reopen => {
-                self.start_clocks(&mut ticket, now);
-                if action == Action::Reopen {
-                    ticket.reopen_count += 1;
-                }
-            }
-            Action::Acknowledge => ticket.acknowledged_at = Some(now),
-            Action::ArriveOnSite => ticket.on_site_at = Some(now),
-            Action::Complete => ticket.completed_at = Some(now),
-            Action::StartCallback => {}
-            Action::Close => ticket.closed_at = Some(now),
-        }
-        if let Some(plan) = &plan {
-            ticket.assignee_id = Some(plan.assignee.staff_id);
-        }
+        self.apply(&mut ticket, action, plan.as_ref(), now);
         repo::save(&mut tx, &ticket).await?;
         let event = NewEvent {
             ticket_id,
@@ -259,15 +243,58 @@ impl TicketDesk {
             };
             repo::add_event(&mut tx, &event).await?;
         }
-        if let Some(plan) = &plan {
-            let body = dispatch_text(&ticket, plan, action == Action::Reopen);
-            notify(&mut tx, &ticket, &plan.assignee, "dispatch", &body, now).await?;
+        self.follow_up(&mut tx, &ticket, action, plan.as_ref(), now)
+            .await?;
+        tx.commit().await?;
+        Ok(ticket)
+    }
+
+    /// What `action` changes on the ticket besides its state: clocks, times, the assignee.
+    fn apply(
+        &self,
+        ticket: &mut Ticket,
+        action: Action,
+        plan: Option<&DispatchPlan>,
+        now: DateTime<Utc>,
+    ) {
+        ticket.updated_at = now;
+        match action {
+            Action::Dispatch | Action::Reopen => {
+                self.start_clocks(ticket, now);
+                if action == Action::Reopen {
+                    ticket.reopen_count += 1;
+                }
+            }
+            Action::Acknowledge => ticket.acknowledged_at = Some(now),
+            Action::ArriveOnSite => ticket.on_site_at = Some(now),
+            Action::Complete => ticket.completed_at = Some(now),
+            Action::StartCallback => {}
+            Action::Close => ticket.closed_at = Some(now),
+        }
+        if let Some(plan) = plan {
+            ticket.assignee_id = Some(plan.assignee.staff_id);
+        }
+    }
+
+    /// What `action` sets going, in its transaction: the dispatch SMS to the assignee, the
+    /// callback task after a completion.
+    async fn follow_up(
+        &self,
+        tx: &mut Tx,
+        ticket: &Ticket,
+        action: Action,
+        plan: Option<&DispatchPlan>,
+        now: DateTime<Utc>,
+    ) -> Result<(), TicketError> {
+        if let Some(plan) = plan {
+            let body = dispatch_text(ticket, plan, action == Action::Reopen);
+            notify(tx, ticket, &plan.assignee, "dispatch", &body, now).await?;
         }
         if action == Action::Complete {
             let due = now + Duration::minutes(self.policy.callback_after_minutes);
             callbacks::create(
-                &mut tx,
-                ticket_id,
+                tx,
+                ticket.ticket_id,
                 ticket.owner_id,
                 ticket.phone.as_deref(),
                 now,
@@ -275,8 +302,7 @@ impl TicketDesk {
             )
             .await?;
         }
-        tx.commit().await?;
-        Ok(ticket)
+        Ok(())
     }
 
     fn start_clocks(&self, ticket: &mut Ticket, now: DateTime<Utc>) {

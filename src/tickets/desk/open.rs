@@ -52,15 +52,9 @@ impl TicketDesk {
             return Err(TicketError::NoDescription);
         }
         let phone = request.phone.as_deref().map(Phone::parse).transpose()?;
-        let owner = match (&request.owner, &phone) {
-            (Some(code), _) => Some(
-                contacts::owner_by_code(&self.store, code)
-                    .await?
-                    .ok_or_else(|| TicketError::UnknownOwner(format!("code `{code}`")))?,
-            ),
-            (None, Some(phone)) => contacts::owner_by_phone(&self.store, phone).await?,
-            (None, None) => return Err(TicketError::NoCaller),
-        };
+        let owner = self
+            .caller(request.owner.as_deref(), phone.as_ref())
+            .await?;
         let unit = self
             .resolve_unit(request.unit.as_deref(), owner.as_ref())
             .await?;
@@ -105,8 +99,32 @@ impl TicketDesk {
             level_changed_at: now,
             updated_at: now,
         };
+        ticket.ticket_id = self.insert_opened(&ticket, &request.actor).await?;
+        Ok(ticket)
+    }
+
+    /// The owner who calls: the one of `code` when given (who must exist), else the one with
+    /// `phone`, if any.
+    async fn caller(
+        &self,
+        code: Option<&str>,
+        phone: Option<&Phone>,
+    ) -> Result<Option<contacts::Owner>, TicketError> {
+        Ok(match (code, phone) {
+            (Some(code), _) => Some(
+                contacts::owner_by_code(&self.store, code)
+                    .await?
+                    .ok_or_else(|| TicketError::UnknownOwner(format!("code `{code}`")))?,
+            ),
+            (None, Some(phone)) => contacts::owner_by_phone(&self.store, phone).await?,
+            (None, None) => return Err(TicketError::NoCaller),
+        })
+    }
+
+    /// Writes a new ticket and its `open` event in one transaction; returns its id.
+    async fn insert_opened(&self, ticket: &Ticket, actor: &str) -> Result<i64, TicketError> {
         let mut tx = self.store.begin_write().await?;
-        ticket.ticket_id = repo::insert(&mut tx, &ticket).await?;
+        let ticket_id = repo::insert(&mut tx, ticket).await?;
         let reason = format!(
             "{} {}: {}",
             ticket.kind.label_zh(),
@@ -114,9 +132,9 @@ impl TicketDesk {
             ticket.description
         );
         let event = NewEvent {
-            ticket_id: ticket.ticket_id,
-            at: now,
-            actor: &request.actor,
+            ticket_id,
+            at: ticket.opened_at,
+            actor,
             action: "open",
             from_state: None,
             to_state: Some(TicketState::New),
@@ -125,7 +143,7 @@ impl TicketDesk {
         };
         repo::add_event(&mut tx, &event).await?;
         tx.commit().await?;
-        Ok(ticket)
+        Ok(ticket_id)
     }
 
     async fn resolve_unit(
