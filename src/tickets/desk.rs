@@ -1,11 +1,12 @@
 //! The ticket operations. Each is one write transaction: the ticket row, its timeline event and
 //! any outbox message or callback task are committed together, before anything acts on them.
+//! Opening a ticket is in [`open`], escalation (by hand and the overdue sweep) in
+//! [`escalation`]; the life-cycle actions, notes and callbacks stay here.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::repo::{self, NewEvent};
-use super::sla::{escalation_due, local_time};
+use super::sla::local_time;
 use super::state::{Action, InvalidTransition, next_state};
 use super::{Ticket, TicketRepo};
 use crate::callbacks;
@@ -15,7 +16,13 @@ use crate::contacts::{self, Staff, UnitPlace, UnitRef};
 use crate::outbox::{self, NewMessage};
 use crate::phone::{Phone, PhoneError};
 use crate::store::{Store, Tx};
-use crate::vocab::{Category, Channel, Level, StaffRole, TicketKind, TicketState, Warranty};
+use crate::vocab::{Category, Channel};
+
+mod escalation;
+mod open;
+
+pub use escalation::Escalated;
+pub use open::OpenTicket;
 
 /// Why a ticket operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -88,52 +95,6 @@ pub enum TicketError {
     Db(#[from] sqlx::Error),
 }
 
-/// What the agent logs when an owner calls.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OpenTicket {
-    /// The calling number (looks up the owner when `owner` is not given).
-    #[serde(default)]
-    pub phone: Option<String>,
-    /// The owner's code.
-    #[serde(default)]
-    pub owner: Option<String>,
-    /// The unit's code; may be left out when the owner has one unit.
-    #[serde(default)]
-    pub unit: Option<String>,
-    /// Repair, complaint, ...
-    pub kind: TicketKind,
-    /// What it is about.
-    pub category: Category,
-    /// The component concerned, for repairs (decides the warranty).
-    #[serde(default)]
-    pub component: Option<String>,
-    /// The owner's words.
-    pub description: String,
-    /// The owner waits on site (starts the 1-hour clock at dispatch).
-    #[serde(default)]
-    pub owner_on_site: bool,
-    /// Who logs it.
-    #[serde(default = "default_actor")]
-    pub actor: String,
-}
-
-fn default_actor() -> String {
-    "agent".to_string()
-}
-
-/// One escalation made by [`TicketDesk::escalate_overdue`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Escalated {
-    /// The ticket.
-    pub ticket_id: i64,
-    /// Its new level.
-    pub level: Level,
-    /// Why.
-    pub reason: String,
-    /// Who was told (staff code), if anyone could be found.
-    pub notified: Option<String>,
-}
-
 /// The ticket operations, over a store, a clock and the SLA policy.
 #[derive(Debug, Clone)]
 pub struct TicketDesk {
@@ -166,158 +127,6 @@ impl TicketDesk {
     /// The current time of the desk's clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
-    }
-
-    /// Logs a new ticket.
-    pub async fn open(&self, request: OpenTicket) -> Result<Ticket, TicketError> {
-        let now = self.clock.now();
-        if request.description.trim().is_empty() {
-            return Err(TicketError::NoDescription);
-        }
-        let phone = request.phone.as_deref().map(Phone::parse).transpose()?;
-        let owner = match (&request.owner, &phone) {
-            (Some(code), _) => Some(
-                contacts::owner_by_code(&self.store, code)
-                    .await?
-                    .ok_or_else(|| TicketError::UnknownOwner(format!("code `{code}`")))?,
-            ),
-            (None, Some(phone)) => contacts::owner_by_phone(&self.store, phone).await?,
-            (None, None) => return Err(TicketError::NoCaller),
-        };
-        let unit = self
-            .resolve_unit(request.unit.as_deref(), owner.as_ref())
-            .await?;
-        let (warranty, warranty_until) = self.warranty(&request, unit.as_ref(), now).await?;
-        let phone = match (phone, &owner) {
-            (Some(phone), _) => Some(phone.to_string()),
-            (None, Some(owner)) => contacts::owner_phones(&self.store, owner.owner_id)
-                .await?
-                .into_iter()
-                .next(),
-            (None, None) => None,
-        };
-        let mut ticket = Ticket {
-            ticket_id: 0,
-            owner_id: owner.as_ref().map(|o| o.owner_id),
-            unit_id: unit.as_ref().map(|u| u.unit_id),
-            unit_code: unit.as_ref().map(|u| u.unit_code.clone()),
-            phone,
-            kind: request.kind,
-            category: request.category,
-            component: request
-                .component
-                .as_deref()
-                .map(|c| c.trim().to_lowercase()),
-            description: request.description.trim().to_string(),
-            state: TicketState::New,
-            level: Level::General,
-            warranty,
-            warranty_until,
-            paid: warranty == Warranty::OutOfWarranty,
-            owner_on_site: request.owner_on_site,
-            assignee_id: None,
-            reopen_count: 0,
-            opened_at: now,
-            dispatched_at: None,
-            ack_due_at: None,
-            acknowledged_at: None,
-            onsite_due_at: None,
-            on_site_at: None,
-            completed_at: None,
-            closed_at: None,
-            level_changed_at: now,
-            updated_at: now,
-        };
-        let mut tx = self.store.begin_write().await?;
-        ticket.ticket_id = repo::insert(&mut tx, &ticket).await?;
-        let reason = format!(
-            "{} {}: {}",
-            ticket.kind.label_zh(),
-            ticket.category.label_zh(),
-            ticket.description
-        );
-        let event = NewEvent {
-            ticket_id: ticket.ticket_id,
-            at: now,
-            actor: &request.actor,
-            action: "open",
-            from_state: None,
-            to_state: Some(TicketState::New),
-            level: Some(Level::General),
-            reason: &reason,
-        };
-        repo::add_event(&mut tx, &event).await?;
-        tx.commit().await?;
-        Ok(ticket)
-    }
-
-    async fn resolve_unit(
-        &self,
-        unit: Option<&str>,
-        owner: Option<&contacts::Owner>,
-    ) -> Result<Option<UnitPlace>, TicketError> {
-        let owned = match owner {
-            Some(owner) => contacts::owner_unit_ids(&self.store, owner.owner_id).await?,
-            None => Vec::new(),
-        };
-        let place = match unit {
-            Some(code) => contacts::unit_place(&self.store, UnitRef::Code(code.trim()))
-                .await?
-                .ok_or_else(|| TicketError::UnknownUnit(code.to_string()))?,
-            None if owned.len() == 1 => {
-                match contacts::unit_place(&self.store, UnitRef::Id(owned[0])).await? {
-                    Some(place) => place,
-                    None => return Ok(None),
-                }
-            }
-            None => return Ok(None),
-        };
-        if let Some(owner) = owner
-            && !owned.contains(&place.unit_id)
-        {
-            let mut units = Vec::new();
-            for id in owned {
-                if let Some(p) = contacts::unit_place(&self.store, UnitRef::Id(id)).await? {
-                    units.push(p.unit_code);
-                }
-            }
-            return Err(TicketError::UnitNotOwned {
-                owner: owner.code.clone(),
-                unit: place.unit_code,
-                units: if units.is_empty() {
-                    "none".into()
-                } else {
-                    units.join(", ")
-                },
-            });
-        }
-        Ok(Some(place))
-    }
-
-    async fn warranty(
-        &self,
-        request: &OpenTicket,
-        unit: Option<&UnitPlace>,
-        now: DateTime<Utc>,
-    ) -> Result<(Warranty, Option<chrono::NaiveDate>), TicketError> {
-        let (Some(component), Some(unit)) = (request.component.as_deref(), unit) else {
-            return Ok((Warranty::NotApplicable, None));
-        };
-        let info = contacts::component_info(&self.store, &unit.unit_code, component, now)
-            .await?
-            .ok_or_else(|| TicketError::UnknownComponent {
-                unit: unit.unit_code.clone(),
-                component: component.to_string(),
-            })?;
-        if request.kind != TicketKind::Repair {
-            return Ok((Warranty::NotApplicable, info.warranty.until()));
-        }
-        let warranty = if info.warranty.is_covered() {
-            Warranty::InWarranty
-        } else {
-            Warranty::OutOfWarranty
-        };
-        Ok((warranty, info.warranty.until()))
     }
 
     /// Sends the ticket to the responsible person of its project and category, by SMS.
@@ -411,23 +220,7 @@ impl TicketDesk {
         let from = ticket.state;
         ticket.state = next_state(from, action, ticket.kind)
             .map_err(|source| TicketError::Transition { ticket_id, source })?;
-        ticket.updated_at = now;
-        match action {
-            Action::Dispatch | Action::Reopen => {
-                self.start_clocks(&mut ticket, now);
-                if action == Action::Reopen {
-                    ticket.reopen_count += 1;
-                }
-            }
-            Action::Acknowledge => ticket.acknowledged_at = Some(now),
-            Action::ArriveOnSite => ticket.on_site_at = Some(now),
-            Action::Complete => ticket.completed_at = Some(now),
-            Action::StartCallback => {}
-            Action::Close => ticket.closed_at = Some(now),
-        }
-        if let Some(plan) = &plan {
-            ticket.assignee_id = Some(plan.assignee.staff_id);
-        }
+        self.apply(&mut ticket, action, plan.as_ref(), now);
         repo::save(&mut tx, &ticket).await?;
         let event = NewEvent {
             ticket_id,
@@ -450,15 +243,58 @@ impl TicketDesk {
             };
             repo::add_event(&mut tx, &event).await?;
         }
-        if let Some(plan) = &plan {
-            let body = dispatch_text(&ticket, plan, action == Action::Reopen);
-            notify(&mut tx, &ticket, &plan.assignee, "dispatch", &body, now).await?;
+        self.follow_up(&mut tx, &ticket, action, plan.as_ref(), now)
+            .await?;
+        tx.commit().await?;
+        Ok(ticket)
+    }
+
+    /// What `action` changes on the ticket besides its state: clocks, times, the assignee.
+    fn apply(
+        &self,
+        ticket: &mut Ticket,
+        action: Action,
+        plan: Option<&DispatchPlan>,
+        now: DateTime<Utc>,
+    ) {
+        ticket.updated_at = now;
+        match action {
+            Action::Dispatch | Action::Reopen => {
+                self.start_clocks(ticket, now);
+                if action == Action::Reopen {
+                    ticket.reopen_count += 1;
+                }
+            }
+            Action::Acknowledge => ticket.acknowledged_at = Some(now),
+            Action::ArriveOnSite => ticket.on_site_at = Some(now),
+            Action::Complete => ticket.completed_at = Some(now),
+            Action::StartCallback => {}
+            Action::Close => ticket.closed_at = Some(now),
+        }
+        if let Some(plan) = plan {
+            ticket.assignee_id = Some(plan.assignee.staff_id);
+        }
+    }
+
+    /// What `action` sets going, in its transaction: the dispatch SMS to the assignee, the
+    /// callback task after a completion.
+    async fn follow_up(
+        &self,
+        tx: &mut Tx,
+        ticket: &Ticket,
+        action: Action,
+        plan: Option<&DispatchPlan>,
+        now: DateTime<Utc>,
+    ) -> Result<(), TicketError> {
+        if let Some(plan) = plan {
+            let body = dispatch_text(ticket, plan, action == Action::Reopen);
+            notify(tx, ticket, &plan.assignee, "dispatch", &body, now).await?;
         }
         if action == Action::Complete {
             let due = now + Duration::minutes(self.policy.callback_after_minutes);
             callbacks::create(
-                &mut tx,
-                ticket_id,
+                tx,
+                ticket.ticket_id,
                 ticket.owner_id,
                 ticket.phone.as_deref(),
                 now,
@@ -466,8 +302,7 @@ impl TicketDesk {
             )
             .await?;
         }
-        tx.commit().await?;
-        Ok(ticket)
+        Ok(())
     }
 
     fn start_clocks(&self, ticket: &mut Ticket, now: DateTime<Utc>) {
@@ -506,55 +341,6 @@ impl TicketDesk {
             category: ticket.category,
         })?;
         Ok(DispatchPlan { assignee, place })
-    }
-
-    /// Raises a ticket one level by hand.
-    pub async fn escalate(
-        &self,
-        ticket_id: i64,
-        actor: &str,
-        reason: &str,
-    ) -> Result<Escalated, TicketError> {
-        let ticket = TicketRepo::new(&self.store)
-            .get(ticket_id)
-            .await?
-            .ok_or(TicketError::NotFound(ticket_id))?;
-        if ticket.state == TicketState::Closed {
-            return Err(TicketError::Closed(ticket_id));
-        }
-        let level = ticket
-            .level
-            .next()
-            .ok_or(TicketError::AtTopLevel(ticket_id))?;
-        let reason = if reason.trim().is_empty() {
-            "人工升级 / raised by hand"
-        } else {
-            reason
-        };
-        self.escalate_to(&ticket, level, actor, reason)
-            .await?
-            .ok_or(TicketError::AtTopLevel(ticket_id))
-    }
-
-    /// Raises a ticket one level above `from` unless it is already there (so a step that
-    /// is repeated after a crash does not climb twice); `None` when nothing changed.
-    pub async fn escalate_above(
-        &self,
-        ticket_id: i64,
-        from: Level,
-        actor: &str,
-        reason: &str,
-    ) -> Result<Option<Escalated>, TicketError> {
-        let ticket = TicketRepo::new(&self.store)
-            .get(ticket_id)
-            .await?
-            .ok_or(TicketError::NotFound(ticket_id))?;
-        match from.next() {
-            Some(level) if ticket.state != TicketState::Closed => {
-                self.escalate_to(&ticket, level, actor, reason).await
-            }
-            _ => Ok(None),
-        }
     }
 
     /// Adds a line to the timeline that changes nothing else (why a step was not taken).
@@ -612,115 +398,6 @@ impl TicketDesk {
         }
         tx.commit().await?;
         Ok(added)
-    }
-
-    /// The escalation worker's pass: raises every ticket whose clock or level time ran out.
-    pub async fn escalate_overdue(&self) -> Result<Vec<Escalated>, TicketError> {
-        let now = self.clock.now();
-        let mut done = Vec::new();
-        for ticket in TicketRepo::new(&self.store).in_progress().await? {
-            if let Some((level, reason)) = escalation_due(&ticket, &self.policy, now)
-                && let Some(escalated) = self
-                    .escalate_to(&ticket, level, "escalation-worker", &reason)
-                    .await?
-            {
-                done.push(escalated);
-            }
-        }
-        Ok(done)
-    }
-
-    /// Raises `ticket` to `level` unless someone already did; tells the person of that level.
-    async fn escalate_to(
-        &self,
-        ticket: &Ticket,
-        level: Level,
-        actor: &str,
-        reason: &str,
-    ) -> Result<Option<Escalated>, TicketError> {
-        let now = self.clock.now();
-        let recipient = self.escalation_recipient(ticket, level).await?;
-        let mut tx = self.store.begin_write().await?;
-        let Some(mut locked) = repo::lock(&mut tx, ticket.ticket_id).await? else {
-            return Err(TicketError::NotFound(ticket.ticket_id));
-        };
-        if locked.level >= level {
-            return Ok(None); // another node or an earlier pass got there first
-        }
-        locked.level = level;
-        locked.level_changed_at = now;
-        locked.updated_at = now;
-        repo::save(&mut tx, &locked).await?;
-        let event = NewEvent {
-            ticket_id: locked.ticket_id,
-            at: now,
-            actor,
-            action: "escalate",
-            from_state: None,
-            to_state: None,
-            level: Some(level),
-            reason,
-        };
-        repo::add_event(&mut tx, &event).await?;
-        if let Some(staff) = &recipient {
-            let body = format!(
-                "【工单升级·{}】#{} {} {}（{}）：{}。请跟进。",
-                level.label_zh(),
-                locked.ticket_id,
-                locked.unit_code.as_deref().unwrap_or("-"),
-                locked.kind.label_zh(),
-                locked.category.label_zh(),
-                reason
-            );
-            notify(&mut tx, &locked, staff, "escalation", &body, now).await?;
-        }
-        tx.commit().await?;
-        Ok(Some(Escalated {
-            ticket_id: locked.ticket_id,
-            level,
-            reason: reason.to_string(),
-            notified: recipient.map(|s| s.code),
-        }))
-    }
-
-    /// Who hears of a ticket at `level`: key → department head, hot → regional GM, major → group VP.
-    async fn escalation_recipient(
-        &self,
-        ticket: &Ticket,
-        level: Level,
-    ) -> Result<Option<Staff>, TicketError> {
-        let place = match ticket.unit_id {
-            Some(id) => contacts::unit_place(&self.store, UnitRef::Id(id)).await?,
-            None => None,
-        };
-        let region = place.as_ref().map(|p| p.region_id);
-        let staff = match level {
-            Level::General => None,
-            Level::Key => {
-                let head = match &place {
-                    Some(p) => {
-                        contacts::responsible_for(&self.store, p.project_id, ticket.category)
-                            .await?
-                            .and_then(|(_, head)| head)
-                    }
-                    None => None,
-                };
-                match head {
-                    Some(id) => contacts::staff_by_id(&self.store, id).await?,
-                    None => {
-                        contacts::staff_with_role(&self.store, StaffRole::DepartmentHead, region)
-                            .await?
-                    }
-                }
-            }
-            Level::Hot => {
-                contacts::staff_with_role(&self.store, StaffRole::RegionalGm, region).await?
-            }
-            Level::Major => {
-                contacts::staff_with_role(&self.store, StaffRole::GroupVp, None).await?
-            }
-        };
-        Ok(staff)
     }
 }
 

@@ -17,8 +17,8 @@ use huifang::store::Store;
 use huifang::telephony::transport::{UserAgent, UserAgentConfig};
 use huifang::tickets::{OpenTicket, TicketDesk, TicketRepo};
 use huifang::vocab::{Category, TicketKind, TicketState};
+use testkit::db::databases;
 
-use crate::db::databases;
 use crate::peers;
 
 /// The template of the notice: long enough in Chinese for two SMS segments.
@@ -211,7 +211,7 @@ async fn a_notification_of_100_owners_by_sms_and_email() {
         let phones: Vec<&str> = owners.iter().map(|(p, _)| p.as_str()).collect();
         list(dir.path(), &phones);
         let file = notice(dir.path(), "notice-1", r#"["sms", "email"]"#);
-        let stored = crate::support::create(store, &file, clock.now()).await;
+        let stored = testkit::campaign::create(store, &file, clock.now()).await;
         run(
             store,
             &node,
@@ -346,7 +346,7 @@ async fn a_notification_of_100_owners_by_sms_and_email() {
         // A second campaign to them and one other owner: SMS to the other, email to them.
         list(dir.path(), &[quitter, phones[60]]);
         let file = notice(dir.path(), "notice-2", r#"["sms", "email"]"#);
-        let second = crate::support::create(store, &file, clock.now()).await;
+        let second = testkit::campaign::create(store, &file, clock.now()).await;
         let before = smsc.submits_to(quitter).len();
         run(
             store,
@@ -456,7 +456,7 @@ async fn sms_survey_replies_close_the_loop() {
              [windows]\nmon-sun = [\"00:00-23:59\"]\n",
         )
         .unwrap();
-        let stored = crate::support::create(store, &file, manual.now()).await;
+        let stored = testkit::campaign::create(store, &file, manual.now()).await;
         let node = node(store, clock.clone(), dir.path(), None).await;
         let worker = Arc::new(Worker::new(store.clone(), clock.clone(), "n1", &config).unwrap());
         // Owners reply once their SMS arrived; the third never does, and the clock moves past
@@ -600,7 +600,7 @@ async fn owners_unreached_by_phone_get_the_sms() {
         let config = peers::config(Some(&smsc), None, "");
         let clock: SharedClock = Arc::new(SystemClock);
         // A one-second prompt.
-        crate::support::prompts(dir.path(), "beep", 1.0);
+        testkit::campaign::prompts(dir.path(), "beep", 1.0);
         // Every owner's phone is busy.
         let phones = UserAgent::start(UserAgentConfig::new("127.0.0.1:0".parse().unwrap()))
             .await
@@ -639,7 +639,7 @@ async fn owners_unreached_by_phone_get_the_sms() {
              [windows]\nmon-sun = [\"00:00-23:59\"]\n[retry]\nbusy = { after = \"1s\", max = 1 }\n",
         )
         .unwrap();
-        let stored = crate::support::create(store, &file, clock.now()).await;
+        let stored = testkit::campaign::create(store, &file, clock.now()).await;
         let domain = phones.local_addr().to_string();
         let node = node(store, clock.clone(), dir.path(), Some(&domain)).await;
         let worker = Arc::new(Worker::new(store.clone(), clock.clone(), "n1", &config).unwrap());

@@ -1,7 +1,7 @@
 //! The same worker sends the tickets' dispatch SMS; a worker killed mid-send and restarted
 //! resends nothing the SMSC accepted; an email's unsubscribe link works through `huifang serve`.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,8 +9,8 @@ use huifang::clock::{SharedClock, SystemClock};
 use huifang::outbox::worker::Worker;
 use huifang::tickets::{OpenTicket, TicketDesk};
 use huifang::vocab::{Category, Channel, TicketKind};
+use testkit::db::databases;
 
-use crate::db::databases;
 use crate::gateways::queue;
 use crate::peers;
 
@@ -113,7 +113,7 @@ async fn a_worker_killed_mid_send_resends_nothing_the_smsc_accepted() {
         )
         .unwrap();
         let worker = |extra: &[&str]| {
-            Command::new(env!("CARGO_BIN_EXE_huifang"))
+            testkit::binary::command()
                 .args([
                     "--config",
                     config.to_str().unwrap(),
@@ -216,7 +216,7 @@ async fn the_unsubscribe_link_of_an_email_stops_email() {
         )
         .unwrap();
         let clock: SharedClock = Arc::new(SystemClock);
-        crate::support::create(store, &file, huifang::clock::Clock::now(&*clock)).await;
+        testkit::campaign::create(store, &file, huifang::clock::Clock::now(&*clock)).await;
         let config = peers::config(None, Some(&smtp), "");
         let ua = huifang::telephony::transport::UserAgent::start(
             huifang::telephony::transport::UserAgentConfig::new("127.0.0.1:0".parse().unwrap()),

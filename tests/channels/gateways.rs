@@ -11,8 +11,8 @@ use huifang::outbox::worker::Worker;
 use huifang::outbox::{self, NewMessage, OutboxMessage};
 use huifang::store::Store;
 use huifang::vocab::Channel;
+use testkit::db::databases;
 
-use crate::db::databases;
 use crate::peers;
 
 /// Queues one message to `to` directly (as a ticket notice would be queued).

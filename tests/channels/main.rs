@@ -2,13 +2,6 @@
 //! npm's smpp, an aiosmtpd SMTP server, an HTTP SMS provider. SQLite always, PostgreSQL as
 //! well when `TEST_DATABASE_URL` is set.
 
-#[path = "../hopper/db.rs"]
-#[allow(dead_code)]
-mod db;
-#[path = "../dialer/support.rs"]
-#[allow(dead_code)]
-mod support;
-
 mod campaign;
 mod dispatch;
 mod gateways;

@@ -20,8 +20,11 @@ use huifang::dialer::lists;
 use huifang::on_pool;
 use huifang::store::Store;
 use serde_json::json;
+use testkit::{
+    binary::{Proc, spawn},
+    dialer::{free_port, sipp_uas},
+};
 
-use crate::dialer_support::{Proc, free_port, huifang, sipp_uas};
 use crate::support::{Console, PASSWORD, console_on};
 
 /// chromedriver on a loopback port.
@@ -211,13 +214,13 @@ struct Floor {
 }
 
 /// The floor of [`floor_of`] with a progressive campaign `web-demo` of 6 owners.
-async fn floor(db: crate::db::TestDb) -> Floor {
+async fn floor(db: testkit::db::TestDb) -> Floor {
     floor_of(db, "web-demo", "progressive", "").await
 }
 
 /// The console, a node with `extra` in its `[dialer]` section, and the draft campaign `code`
 /// in `mode` over the first 6 sample owners.
-async fn floor_of(db: crate::db::TestDb, code: &str, mode: &str, extra: &str) -> Floor {
+async fn floor_of(db: testkit::db::TestDb, code: &str, mode: &str, extra: &str) -> Floor {
     // HUIFANG_KEEP_LOGS=1 keeps the folder (node, phones and sipp logs) for a post-mortem.
     let dir = tempfile::Builder::new()
         .prefix("huifang-browser-")
@@ -228,7 +231,7 @@ async fn floor_of(db: crate::db::TestDb, code: &str, mode: &str, extra: &str) ->
     let console = console_on(db, "", Arc::new(SystemClock)).await;
     draft_campaign(&console.db.store, dir.path(), code, mode, 6).await;
     let phones_port = free_port();
-    let phones = huifang(
+    let phones = spawn(
         dir.path(),
         "phones",
         &[
@@ -255,7 +258,7 @@ async fn floor_of(db: crate::db::TestDb, code: &str, mode: &str, extra: &str) ->
         ),
     )
     .unwrap();
-    let node = huifang(
+    let node = spawn(
         dir.path(),
         "node",
         &["--config", "node.toml", "campaign", "run", "--node", "web1"],
@@ -272,7 +275,7 @@ async fn floor_of(db: crate::db::TestDb, code: &str, mode: &str, extra: &str) ->
 async fn supervisor_starts_the_campaign_and_the_agent_gets_the_screen_pop() {
     let shots = tempfile::tempdir().unwrap();
     let chrome = driver(shots.path());
-    for db in crate::db::databases().await {
+    for db in testkit::db::databases().await {
         let name = db.name;
         let floor = floor(db).await;
         let base = floor.console.base.clone();
@@ -447,7 +450,7 @@ async fn preview_shows_the_next_contact_the_agent_dials_or_skips() {
     let shots = tempfile::tempdir().unwrap();
     let chrome = driver(shots.path());
     let wait = Duration::from_secs(20);
-    for db in crate::db::databases().await {
+    for db in testkit::db::databases().await {
         let name = db.name;
         // Conversations end after 3 s (the owners' phones would stay on), wrap-up lasts 2 s.
         let floor = floor_of(db, "pv-demo", "preview", "talk_limit_secs = 3\n").await;

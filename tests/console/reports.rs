@@ -13,7 +13,7 @@ use crate::support::{Browser, Console, console_on};
 
 async fn consoles_with_clock() -> Vec<(Console, ManualClock)> {
     let mut out = Vec::new();
-    for db in crate::db::databases().await {
+    for db in testkit::db::databases().await {
         // Whole seconds: PostgreSQL keeps microseconds, and the clocks are read to the minute.
         let clock = ManualClock::new(Utc::now().trunc_subsecs(0));
         out.push((console_on(db, "", Arc::new(clock.clone())).await, clock));

@@ -2,8 +2,6 @@
 //! sample data set and one account of each role, and an HTTP client that logs in like a
 //! browser (session cookie, CSRF token in forms and the `x-csrf-token` header).
 
-#![allow(dead_code)] // each test module uses its part
-
 use std::sync::Arc;
 
 use huifang::clock::{SharedClock, SystemClock};
@@ -11,9 +9,8 @@ use huifang::config::Config;
 use huifang::users::{NewUser, Role, Users};
 use huifang::web::Application;
 use serde_json::Value;
+use testkit::db::TestDb;
 use tokio::sync::watch;
-
-use crate::db::TestDb;
 
 /// The password of every test account.
 pub(crate) const PASSWORD: &str = "s3cret-pass";
@@ -71,7 +68,7 @@ pub(crate) async fn console_on(db: TestDb, config_toml: &str, clock: SharedClock
 /// A console per backend under test, on the system clock.
 pub(crate) async fn consoles() -> Vec<Console> {
     let mut out = Vec::new();
-    for db in crate::db::databases().await {
+    for db in testkit::db::databases().await {
         out.push(console_on(db, "", Arc::new(SystemClock)).await);
     }
     out

@@ -16,8 +16,8 @@ use huifang::metrics::{self, Period};
 use huifang::pacing::AbandonWindow;
 use huifang::store::Store;
 
-use crate::db::databases;
-use crate::support::{self, number};
+use testkit::campaign::{self, number};
+use testkit::db::databases;
 
 /// One seeded attempt: minutes from the start of the 24-hour window to its dial and its
 /// answer (none: never answered), and its outcome (none: still in progress).
@@ -118,10 +118,10 @@ async fn the_pacer_the_wallboard_the_status_and_the_report_agree_on_the_abandon_
         let now = Utc::now().trunc_subsecs(0);
         let start = now - TimeDelta::hours(24);
         let rows: Vec<(String, &str)> = (0..=SEEDS.len()).map(|i| (number(8100 + i), "")).collect();
-        support::list(d, &rows);
-        let file = support::campaign_file(d, "agree", "");
-        let stored = support::create(store, &file, start - TimeDelta::hours(1)).await;
-        let contacts: Vec<i64> = support::contacts(store, stored.campaign_id)
+        campaign::list(d, &rows);
+        let file = campaign::campaign_file(d, "agree", "");
+        let stored = campaign::create(store, &file, start - TimeDelta::hours(1)).await;
+        let contacts: Vec<i64> = campaign::contacts(store, stored.campaign_id)
             .await
             .into_keys()
             .collect();

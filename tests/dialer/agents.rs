@@ -11,9 +11,7 @@ use huifang::dialer::Node;
 use huifang::dialer::agents::AgentConfig;
 use huifang::telephony::Digit;
 use huifang::telephony::transport::{UserAgent, UserAgentConfig};
-
-use crate::db::databases;
-use crate::support::{self, number};
+use testkit::{campaign::number, db::databases};
 
 /// An agent's SIP phone: answers the nailed-up call and presses `#` (end the conversation)
 /// every `every`, as an agent who talks that long would.
@@ -97,7 +95,7 @@ struct Case {
 
 /// Runs a campaign until every contact is finished or waits out its 72 quiet hours; checks
 /// it and returns (bridged, abandoned).
-async fn campaign(db: &crate::db::TestDb, case: &Case) -> (u32, u32) {
+async fn campaign(db: &testkit::db::TestDb, case: &Case) -> (u32, u32) {
     let Case {
         mode,
         agents: agent_count,
@@ -109,9 +107,9 @@ async fn campaign(db: &crate::db::TestDb, case: &Case) -> (u32, u32) {
     let code = mode.replace(':', "-");
     {
         let dir = tempfile::tempdir().unwrap();
-        let prompts = support::prompts(dir.path(), "safe-harbor", 0.5);
+        let prompts = testkit::campaign::prompts(dir.path(), "safe-harbor", 0.5);
         let rows: Vec<(String, &str)> = (0..count).map(|i| (number(first + i), "")).collect();
-        support::list(dir.path(), &rows);
+        testkit::campaign::list(dir.path(), &rows);
         let file = dir.path().join(format!("{code}.toml"));
         std::fs::write(
             &file,
@@ -123,13 +121,13 @@ async fn campaign(db: &crate::db::TestDb, case: &Case) -> (u32, u32) {
             ),
         )
         .unwrap();
-        let stored = support::create(&db.store, &file, Utc::now()).await;
-        let (_owners, addr) = support::simulator(mix, 11).await;
+        let stored = testkit::campaign::create(&db.store, &file, Utc::now()).await;
+        let (_owners, addr) = testkit::dialer::simulator(mix, 11).await;
         let mut agents = Vec::new();
         for i in 0..agent_count {
             agents.push((format!("a{i}"), agent_phone(talk).await));
         }
-        let mut config = support::node_config("p1", &addr.to_string(), &prompts, 20);
+        let mut config = testkit::dialer::node_config("p1", &addr.to_string(), &prompts, 20);
         config.agents = Some(AgentConfig {
             agents,
             wrap: Duration::from_millis(500),
@@ -161,7 +159,7 @@ async fn campaign(db: &crate::db::TestDb, case: &Case) -> (u32, u32) {
                 db.name
             );
             tokio::time::sleep(Duration::from_millis(500)).await;
-            let contacts = support::contacts(&db.store, stored.campaign_id).await;
+            let contacts = testkit::campaign::contacts(&db.store, stored.campaign_id).await;
             let settled = contacts.values().all(|(_, _, state, _)| state != "leased");
             let soon = Utc::now() + TimeDelta::hours(71);
             let due_soon: i64 = huifang::on_pool!(&db.store, |pool| {
@@ -176,7 +174,7 @@ async fn campaign(db: &crate::db::TestDb, case: &Case) -> (u32, u32) {
             })
             .unwrap();
             let quiet = due_soon == 0;
-            let open = support::attempts(&db.store, stored.campaign_id)
+            let open = testkit::campaign::attempts(&db.store, stored.campaign_id)
                 .await
                 .values()
                 .flatten()
@@ -188,7 +186,7 @@ async fn campaign(db: &crate::db::TestDb, case: &Case) -> (u32, u32) {
         stop.send(true).unwrap();
         runner.await.unwrap().unwrap();
 
-        let attempts = support::attempts(&db.store, stored.campaign_id).await;
+        let attempts = testkit::campaign::attempts(&db.store, stored.campaign_id).await;
         assert_eq!(attempts.len(), count, "{}: every contact dialled", db.name);
         let (mut bridged, mut abandoned) = (0, 0);
         let mut used = std::collections::BTreeSet::new();
@@ -223,7 +221,7 @@ async fn campaign(db: &crate::db::TestDb, case: &Case) -> (u32, u32) {
             db.name
         );
         // An abandoned owner is not called again for 72 hours.
-        let contacts = support::contacts(&db.store, stored.campaign_id).await;
+        let contacts = testkit::campaign::contacts(&db.store, stored.campaign_id).await;
         for (id, tries) in &attempts {
             let last = tries.last().unwrap();
             if last.outcome.as_deref() == Some("abandoned") {
@@ -276,8 +274,8 @@ async fn campaign(db: &crate::db::TestDb, case: &Case) -> (u32, u32) {
 async fn recovery_expires_a_stopped_nodes_preview_offers_and_releases_their_contacts() {
     for db in databases().await {
         let dir = tempfile::tempdir().unwrap();
-        let prompts = support::prompts(dir.path(), "safe-harbor", 0.2);
-        support::list(dir.path(), &[(number(7100), ""), (number(7101), "")]);
+        let prompts = testkit::campaign::prompts(dir.path(), "safe-harbor", 0.2);
+        testkit::campaign::list(dir.path(), &[(number(7100), ""), (number(7101), "")]);
         let file = dir.path().join("pv.toml");
         std::fs::write(
             &file,
@@ -286,7 +284,7 @@ async fn recovery_expires_a_stopped_nodes_preview_offers_and_releases_their_cont
         )
         .unwrap();
         let now = Utc::now();
-        let stored = support::create(&db.store, &file, now).await;
+        let stored = testkit::campaign::create(&db.store, &file, now).await;
         let hopper = huifang::dialer::hopper::Hopper::new(&db.store);
         let claimed = hopper
             .claim(stored.campaign_id, "pv1", now, Duration::from_secs(60), 1)
@@ -311,7 +309,7 @@ async fn recovery_expires_a_stopped_nodes_preview_offers_and_releases_their_cont
         let ua = UserAgent::start(UserAgentConfig::new("127.0.0.1:0".parse().unwrap()))
             .await
             .unwrap();
-        let config = support::node_config("pv1", "127.0.0.1:9", &prompts, 1);
+        let config = testkit::dialer::node_config("pv1", "127.0.0.1:9", &prompts, 1);
         let node = Node::new(
             db.store.clone(),
             ua,

@@ -18,9 +18,7 @@ use huifang::phone::Phone;
 use huifang::store::Store;
 use huifang::telephony::transport::{UserAgent, UserAgentConfig};
 use huifang::vocab::Channel;
-
-use crate::db::databases;
-use crate::support::{self, number};
+use testkit::{campaign::number, db::databases};
 
 const RETRY: &str = r#"
 [windows]
@@ -37,17 +35,17 @@ lifetime_cap = 6
 async fn a_notification_of_200_runs_to_completion_against_the_phone_simulator() {
     for db in databases().await {
         let dir = tempfile::tempdir().unwrap();
-        let prompts = support::prompts(dir.path(), "beep", 0.6);
+        let prompts = testkit::campaign::prompts(dir.path(), "beep", 0.6);
         // 10 owners in New York (closed at the start: 21:00 there), 190 in Shanghai.
         let rows: Vec<(String, &str)> = (0..200)
             .map(|i| (number(i), if i % 20 == 7 { "America/New_York" } else { "" }))
             .collect();
-        support::list(dir.path(), &rows);
-        let file = support::campaign_file(dir.path(), "notice", RETRY);
+        testkit::campaign::list(dir.path(), &rows);
+        let file = testkit::campaign::campaign_file(dir.path(), "notice", RETRY);
         // Wednesday 2026-12-02 10:00 in Shanghai.
         let start = Utc.with_ymd_and_hms(2026, 12, 2, 2, 0, 0).unwrap();
         let clock = ManualClock::new(start);
-        let stored = support::create(&db.store, &file, start).await;
+        let stored = testkit::campaign::create(&db.store, &file, start).await;
         // Four numbers on the global do-not-call list, four on this campaign's own.
         let blocked: Vec<usize> = (0..8).map(|k| 3 + 25 * k).collect();
         for (k, i) in blocked.iter().enumerate() {
@@ -57,11 +55,11 @@ async fn a_notification_of_200_runs_to_completion_against_the_phone_simulator() 
                 .await
                 .unwrap();
         }
-        let (_phones, addr) = support::simulator("answer=70,busy=15,no_answer=15", 7).await;
+        let (_phones, addr) = testkit::dialer::simulator("answer=70,busy=15,no_answer=15", 7).await;
         let ua = UserAgent::start(UserAgentConfig::new("127.0.0.1:0".parse().unwrap()))
             .await
             .unwrap();
-        let config = support::node_config("n1", &addr.to_string(), &prompts, 60);
+        let config = testkit::dialer::node_config("n1", &addr.to_string(), &prompts, 60);
         let node = Node::new(db.store.clone(), ua, Arc::new(clock.clone()), config).unwrap();
         let (_stop, stopped) = tokio::sync::watch::channel(false);
         let runner = {
@@ -102,8 +100,8 @@ async fn check(
     db: &str,
 ) {
     let campaign = Campaign::load(file).unwrap();
-    let contacts = support::contacts(store, campaign_id).await;
-    let attempts = support::attempts(store, campaign_id).await;
+    let contacts = testkit::campaign::contacts(store, campaign_id).await;
+    let attempts = testkit::campaign::attempts(store, campaign_id).await;
     assert_eq!(contacts.len(), 200);
     let ny_open = Utc.with_ymd_and_hms(2026, 12, 2, 14, 0, 0).unwrap();
     let mut retried = 0;
@@ -184,22 +182,22 @@ async fn check(
 async fn a_notification_of_200_runs_to_completion_against_sipp() {
     for db in databases().await {
         let dir = tempfile::tempdir().unwrap();
-        let prompts = support::prompts(dir.path(), "beep", 0.4);
+        let prompts = testkit::campaign::prompts(dir.path(), "beep", 0.4);
         let rows: Vec<(String, &str)> = (0..200).map(|i| (number(1000 + i), "")).collect();
-        support::list(dir.path(), &rows);
-        let file = support::campaign_file(
+        testkit::campaign::list(dir.path(), &rows);
+        let file = testkit::campaign::campaign_file(
             dir.path(),
             "sipp-notice",
             "[windows]\nmon-sun = [\"00:00-23:59\"]\n",
         );
-        let port = support::free_port();
-        let _sipp = support::sipp_uas(port, dir.path());
+        let port = testkit::dialer::free_port();
+        let _sipp = testkit::dialer::sipp_uas(port, dir.path());
         let clock = Arc::new(huifang::clock::SystemClock);
-        let stored = support::create(&db.store, &file, clock.now()).await;
+        let stored = testkit::campaign::create(&db.store, &file, clock.now()).await;
         let ua = UserAgent::start(UserAgentConfig::new("127.0.0.1:0".parse().unwrap()))
             .await
             .unwrap();
-        let config = support::node_config("s1", &format!("127.0.0.1:{port}"), &prompts, 50);
+        let config = testkit::dialer::node_config("s1", &format!("127.0.0.1:{port}"), &prompts, 50);
         let node = Node::new(db.store.clone(), ua, clock, config).unwrap();
         let (_stop, stopped) = tokio::sync::watch::channel(false);
         let only = ["sipp-notice".to_string()];
@@ -213,8 +211,8 @@ async fn a_notification_of_200_runs_to_completion_against_sipp() {
             repo.get("sipp-notice").await.unwrap().state,
             State::Completed
         );
-        let attempts = support::attempts(&db.store, stored.campaign_id).await;
-        let contacts = support::contacts(&db.store, stored.campaign_id).await;
+        let attempts = testkit::campaign::attempts(&db.store, stored.campaign_id).await;
+        let contacts = testkit::campaign::contacts(&db.store, stored.campaign_id).await;
         for (id, (phone, _, state, outcome)) in &contacts {
             let tries = &attempts[id];
             assert_eq!(state, "done", "{}: {phone}", db.name);

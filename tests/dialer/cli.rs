@@ -3,13 +3,13 @@
 //! and what is allowed; a broken definition names the line and the key).
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use crate::db::databases;
-use crate::support::{self, number};
+use testkit::binary::{self, text};
+use testkit::{campaign::number, db::databases};
 
 fn campaign(dir: &Path, url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_huifang"))
+    binary::command()
         .arg("--database")
         .arg(url)
         .arg("campaign")
@@ -18,14 +18,6 @@ fn campaign(dir: &Path, url: &str, args: &[&str]) -> Output {
         .env("HUIFANG_LOG", "warn")
         .output()
         .expect("run huifang")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Runs a step that must succeed and returns its output.
@@ -49,8 +41,8 @@ async fn a_supervisor_steps_a_campaign_through_its_life_cycle() {
         let d = dir.path();
         let url = db.url();
         let rows: Vec<(String, &str)> = (0..5).map(|i| (number(7000 + i), "")).collect();
-        support::list(d, &rows);
-        let file = support::campaign_file(d, "life", "");
+        testkit::campaign::list(d, &rows);
+        let file = testkit::campaign::campaign_file(d, "life", "");
         let file = file.to_str().unwrap();
 
         // A broken definition: the line and the key are named.
@@ -136,7 +128,7 @@ async fn a_supervisor_steps_a_campaign_through_its_life_cycle() {
         assert_eq!(status["abandon"]["max_pct"], 3.0);
 
         // A reader that went away (`| head`) ends a report quietly, never with a panic.
-        let mut child = Command::new(env!("CARGO_BIN_EXE_huifang"))
+        let mut child = binary::command()
             .args(["--database", &url, "campaign", "status", "life"])
             .current_dir(d)
             .stdout(std::process::Stdio::piped())

@@ -3,14 +3,9 @@
 //! dialer killed mid-campaign and restarted. SQLite always, PostgreSQL as well when
 //! `TEST_DATABASE_URL` is set. Also: the abandon share read alike by all its views.
 
-#[path = "../hopper/db.rs"]
-#[allow(dead_code)]
-mod db;
-
 mod abandon;
 mod agents;
 mod campaign;
 mod cli;
 mod nodes;
-mod support;
 mod survey;

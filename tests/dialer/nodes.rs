@@ -10,9 +10,11 @@ use huifang::campaigns::lifecycle::State;
 use huifang::campaigns::repo::Campaigns;
 use huifang::dialer::hopper::Attempts;
 use huifang::store::Store;
-
-use crate::db::{TestDb, databases};
-use crate::support::{self, Proc, number};
+use testkit::{
+    binary::Proc,
+    campaign::number,
+    db::{TestDb, databases},
+};
 
 /// Writes `huifang.toml` for a trunk to the simulator on `port`.
 fn config(dir: &Path, port: u16, channels: usize, prompts: &Path) -> String {
@@ -38,7 +40,7 @@ fn phones(dir: &Path, port: u16) -> Proc {
         "--answer-delay-ms",
         "100-400",
     ];
-    let proc = support::huifang(dir, "phones", &args);
+    let proc = testkit::binary::spawn(dir, "phones", &args);
     std::thread::sleep(Duration::from_millis(500));
     proc
 }
@@ -57,19 +59,22 @@ fn node(dir: &Path, db: &TestDb, config: &str, name: &'static str, extra: &[&str
         name,
     ];
     args.extend_from_slice(extra);
-    support::huifang(dir, name, &args)
+    testkit::binary::spawn(dir, name, &args)
 }
 
 /// A 200-contact campaign `code` open all day, created and started.
 async fn campaign(store: &Store, dir: &Path, code: &str, first: usize) -> i64 {
     let rows: Vec<(String, &str)> = (0..200).map(|i| (number(first + i), "")).collect();
-    support::list(dir, &rows);
-    let file = support::campaign_file(dir, code, "[windows]\nmon-sun = [\"00:00-23:59\"]\n");
-    support::create(store, &file, Utc::now()).await.campaign_id
+    testkit::campaign::list(dir, &rows);
+    let file =
+        testkit::campaign::campaign_file(dir, code, "[windows]\nmon-sun = [\"00:00-23:59\"]\n");
+    testkit::campaign::create(store, &file, Utc::now())
+        .await
+        .campaign_id
 }
 
 async fn open_attempts(store: &Store, campaign_id: i64) -> (usize, usize) {
-    let all = support::attempts(store, campaign_id).await;
+    let all = testkit::campaign::attempts(store, campaign_id).await;
     let rows = all.values().flatten();
     let open = rows.clone().filter(|a| a.ended_at.is_none()).count();
     let answered = rows.filter(|a| a.answered_at.is_some()).count();
@@ -80,8 +85,8 @@ async fn open_attempts(store: &Store, campaign_id: i64) -> (usize, usize) {
 async fn two_nodes_share_a_campaign_and_never_dial_a_contact_twice() {
     for db in databases().await {
         let dir = tempfile::tempdir().unwrap();
-        let prompts = support::prompts(dir.path(), "beep", 1.0);
-        let port = support::free_port();
+        let prompts = testkit::campaign::prompts(dir.path(), "beep", 1.0);
+        let port = testkit::dialer::free_port();
         let _phones = phones(dir.path(), port);
         let cfg = config(dir.path(), port, 15, &prompts);
         let id = campaign(&db.store, dir.path(), "shared", 2000).await;
@@ -104,8 +109,8 @@ async fn two_nodes_share_a_campaign_and_never_dial_a_contact_twice() {
         let logs = || {
             format!(
                 "{}\n{}",
-                support::log(dir.path(), "node-a"),
-                support::log(dir.path(), "node-b")
+                testkit::binary::log(dir.path(), "node-a"),
+                testkit::binary::log(dir.path(), "node-b")
             )
         };
         assert!(
@@ -114,7 +119,7 @@ async fn two_nodes_share_a_campaign_and_never_dial_a_contact_twice() {
             db.name,
             logs()
         );
-        let attempts = support::attempts(&db.store, id).await;
+        let attempts = testkit::campaign::attempts(&db.store, id).await;
         assert_eq!(attempts.len(), 200, "{}: every contact dialled", db.name);
         let mut per_node = std::collections::BTreeMap::<String, usize>::new();
         for tries in attempts.values() {
@@ -142,8 +147,8 @@ async fn two_nodes_share_a_campaign_and_never_dial_a_contact_twice() {
 async fn a_killed_node_restarts_without_losing_or_redialling_anything() {
     for db in databases().await {
         let dir = tempfile::tempdir().unwrap();
-        let prompts = support::prompts(dir.path(), "beep", 2.0);
-        let port = support::free_port();
+        let prompts = testkit::campaign::prompts(dir.path(), "beep", 2.0);
+        let port = testkit::dialer::free_port();
         let _phones = phones(dir.path(), port);
         let cfg = config(dir.path(), port, 20, &prompts);
         let id = campaign(&db.store, dir.path(), "crash", 3000).await;
@@ -155,7 +160,7 @@ async fn a_killed_node_restarts_without_losing_or_redialling_anything() {
                 Instant::now() < deadline,
                 "{}: no progress\n{}",
                 db.name,
-                support::log(dir.path(), "node-k")
+                testkit::binary::log(dir.path(), "node-k")
             );
             let (_, answered) = open_attempts(&db.store, id).await;
             if answered >= 40 {
@@ -186,11 +191,11 @@ async fn a_killed_node_restarts_without_losing_or_redialling_anything() {
             &["--exit-when-idle", "crash"],
         );
         let status = again.wait(Duration::from_secs(240));
-        let log = support::log(dir.path(), "node-k");
+        let log = testkit::binary::log(dir.path(), "node-k");
         assert!(status.success(), "{}: {log}", db.name);
         assert!(log.contains("recovered: "), "{}: {log}", db.name);
-        let attempts = support::attempts(&db.store, id).await;
-        let contacts = support::contacts(&db.store, id).await;
+        let attempts = testkit::campaign::attempts(&db.store, id).await;
+        let contacts = testkit::campaign::contacts(&db.store, id).await;
         assert_eq!(contacts.len(), 200);
         for (contact, (phone, _, state, _)) in &contacts {
             assert_eq!(state, "done", "{}: {phone}", db.name);

@@ -22,9 +22,7 @@ use huifang::telephony::simulator::{self, Behaviour, Mix, PhoneConfig};
 use huifang::telephony::transport::{UserAgent, UserAgentConfig};
 use huifang::tickets::{OpenTicket, TicketDesk, TicketRepo};
 use huifang::vocab::{Category, Level, TicketKind, TicketState};
-
-use crate::db::databases;
-use crate::support::{self, Proc, free_port};
+use testkit::{binary::Proc, db::databases, dialer::free_port};
 
 /// A short survey: the callback script's shape with quick time-outs and tone prompts.
 const SCRIPT: &str = r#"
@@ -129,13 +127,13 @@ async fn run_campaign(
     domain: &str,
     clock: &ManualClock,
 ) -> i64 {
-    let prompts = support::prompts(dir, "ask", 0.4);
+    let prompts = testkit::campaign::prompts(dir, "ask", 0.4);
     let file = campaign(dir, code);
-    let stored = support::create(store, &file, clock_now(clock)).await;
+    let stored = testkit::campaign::create(store, &file, clock_now(clock)).await;
     let ua = UserAgent::start(UserAgentConfig::new("127.0.0.1:0".parse().unwrap()))
         .await
         .unwrap();
-    let config = support::node_config("n1", domain, &prompts, 10);
+    let config = testkit::dialer::node_config("n1", domain, &prompts, 10);
     let node = Node::new(store.clone(), ua, Arc::new(clock.clone()), config).unwrap();
     node.recover().await.unwrap();
     let (_stop, stopped) = tokio::sync::watch::channel(false);
@@ -148,8 +146,8 @@ async fn run_campaign(
     let deadline = Instant::now() + Duration::from_secs(120);
     while repo.get(code).await.unwrap().state == State::Running {
         if Instant::now() > deadline {
-            let contacts = support::contacts(store, stored.campaign_id).await;
-            let attempts = support::attempts(store, stored.campaign_id).await;
+            let contacts = testkit::campaign::contacts(store, stored.campaign_id).await;
+            let attempts = testkit::campaign::attempts(store, stored.campaign_id).await;
             panic!("campaign {code} did not complete: {contacts:?} {attempts:?}");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -519,7 +517,7 @@ async fn a_verdict_applied_again_after_a_crash_changes_nothing_twice() {
         );
         let tickets = completed_tickets(&db.store, &desk, 1).await;
         let file = campaign(dir.path(), "cb-crash");
-        let stored = support::create(&db.store, &file, clock_now(&clock)).await;
+        let stored = testkit::campaign::create(&db.store, &file, clock_now(&clock)).await;
         let contact: i64 = huifang::on_pool!(&db.store, |pool| {
             sqlx::query_scalar(
                 "select campaign_contact_id from campaign_contacts where ticket_id = $1",

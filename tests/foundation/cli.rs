@@ -1,31 +1,14 @@
 //! The real binary: the demo on a fresh folder, then `ticket` and `lookup` read what it left.
 
-use std::process::{Command, Output};
-
-fn huifang(dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_huifang"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("run huifang")
-}
+use testkit::binary::{self, text};
 
 /// The repository's prompts (the demo's callback round plays them).
 const PROMPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/prompts");
 
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 #[test]
 fn demo_leaves_a_database_that_ticket_list_reads() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = huifang(
+    let demo = binary::run(
         dir.path(),
         &["demo", "--tickets", "60", "--prompts", PROMPTS],
     );
@@ -38,20 +21,20 @@ fn demo_leaves_a_database_that_ticket_list_reads() {
     );
     assert!(out.contains("reply within 10 min"), "{out}");
 
-    let list = huifang(dir.path(), &["ticket", "list", "--json", "--limit", "1000"]);
+    let list = binary::run(dir.path(), &["ticket", "list", "--json", "--limit", "1000"]);
     assert!(list.status.success(), "{}", text(&list));
     let tickets: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(tickets.as_array().unwrap().len(), 60);
 
     // A second demo replaces its own database, but never someone else's.
-    let again = huifang(
+    let again = binary::run(
         dir.path(),
         &["demo", "--tickets", "5", "--prompts", PROMPTS],
     );
     assert!(again.status.success(), "{}", text(&again));
     let other = dir.path().join("mine.db");
     std::fs::write(&other, b"").unwrap();
-    let refused = huifang(dir.path(), &["--database", "sqlite://mine.db", "demo"]);
+    let refused = binary::run(dir.path(), &["--database", "sqlite://mine.db", "demo"]);
     assert!(!refused.status.success());
     assert!(
         text(&refused).contains("mine.db exists and was not made by the demo"),
@@ -68,7 +51,7 @@ fn import_cli_reports_bad_rows_and_exits_non_zero() {
         "code,name,trade,phone,email\nSUP01,好材料有限公司,kitchen,021-55550101,\nSUP02,,kitchen,,\n",
     )
     .unwrap();
-    let out = huifang(dir.path(), &["import", "suppliers", "suppliers.csv"]);
+    let out = binary::run(dir.path(), &["import", "suppliers", "suppliers.csv"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let all = text(&out);
     assert!(
@@ -80,7 +63,7 @@ fn import_cli_reports_bad_rows_and_exits_non_zero() {
         "{all}"
     );
 
-    let missing = huifang(dir.path(), &["import", "owners", "nope.csv"]);
+    let missing = binary::run(dir.path(), &["import", "owners", "nope.csv"]);
     assert!(!missing.status.success());
     assert!(
         text(&missing).contains("cannot open nope.csv"),

@@ -1,7 +1,6 @@
-//! Fresh databases for tests: SQLite always, PostgreSQL too when `TEST_DATABASE_URL` is set.
-//! Each test gets its own SQLite file or PostgreSQL schema, so tests run in parallel.
+//! The foundation tests' own fixtures: a small hand-written world of owners, units, suppliers
+//! and staff, a ticket desk on a manual clock. The database per test is `testkit::db`'s.
 
-use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -10,82 +9,6 @@ use huifang::config::SlaPolicy;
 use huifang::contacts::import::{ImportKind, ImportReport, import_reader};
 use huifang::store::Store;
 use huifang::tickets::TicketDesk;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection};
-
-/// A store that lives as long as the value (the SQLite file's folder, the PostgreSQL schema).
-pub(crate) struct TestDb {
-    pub(crate) store: Store,
-    pub(crate) name: &'static str,
-    _dir: Option<tempfile::TempDir>,
-}
-
-/// One fresh database per backend under test.
-pub(crate) async fn databases() -> Vec<TestDb> {
-    let mut dbs = vec![sqlite().await];
-    if let Ok(url) = std::env::var("TEST_DATABASE_URL")
-        && !url.is_empty()
-    {
-        dbs.push(postgres(&url).await);
-    }
-    dbs
-}
-
-async fn sqlite() -> TestDb {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("test.db");
-    let store = Store::open(path.to_str().expect("utf-8 path"))
-        .await
-        .expect("open sqlite");
-    TestDb {
-        store,
-        name: "sqlite",
-        _dir: Some(dir),
-    }
-}
-
-async fn postgres(url: &str) -> TestDb {
-    let schema = format!("t_{}", uuid_like());
-    let mut admin = PgConnection::connect(url)
-        .await
-        .expect("connect TEST_DATABASE_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("create schema {schema}")))
-        .execute(&mut admin)
-        .await
-        .expect("create schema");
-    admin.close().await.ok();
-    let options = PgConnectOptions::from_str(url)
-        .expect("TEST_DATABASE_URL")
-        .options([("search_path", schema.as_str())]);
-    // A small pool per test: many tests run at once against one server.
-    let pool = PgPoolOptions::new()
-        .max_connections(3)
-        .connect_with(options)
-        .await
-        .expect("open postgres");
-    let store = Store::Postgres(pool);
-    store.migrate().await.expect("migrate postgres");
-    TestDb {
-        store,
-        name: "postgres",
-        _dir: None,
-    }
-}
-
-fn uuid_like() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{}_{}_{}",
-        std::process::id(),
-        nanos % 1_000_000_000_000,
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 /// Imports CSV text, panicking on a database failure.
 pub(crate) async fn import(store: &Store, kind: ImportKind, csv: &str) -> ImportReport {

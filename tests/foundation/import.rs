@@ -4,8 +4,9 @@ use huifang::contacts::import::{ImportError, ImportKind, import_file, import_rea
 use huifang::contacts::{owner_by_code, owner_phones};
 use huifang::on_pool;
 use huifang::store::Store;
+use testkit::db::databases;
 
-use crate::helpers::{databases, import, small_world};
+use crate::helpers::{import, small_world};
 
 async fn count(store: &Store, table: &str) -> i64 {
     let sql = sqlx::AssertSqlSafe(format!("select count(*) from {table}"));

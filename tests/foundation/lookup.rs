@@ -6,8 +6,9 @@ use huifang::desktop::screen_pop;
 use huifang::phone::Phone;
 use huifang::tickets::OpenTicket;
 use huifang::vocab::{Category, TicketKind};
+use testkit::db::databases;
 
-use crate::helpers::{databases, desk, morning, small_world};
+use crate::helpers::{desk, morning, small_world};
 
 #[tokio::test]
 async fn screen_pop_shows_owner_units_and_tickets_in_one_call() {

@@ -2,16 +2,16 @@
 //! desk, callback campaigns written as the dialer will write them, exact counts per group and
 //! in total. Then `huifang metrics` through the real binary.
 
-use std::process::{Command, Output};
-
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use huifang::metrics::{Figures, GroupBy, Period, compute};
 use huifang::on_pool;
 use huifang::store::Store;
 use huifang::tickets::{OpenTicket, TicketDesk};
 use huifang::vocab::{Category, TicketKind};
+use testkit::binary::{self, text};
+use testkit::db::databases;
 
-use crate::helpers::{databases, desk, small_world};
+use crate::helpers::{desk, small_world};
 
 /// `hh:mm` China time on 2026-05-`day` or 2026-06-`day`.
 fn at(month: u32, day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
@@ -431,37 +431,20 @@ async fn groups_add_up_and_calls_without_a_ticket_count_in_the_total_only() {
     }
 }
 
-fn huifang(dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_huifang"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("run huifang")
-}
-
 /// The repository's prompts (the demo's callback round plays them).
 const PROMPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/prompts");
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 #[test]
 fn metrics_cli_prints_json_and_names_bad_flags() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = huifang(
+    let demo = binary::run(
         dir.path(),
         &["demo", "--tickets", "30", "--prompts", PROMPTS],
     );
     assert!(demo.status.success(), "{}", text(&demo));
 
     let day = ["metrics", "--from", "2026-11-20", "--to", "2026-11-20"];
-    let out = huifang(
+    let out = binary::run(
         dir.path(),
         &[&day[..], &["--by", "project", "--json"]].concat(),
     );
@@ -483,7 +466,7 @@ fn metrics_cli_prints_json_and_names_bad_flags() {
         "no surveys: {all}"
     );
 
-    let table = huifang(dir.path(), &day);
+    let table = binary::run(dir.path(), &day);
     assert!(table.status.success(), "{}", text(&table));
     assert!(text(&table).contains("关闭率"), "{}", text(&table));
 
@@ -503,7 +486,7 @@ fn metrics_cli_prints_json_and_names_bad_flags() {
         (&["--from", "2026-11-20", "--to", "2026-13-01"], "--to"),
     ];
     for (args, flag) in bad {
-        let out = huifang(dir.path(), &[&["metrics"], args].concat());
+        let out = binary::run(dir.path(), &[&["metrics"], args].concat());
         assert!(!out.status.success(), "{args:?}");
         assert!(text(&out).contains(flag), "{args:?}: {}", text(&out));
     }

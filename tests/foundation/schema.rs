@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 
 use huifang::store::Store;
-
-use crate::helpers::databases;
+use testkit::db::databases;
 
 type Schema = BTreeMap<String, Vec<String>>;
 

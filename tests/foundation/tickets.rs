@@ -6,8 +6,9 @@ use huifang::callbacks;
 use huifang::outbox;
 use huifang::tickets::{Action, OpenTicket, TicketDesk, TicketError, TicketRepo};
 use huifang::vocab::{Category, Level, TicketKind, TicketState, Warranty};
+use testkit::db::databases;
 
-use crate::helpers::{databases, desk, morning, small_world};
+use crate::helpers::{desk, morning, small_world};
 
 fn repair(component: &str) -> OpenTicket {
     OpenTicket {

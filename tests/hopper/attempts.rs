@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use huifang::dialer::hopper::{AttemptEnd, AttemptError, Attempts, Hopper};
-
-use crate::db::{campaign, contacts, databases, t0};
+use testkit::db::{campaign, contacts, databases, t0};
 
 fn at(seconds: i64) -> chrono::DateTime<chrono::Utc> {
     t0() + TimeDelta::seconds(seconds)

@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 
 use huifang::dialer::hopper::Hopper;
 use huifang::store::Store;
-
-use crate::db::{campaign, contacts, databases, t0};
+use testkit::db::{campaign, contacts, databases, t0};
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)

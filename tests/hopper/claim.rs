@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use huifang::dialer::hopper::{ClaimedContact, Hopper, HopperError};
-
-use crate::db::{campaign, contacts, databases, t0};
+use testkit::db::{campaign, contacts, databases, t0};
 
 const LEASE: Duration = Duration::from_secs(60);
 

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use huifang::dialer::hopper::Hopper;
 use huifang::store::Store;
-
-use crate::db::{campaign, contacts, databases, t0};
+use testkit::db::{campaign, contacts, databases, t0};
 
 const CONTACTS: u64 = 600;
 

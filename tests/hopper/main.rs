@@ -6,4 +6,3 @@ mod attempts;
 mod bench;
 mod claim;
 mod concurrent;
-mod db;

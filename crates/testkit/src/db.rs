@@ -1,5 +1,7 @@
-//! Fresh databases that can be opened twice, as two nodes would: a SQLite file, or a
-//! PostgreSQL schema of its own when `TEST_DATABASE_URL` is set.
+//! A fresh database per test: a SQLite file always, and a PostgreSQL schema of its own as well
+//! when `TEST_DATABASE_URL` is set (`tests/run.sh` drops the `t_*` and `h_*` schemas of earlier
+//! runs). Each can be opened again, as a second node or a `huifang --database URL` process
+//! would; so tests run in parallel and a test is never affected by another's rows.
 
 use std::str::FromStr;
 
@@ -11,22 +13,24 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
 
 /// Where a test database lives; dropping it removes the SQLite folder (PostgreSQL schemas stay
-/// until the test database is recreated, like the foundation tests').
+/// until `tests/run.sh` drops them).
 enum Place {
     Sqlite(tempfile::TempDir),
     Postgres(Box<PgConnectOptions>, String),
 }
 
-/// A migrated, empty database.
-pub(crate) struct TestDb {
-    pub(crate) store: Store,
-    pub(crate) name: &'static str,
+/// A migrated, empty database; it lives as long as the value.
+pub struct TestDb {
+    /// The pool tests work through.
+    pub store: Store,
+    /// `sqlite` or `postgres`, for assertion messages.
+    pub name: &'static str,
     place: Place,
 }
 
 impl TestDb {
     /// A second, independent pool on the same database: another node.
-    pub(crate) async fn another_node(&self) -> Store {
+    pub async fn another_node(&self) -> Store {
         match &self.place {
             Place::Sqlite(dir) => Store::open(dir.path().join("test.db").to_str().unwrap())
                 .await
@@ -36,8 +40,7 @@ impl TestDb {
     }
 
     /// A URL another process (`huifang --database URL`) opens the same database with.
-    #[allow(dead_code)] // used by the dialer tests, which share this file
-    pub(crate) fn url(&self) -> String {
+    pub fn url(&self) -> String {
         match &self.place {
             Place::Sqlite(dir) => format!("sqlite://{}", dir.path().join("test.db").display()),
             Place::Postgres(_, url) => url.clone(),
@@ -45,8 +48,9 @@ impl TestDb {
     }
 }
 
-/// One fresh database per backend under test.
-pub(crate) async fn databases() -> Vec<TestDb> {
+/// One fresh database per backend under test: SQLite, then PostgreSQL when
+/// `TEST_DATABASE_URL` is set.
+pub async fn databases() -> Vec<TestDb> {
     let mut dbs = vec![sqlite().await];
     if let Ok(url) = std::env::var("TEST_DATABASE_URL")
         && !url.is_empty()
@@ -111,12 +115,12 @@ fn unique() -> String {
 }
 
 /// 2026-06-01 09:00 UTC, whole seconds so both backends round-trip it exactly.
-pub(crate) fn t0() -> DateTime<Utc> {
+pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap()
 }
 
 /// Inserts a campaign (the campaign repository is not ours) and returns its id.
-pub(crate) async fn campaign(store: &Store, code: &str) -> i64 {
+pub async fn campaign(store: &Store, code: &str) -> i64 {
     let sql = "insert into campaigns (code, name, kind, state, definition, created_at, updated_at)
                values ($1, $1, 'notification', 'running', '', $2, $2) returning campaign_id";
     match store {
@@ -136,7 +140,7 @@ pub(crate) async fn campaign(store: &Store, code: &str) -> i64 {
 }
 
 /// `n` valid mainland mobile numbers, starting at `first`, at priority 0.
-pub(crate) fn contacts(first: u64, n: u64) -> Vec<NewContact> {
+pub fn contacts(first: u64, n: u64) -> Vec<NewContact> {
     (first..first + n)
         .map(|i| NewContact {
             owner_id: None,
