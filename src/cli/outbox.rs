@@ -147,10 +147,10 @@ pub(crate) async fn run(
             for m in &rows {
                 t.add_row(vec![
                     m.message_id.to_string(),
-                    m.channel.clone(),
+                    m.channel.to_string(),
                     m.recipient.clone(),
                     m.purpose.clone(),
-                    m.state.clone(),
+                    m.state.to_string(),
                     m.attempts.to_string(),
                     m.provider_id.clone().unwrap_or_default(),
                     m.last_error.clone().unwrap_or_default(),

@@ -22,6 +22,7 @@ use sqlx::QueryBuilder;
 
 use crate::phone::Phone;
 use crate::store::Store;
+use crate::vocab::AttemptOutcome;
 use crate::{on_pool, on_tx};
 
 pub use attempts::{AttemptEnd, AttemptError, AttemptId, AttemptRow, Attempts};
@@ -228,9 +229,10 @@ impl<'s> Hopper<'s> {
     pub async fn finish(
         &self,
         contact: &ClaimedContact,
-        outcome: &str,
+        outcome: AttemptOutcome,
         now: DateTime<Utc>,
     ) -> Result<(), HopperError> {
+        let outcome = outcome.as_str();
         let sql = "update campaign_contacts set state = 'done', final_outcome = $3,
                    lease_owner = null, lease_until = null, updated_at = $4
                    where campaign_contact_id = $1 and lease_owner = $2 and state = 'leased'";

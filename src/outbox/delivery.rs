@@ -4,18 +4,21 @@
 use chrono::{DateTime, Utc};
 
 use crate::channels::Accepted;
-use crate::channels::receipt::Receipt;
 use crate::store::{Store, Tx};
-use crate::vocab::Channel;
+use crate::vocab::{AttemptOutcome, Channel, DamagedRow, MessageState, stored};
 use crate::{on_pool, on_tx};
 
+mod receipts;
+
+pub use receipts::{apply_receipts, give_up_receipts, record_receipt};
+
 /// A row claimed by this worker, with what sending needs.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Claimed {
     /// The row.
     pub message_id: i64,
-    /// `sms` or `email`.
-    pub channel: String,
+    /// How it is sent.
+    pub channel: Channel,
     /// Phone or address.
     pub recipient: String,
     /// Email subject.
@@ -36,10 +39,38 @@ pub struct Claimed {
     pub purpose: String,
 }
 
-impl Claimed {
-    /// The channel as a word of the vocabulary (`sms` when the row holds anything else).
-    pub fn channel(&self) -> Channel {
-        Channel::parse(&self.channel).unwrap_or(Channel::Sms)
+/// A claimed row as the driver returns it, the channel still text.
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    message_id: i64,
+    channel: String,
+    recipient: String,
+    subject: Option<String>,
+    body: String,
+    html_body: Option<String>,
+    attempts: i64,
+    unsubscribe_token: Option<String>,
+    campaign_contact_id: Option<i64>,
+    staff_id: Option<i64>,
+    purpose: String,
+}
+
+impl TryFrom<ClaimedRow> for Claimed {
+    type Error = DamagedRow;
+    fn try_from(r: ClaimedRow) -> Result<Claimed, DamagedRow> {
+        Ok(Claimed {
+            channel: stored(&r.channel, "outbox", r.message_id, "channel")?,
+            message_id: r.message_id,
+            recipient: r.recipient,
+            subject: r.subject,
+            body: r.body,
+            html_body: r.html_body,
+            attempts: r.attempts,
+            unsubscribe_token: r.unsubscribe_token,
+            campaign_contact_id: r.campaign_contact_id,
+            staff_id: r.staff_id,
+            purpose: r.purpose,
+        })
     }
 }
 
@@ -84,7 +115,9 @@ macro_rules! due {
     };
 }
 
-/// Leases up to `limit` due rows of `channels` to `node` until `until`.
+/// Leases up to `limit` due rows of `channels` to `node` until `until`. A row whose channel is
+/// not a word of the vocabulary comes back as its [`DamagedRow`] error (claimed, so the
+/// caller ends it failed with that error, and the rest of the batch is sent).
 pub async fn claim(
     store: &Store,
     node: &str,
@@ -92,7 +125,19 @@ pub async fn claim(
     now: DateTime<Utc>,
     until: DateTime<Utc>,
     limit: i64,
-) -> Result<Vec<Claimed>, sqlx::Error> {
+) -> Result<Vec<Result<Claimed, DamagedRow>>, sqlx::Error> {
+    let rows = claim_rows(store, node, channels, now, until, limit).await?;
+    Ok(rows.into_iter().map(Claimed::try_from).collect())
+}
+
+async fn claim_rows(
+    store: &Store,
+    node: &str,
+    channels: &[Channel],
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<ClaimedRow>, sqlx::Error> {
     let list = channels
         .iter()
         .map(|c| c.as_str())
@@ -210,7 +255,7 @@ pub async fn record_accepted(
         return tx.commit().await;
     }
     if ended.is_some() {
-        finalize(&mut tx, message_id, "sent", true, now).await?;
+        finalize(&mut tx, message_id, MessageState::Sent, true, now).await?;
     }
     tx.commit().await
 }
@@ -267,7 +312,7 @@ pub async fn end(
     store: &Store,
     message_id: i64,
     holder: Holder<'_>,
-    state: &str,
+    state: MessageState,
     error: &str,
     accepted: &[String],
     now: DateTime<Utc>,
@@ -283,7 +328,7 @@ pub async fn end(
                   or ($7 is not null and lease_until <= $7 and state = 'sending'))",
         )
         .bind(message_id)
-        .bind(state)
+        .bind(state.as_str())
         .bind(error)
         .bind(now)
         .bind(accepted.first())
@@ -335,10 +380,10 @@ async fn insert_parts(
 /// not reach the owner, after the reply window when it did. A wake already sooner stays (an
 /// owner may reply before the delivery receipt arrives), and a contact that has moved on to a
 /// later attempt is left alone.
-async fn finalize(
+pub(super) async fn finalize(
     tx: &mut Tx,
     message_id: i64,
-    outcome: &str,
+    state: MessageState,
     reached: bool,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
@@ -358,7 +403,7 @@ async fn finalize(
         on_tx!(tx, |conn| {
             sqlx::query("update attempts set outcome = $2 where attempt_id = $1")
                 .bind(attempt)
-                .bind(outcome)
+                .bind(AttemptOutcome::from(state).as_str())
                 .execute(&mut *conn)
                 .await
                 .map(drop)
@@ -428,214 +473,11 @@ pub async fn recover(
     })?;
     let mut unknown = 0;
     for id in cut_off {
-        if end(store, id, holder, "unknown", CUT_OFF, &[], now).await? {
+        if end(store, id, holder, MessageState::Unknown, CUT_OFF, &[], now).await? {
             unknown += 1;
         }
     }
     Ok((requeued, unknown))
-}
-
-/// Writes a delivery receipt down as it arrives (applied by [`apply_receipts`]).
-pub async fn record_receipt(
-    store: &Store,
-    receipt: &Receipt,
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    on_pool!(store, |pool| {
-        sqlx::query(
-            "insert into sms_receipts (provider_id, delivered, status, error, received_at)
-             values ($1, $2, $3, $4, $5)",
-        )
-        .bind(&receipt.provider_id)
-        .bind(receipt.delivered)
-        .bind(&receipt.status)
-        .bind(&receipt.error)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(drop)
-    })
-}
-
-/// How long a receipt may wait for the segment it names before it is given up.
-const RECEIPT_MATCH_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
-
-/// Applies unapplied receipts to their segments: a message is `delivered` once every segment
-/// is, `failed` as soon as one is not. Returns how many receipts were applied.
-pub async fn apply_receipts(store: &Store, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
-    type Pending = (i64, String, bool, String, Option<String>, DateTime<Utc>);
-    // Receipts that name no segment of ours (yet) wait a day, then are dropped; they never
-    // hold back the others.
-    let dropped = on_pool!(store, |pool| {
-        sqlx::query(
-            "update sms_receipts set applied_at = $1
-              where applied_at is null and received_at < $2
-                and not exists (select 1 from outbox_parts p
-                                 where p.provider_id = sms_receipts.provider_id)",
-        )
-        .bind(now)
-        .bind(now - RECEIPT_MATCH_WINDOW)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
-    if dropped > 0 {
-        tracing::warn!(dropped, "delivery receipts for no message we sent; dropped");
-    }
-    let pending: Vec<Pending> = on_pool!(store, |pool| {
-        sqlx::query_as(
-            "select r.receipt_id, r.provider_id, r.delivered, r.status, r.error, r.received_at
-               from sms_receipts r
-              where r.applied_at is null
-                and exists (select 1 from outbox_parts p where p.provider_id = r.provider_id)
-              order by r.receipt_id limit 1000",
-        )
-        .fetch_all(pool)
-        .await
-    })?;
-    let mut applied = 0;
-    for (receipt_id, provider_id, delivered, status, error, _received_at) in pending {
-        let mut tx = store.begin_write().await?;
-        // The segment awaiting its receipt first (an SMSC that restarted may reuse ids).
-        let part: Option<(i64, i64, String)> = on_tx!(&mut tx, |conn| {
-            sqlx::query_as(
-                "select message_id, part, state from outbox_parts where provider_id = $1
-                  order by case when state = 'sent' then 0 else 1 end, message_id desc limit 1",
-            )
-            .bind(&provider_id)
-            .fetch_optional(&mut *conn)
-            .await
-        })?;
-        let Some((message_id, part, part_state)) = part else {
-            continue;
-        };
-        if part_state != "sent" {
-            // A receipt repeated (the SMSC resends one we stored but had not acknowledged).
-            mark_applied(&mut tx, receipt_id, now).await?;
-            tx.commit().await?;
-            continue;
-        }
-        let state = if delivered { "delivered" } else { "failed" };
-        let detail = match &error {
-            Some(code) => format!("SMSC receipt {status} (error {code})"),
-            None => format!("SMSC receipt {status}"),
-        };
-        on_tx!(&mut tx, |conn| {
-            sqlx::query(
-                "update outbox_parts set state = $3, error = $4, updated_at = $5
-                  where message_id = $1 and part = $2",
-            )
-            .bind(message_id)
-            .bind(part)
-            .bind(state)
-            .bind((!delivered).then_some(&detail))
-            .bind(now)
-            .execute(&mut *conn)
-            .await
-            .map(drop)
-        })?;
-        let (parts, done, failed): (i64, i64, i64) = on_tx!(&mut tx, |conn| {
-            sqlx::query_as(
-                "select count(*),
-                        coalesce(sum(case when state = 'delivered' then 1 else 0 end), 0),
-                        coalesce(sum(case when state = 'failed' then 1 else 0 end), 0)
-                   from outbox_parts where message_id = $1",
-            )
-            .bind(message_id)
-            .fetch_one(&mut *conn)
-            .await
-        })?;
-        let outcome = if failed > 0 {
-            Some(("failed", false, Some(detail)))
-        } else if done == parts {
-            Some(("delivered", true, None))
-        } else {
-            None
-        };
-        if let Some((state, reached, error)) = outcome {
-            // A `sent` row takes the receipt's word. Its contact is woken only if the row was
-            // not final yet: one given up on (no receipt in time) has had its say already.
-            let was_open: Option<bool> = on_tx!(&mut tx, |conn| {
-                sqlx::query_scalar(
-                    "select ended_at is null from outbox where message_id = $1 and state = 'sent'",
-                )
-                .bind(message_id)
-                .fetch_optional(&mut *conn)
-                .await
-            })?;
-            if let Some(was_open) = was_open {
-                on_tx!(&mut tx, |conn| {
-                    sqlx::query(
-                        "update outbox set state = $2, last_error = coalesce($3, last_error),
-                                ended_at = coalesce(ended_at, $4)
-                          where message_id = $1",
-                    )
-                    .bind(message_id)
-                    .bind(state)
-                    .bind(error)
-                    .bind(now)
-                    .execute(&mut *conn)
-                    .await
-                    .map(drop)
-                })?;
-                if was_open {
-                    finalize(&mut tx, message_id, state, reached, now).await?;
-                }
-            }
-        }
-        mark_applied(&mut tx, receipt_id, now).await?;
-        tx.commit().await?;
-        applied += 1;
-    }
-    Ok(applied)
-}
-
-async fn mark_applied(tx: &mut Tx, receipt_id: i64, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
-    on_tx!(tx, |conn| {
-        sqlx::query("update sms_receipts set applied_at = $2 where receipt_id = $1")
-            .bind(receipt_id)
-            .bind(now)
-            .execute(conn)
-            .await
-            .map(drop)
-    })
-}
-
-/// Ends `sent` messages whose receipt never came within `wait` (the SMSC lost it, or its
-/// validity ran out): they stay `sent`, now final, so their contacts move on.
-pub async fn give_up_receipts(
-    store: &Store,
-    wait: chrono::TimeDelta,
-    now: DateTime<Utc>,
-) -> Result<u64, sqlx::Error> {
-    let stale: Vec<i64> = on_pool!(store, |pool| {
-        sqlx::query_scalar(
-            "select message_id from outbox
-              where state = 'sent' and ended_at is null and sent_at <= $1",
-        )
-        .bind(now - wait)
-        .fetch_all(pool)
-        .await
-    })?;
-    for id in &stale {
-        let mut tx = store.begin_write().await?;
-        let ended = on_tx!(&mut tx, |conn| {
-            sqlx::query(
-                "update outbox set ended_at = $2, last_error = 'no delivery receipt came'
-                  where message_id = $1 and state = 'sent' and ended_at is null",
-            )
-            .bind(id)
-            .bind(now)
-            .execute(&mut *conn)
-            .await
-            .map(|r| r.rows_affected() == 1)
-        })?;
-        if ended {
-            finalize(&mut tx, *id, "sent", true, now).await?;
-        }
-        tx.commit().await?;
-    }
-    Ok(stale.len() as u64)
 }
 
 /// Sends a row again on purpose (an operator's decision after `unknown` or `failed`): it is

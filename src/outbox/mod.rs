@@ -25,8 +25,19 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::store::{Store, Tx};
-use crate::vocab::Channel;
+use crate::vocab::{Channel, DamagedRow, MessageState, stored};
 use crate::{on_pool, on_tx};
+
+/// Why messages could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    /// The database failed.
+    #[error("outbox database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A row holds a channel or state outside its vocabulary.
+    #[error("damaged outbox message: {0}")]
+    Damaged(#[from] DamagedRow),
+}
 
 /// A message to queue.
 #[derive(Debug, Clone)]
@@ -81,13 +92,13 @@ pub struct ReplyRule {
     pub max: u8,
 }
 
-/// A queued message as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+/// A queued message as read back, its words checked against their vocabularies.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OutboxMessage {
     /// Database id.
     pub message_id: i64,
-    /// `sms` or `email`.
-    pub channel: String,
+    /// How it is sent.
+    pub channel: Channel,
     /// Phone or address.
     pub recipient: String,
     /// The text.
@@ -98,8 +109,8 @@ pub struct OutboxMessage {
     pub staff_id: Option<i64>,
     /// Why it is sent.
     pub purpose: String,
-    /// `queued`, `claimed`, `sending`, `sent`, `delivered`, `failed`, `unknown`, `suppressed`.
-    pub state: String,
+    /// Where it stands.
+    pub state: MessageState,
     /// Sends tried so far.
     pub attempts: i64,
     /// The gateway's id (the first segment's, for a long SMS).
@@ -114,6 +125,57 @@ pub struct OutboxMessage {
     pub ended_at: Option<DateTime<Utc>>,
     /// The campaign it belongs to.
     pub campaign_id: Option<i64>,
+}
+
+/// An `outbox` row as the driver returns it, words still text.
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    message_id: i64,
+    channel: String,
+    recipient: String,
+    body: String,
+    ticket_id: Option<i64>,
+    staff_id: Option<i64>,
+    purpose: String,
+    state: String,
+    attempts: i64,
+    provider_id: Option<String>,
+    last_error: Option<String>,
+    created_at: DateTime<Utc>,
+    sent_at: Option<DateTime<Utc>>,
+    ended_at: Option<DateTime<Utc>>,
+    campaign_id: Option<i64>,
+}
+
+impl TryFrom<MessageRow> for OutboxMessage {
+    type Error = DamagedRow;
+    fn try_from(r: MessageRow) -> Result<OutboxMessage, DamagedRow> {
+        let id = r.message_id;
+        Ok(OutboxMessage {
+            message_id: id,
+            channel: stored(&r.channel, "outbox", id, "channel")?,
+            recipient: r.recipient,
+            body: r.body,
+            ticket_id: r.ticket_id,
+            staff_id: r.staff_id,
+            purpose: r.purpose,
+            state: stored(&r.state, "outbox", id, "state")?,
+            attempts: r.attempts,
+            provider_id: r.provider_id,
+            last_error: r.last_error,
+            created_at: r.created_at,
+            sent_at: r.sent_at,
+            ended_at: r.ended_at,
+            campaign_id: r.campaign_id,
+        })
+    }
+}
+
+/// Reads every row, the first damaged one an error.
+fn typed(rows: Vec<MessageRow>) -> Result<Vec<OutboxMessage>, OutboxError> {
+    rows.into_iter()
+        .map(|r| OutboxMessage::try_from(r).map_err(OutboxError::from))
+        .collect()
 }
 
 /// The select list of [`OutboxMessage`].
@@ -167,8 +229,8 @@ pub async fn enqueue(tx: &mut Tx, m: &NewMessage<'_>) -> Result<i64, sqlx::Error
 }
 
 /// The messages about a ticket, oldest first.
-pub async fn for_ticket(store: &Store, ticket_id: i64) -> Result<Vec<OutboxMessage>, sqlx::Error> {
-    on_pool!(store, |pool| {
+pub async fn for_ticket(store: &Store, ticket_id: i64) -> Result<Vec<OutboxMessage>, OutboxError> {
+    let rows: Vec<MessageRow> = on_pool!(store, |pool| {
         sqlx::query_as(concat!(
             message_columns!(),
             " where ticket_id = $1 order by message_id"
@@ -176,15 +238,16 @@ pub async fn for_ticket(store: &Store, ticket_id: i64) -> Result<Vec<OutboxMessa
         .bind(ticket_id)
         .fetch_all(pool)
         .await
-    })
+    })?;
+    typed(rows)
 }
 
 /// The messages of a campaign, oldest first.
 pub async fn for_campaign(
     store: &Store,
     campaign_id: i64,
-) -> Result<Vec<OutboxMessage>, sqlx::Error> {
-    on_pool!(store, |pool| {
+) -> Result<Vec<OutboxMessage>, OutboxError> {
+    let rows: Vec<MessageRow> = on_pool!(store, |pool| {
         sqlx::query_as(concat!(
             message_columns!(),
             " where campaign_id = $1 order by message_id"
@@ -192,17 +255,19 @@ pub async fn for_campaign(
         .bind(campaign_id)
         .fetch_all(pool)
         .await
-    })
+    })?;
+    typed(rows)
 }
 
 /// One message.
-pub async fn get(store: &Store, message_id: i64) -> Result<Option<OutboxMessage>, sqlx::Error> {
-    on_pool!(store, |pool| {
+pub async fn get(store: &Store, message_id: i64) -> Result<Option<OutboxMessage>, OutboxError> {
+    let row: Option<MessageRow> = on_pool!(store, |pool| {
         sqlx::query_as(concat!(message_columns!(), " where message_id = $1"))
             .bind(message_id)
             .fetch_optional(pool)
             .await
-    })
+    })?;
+    Ok(row.map(OutboxMessage::try_from).transpose()?)
 }
 
 /// The latest messages, newest first, optionally of one state.
@@ -210,8 +275,8 @@ pub async fn recent(
     store: &Store,
     state: Option<&str>,
     limit: i64,
-) -> Result<Vec<OutboxMessage>, sqlx::Error> {
-    on_pool!(store, |pool| {
+) -> Result<Vec<OutboxMessage>, OutboxError> {
+    let rows: Vec<MessageRow> = on_pool!(store, |pool| {
         sqlx::query_as(concat!(
             message_columns!(),
             " where ($1 is null or state = $1) order by message_id desc limit $2"
@@ -220,7 +285,8 @@ pub async fn recent(
         .bind(limit)
         .fetch_all(pool)
         .await
-    })
+    })?;
+    typed(rows)
 }
 
 /// Messages per state (all, or of one campaign), for status reports.

@@ -28,7 +28,7 @@ use crate::contacts::dnc;
 use crate::on_pool;
 use crate::phone::Phone;
 use crate::store::Store;
-use crate::vocab::Channel;
+use crate::vocab::{Channel, DamagedRow, MessageState};
 
 /// Why the worker cannot start or go on.
 #[derive(Debug, thiserror::Error)]
@@ -276,7 +276,14 @@ impl Worker {
         let email_window = Arc::new(Semaphore::new(self.config.email_concurrency.max(1)));
         let mut sends = JoinSet::new();
         for row in claimed {
-            let window = match row.channel() {
+            let row = match row {
+                Ok(row) => row,
+                Err(damaged) => {
+                    self.refuse_damaged(&damaged).await?;
+                    continue;
+                }
+            };
+            let window = match row.channel {
                 Channel::Email => email_window.clone(),
                 _ => sms_window.clone(),
             };
@@ -299,15 +306,36 @@ impl Worker {
         })
     }
 
+    /// Ends a claimed row that cannot be read (a channel outside the vocabulary) failed, its
+    /// error naming the row and the word: sent on no guessed channel, and it does not hold
+    /// up the rest of the batch.
+    async fn refuse_damaged(&self, damaged: &DamagedRow) -> Result<(), WorkerError> {
+        tracing::error!("outbox: {damaged}");
+        let why = format!("not sent: {damaged}");
+        let holder = Holder::Node(&self.node);
+        let now = self.clock.now();
+        delivery::end(
+            &self.store,
+            damaged.id,
+            holder,
+            MessageState::Failed,
+            &why,
+            &[],
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Sends one claimed row and writes down what became of it.
     async fn send_one(&self, row: Claimed) -> Result<(), WorkerError> {
-        let channel = row.channel();
+        let channel = row.channel;
         if let Some(reason) = self.blocked(&row, channel).await? {
             delivery::end(
                 &self.store,
                 row.message_id,
                 Holder::Node(&self.node),
-                "suppressed",
+                MessageState::Suppressed,
                 &reason,
                 &[],
                 self.clock.now(),
@@ -367,7 +395,7 @@ impl Worker {
                         &self.store,
                         row.message_id,
                         Holder::Node(&self.node),
-                        "failed",
+                        MessageState::Failed,
                         &why,
                         &[],
                         now,
@@ -383,7 +411,7 @@ impl Worker {
                     &self.store,
                     row.message_id,
                     Holder::Node(&self.node),
-                    "failed",
+                    MessageState::Failed,
                     &reason,
                     &accepted,
                     now,
@@ -399,7 +427,7 @@ impl Worker {
                     &self.store,
                     row.message_id,
                     Holder::Node(&self.node),
-                    "unknown",
+                    MessageState::Unknown,
                     &reason,
                     &accepted,
                     now,

@@ -22,49 +22,15 @@ use crate::phone::Phone;
 use crate::store::Store;
 use crate::surveys::VerdictRule;
 use crate::tickets::{Action, TicketDesk, TicketError, TicketRepo};
-use crate::vocab::Channel;
-use crate::vocab::{Level, TicketState};
+use crate::vocab::{Channel, DamagedRow, Level, TicketState, stored};
 use crate::{on_pool, on_tx};
 
 /// How soon an agent should call an owner the survey could not settle.
 pub const AGENT_CALLBACK_WITHIN: TimeDelta = TimeDelta::hours(2);
 
-/// What a callback survey says about its ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// Rated at or above the satisfied threshold.
-    Satisfied,
-    /// Rated between the thresholds.
-    Neutral,
-    /// Rated at or below the unsatisfied threshold.
-    Unsatisfied,
-    /// Never rated: every attempt was spent.
-    Unreached,
-}
+pub use crate::vocab::Verdict;
 
 impl Verdict {
-    /// The word stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Satisfied => "satisfied",
-            Verdict::Neutral => "neutral",
-            Verdict::Unsatisfied => "unsatisfied",
-            Verdict::Unreached => "unreached",
-        }
-    }
-
-    /// The verdict of a stored word.
-    pub fn parse(word: &str) -> Option<Verdict> {
-        Some(match word {
-            "satisfied" => Verdict::Satisfied,
-            "neutral" => Verdict::Neutral,
-            "unsatisfied" => Verdict::Unsatisfied,
-            "unreached" => Verdict::Unreached,
-            _ => return None,
-        })
-    }
-
     /// The verdict of a rating under `rule`.
     pub fn of_rating(rating: u8, rule: &VerdictRule) -> Verdict {
         if rating >= rule.satisfied {
@@ -86,6 +52,9 @@ pub enum OutcomeError {
     /// A ticket operation failed.
     #[error(transparent)]
     Ticket(#[from] TicketError),
+    /// A verdict row holds a word outside its vocabulary.
+    #[error("damaged survey verdict: {0}")]
+    Damaged(#[from] DamagedRow),
 }
 
 /// A verdict to write.
@@ -141,8 +110,8 @@ pub async fn decide(store: &Store, d: &Decision) -> Result<bool, OutcomeError> {
     Ok(added)
 }
 
-/// A verdict as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+/// A verdict as read from the store: its words checked against their vocabularies.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredVerdict {
     /// Database id.
     pub verdict_id: i64,
@@ -152,17 +121,51 @@ pub struct StoredVerdict {
     pub campaign_id: i64,
     /// The ticket.
     pub ticket_id: i64,
-    /// `satisfied`, `neutral`, `unsatisfied` or `unreached`.
-    pub verdict: String,
+    /// What the survey says.
+    pub verdict: Verdict,
     /// The rating.
     pub rating: Option<i64>,
     /// The ticket's level when the verdict was decided (escalation climbs once from here).
-    pub level_before: String,
+    pub level_before: Level,
     /// When it was decided.
     pub decided_at: DateTime<Utc>,
     /// When every effect was written.
     pub applied_at: Option<DateTime<Utc>>,
 }
+
+/// A `survey_verdicts` row as the driver returns it, words still text.
+#[derive(sqlx::FromRow)]
+struct VerdictRow {
+    verdict_id: i64,
+    campaign_contact_id: i64,
+    campaign_id: i64,
+    ticket_id: i64,
+    verdict: String,
+    rating: Option<i64>,
+    level_before: String,
+    decided_at: DateTime<Utc>,
+    applied_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<VerdictRow> for StoredVerdict {
+    type Error = DamagedRow;
+    fn try_from(r: VerdictRow) -> Result<StoredVerdict, DamagedRow> {
+        let id = r.verdict_id;
+        Ok(StoredVerdict {
+            verdict_id: id,
+            campaign_contact_id: r.campaign_contact_id,
+            campaign_id: r.campaign_id,
+            ticket_id: r.ticket_id,
+            verdict: stored(&r.verdict, TABLE, id, "verdict")?,
+            rating: r.rating,
+            level_before: stored(&r.level_before, TABLE, id, "level_before")?,
+            decided_at: r.decided_at,
+            applied_at: r.applied_at,
+        })
+    }
+}
+
+const TABLE: &str = "survey_verdicts";
 
 const VERDICT_COLUMNS: &str = "select v.verdict_id, v.campaign_contact_id, v.campaign_id, \
      v.ticket_id, v.verdict, v.rating, v.level_before, v.decided_at, v.applied_at \
@@ -172,29 +175,37 @@ const VERDICT_COLUMNS: &str = "select v.verdict_id, v.campaign_contact_id, v.cam
 pub async fn of_campaign(
     store: &Store,
     campaign_id: i64,
-) -> Result<Vec<StoredVerdict>, sqlx::Error> {
+) -> Result<Vec<StoredVerdict>, OutcomeError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "{VERDICT_COLUMNS} where v.campaign_id = $1 order by v.verdict_id"
     ));
-    on_pool!(store, |pool| {
+    let rows: Vec<VerdictRow> = on_pool!(store, |pool| {
         sqlx::query_as(sql).bind(campaign_id).fetch_all(pool).await
-    })
+    })?;
+    typed(rows)
+}
+
+fn typed(rows: Vec<VerdictRow>) -> Result<Vec<StoredVerdict>, OutcomeError> {
+    rows.into_iter()
+        .map(|r| StoredVerdict::try_from(r).map_err(OutcomeError::from))
+        .collect()
 }
 
 /// The verdict of one callback contact, if decided.
 pub async fn of_contact(
     store: &Store,
     campaign_contact_id: i64,
-) -> Result<Option<StoredVerdict>, sqlx::Error> {
+) -> Result<Option<StoredVerdict>, OutcomeError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "{VERDICT_COLUMNS} where v.campaign_contact_id = $1"
     ));
-    on_pool!(store, |pool| {
+    let row: Option<VerdictRow> = on_pool!(store, |pool| {
         sqlx::query_as(sql)
             .bind(campaign_contact_id)
             .fetch_optional(pool)
             .await
-    })
+    })?;
+    Ok(row.map(StoredVerdict::try_from).transpose()?)
 }
 
 /// One effect carried out, for logs and reports.
@@ -233,9 +244,12 @@ impl Outcomes {
         let sql = sqlx::AssertSqlSafe(format!(
             "{VERDICT_COLUMNS} where v.applied_at is null order by v.verdict_id"
         ));
-        let pending: Vec<StoredVerdict> = on_pool!(self.desk.store(), |pool| {
+        let pending: Vec<VerdictRow> = on_pool!(self.desk.store(), |pool| {
             sqlx::query_as(sql).fetch_all(pool).await
         })?;
+        // A damaged row stops the pass with an error naming it, rather than being applied
+        // as some other verdict.
+        let pending = typed(pending)?;
         let mut done = Vec::new();
         for verdict in pending {
             match self.apply(&verdict).await {
@@ -253,7 +267,7 @@ impl Outcomes {
 
     /// Carries out one verdict's effects, each only if not yet done, then stamps it applied.
     pub async fn apply(&self, v: &StoredVerdict) -> Result<Applied, OutcomeError> {
-        let verdict = Verdict::parse(&v.verdict).unwrap_or(Verdict::Unreached);
+        let verdict = v.verdict;
         let store = self.desk.store().clone();
         let ticket_id = v.ticket_id;
         let get = || async {
@@ -300,21 +314,26 @@ impl Outcomes {
                 if ticket.state == TicketState::Callback {
                     self.desk.reopen(ticket_id, &self.actor, &reason).await?;
                 }
-                let before = v.level_before.parse::<Level>().unwrap_or(Level::General);
                 self.desk
-                    .escalate_above(ticket_id, before, &self.actor, &reason)
+                    .escalate_above(ticket_id, v.level_before, &self.actor, &reason)
                     .await?;
-                self.agent_callback(v, "unsatisfied", &format!("{reason}; call the owner"))
-                    .await?;
+                self.agent_callback(
+                    v,
+                    Verdict::Unsatisfied.as_str(),
+                    &format!("{reason}; call the owner"),
+                )
+                .await?;
                 ticket = get().await?;
             }
             Verdict::Neutral => {
                 let note = format!("回访一般 / neutral: {rated}; ask whether it can be closed");
-                self.agent_callback(v, "neutral", &note).await?;
+                self.agent_callback(v, Verdict::Neutral.as_str(), &note)
+                    .await?;
             }
             Verdict::Unreached => {
                 let note = "回访未接通 / every callback attempt went unanswered; call the owner";
-                self.agent_callback(v, "unreached", note).await?;
+                self.agent_callback(v, Verdict::Unreached.as_str(), note)
+                    .await?;
             }
         }
         let now = self.desk.now();

@@ -194,7 +194,7 @@ async fn campaign(db: &testkit::db::TestDb, case: &Case) -> (u32, u32) {
             let Some(answered) = a.answered_at else {
                 continue;
             };
-            if a.outcome.as_deref() == Some("abandoned") {
+            if a.outcome.map(|o| o.as_str()) == Some("abandoned") {
                 abandoned += 1;
                 assert!(
                     a.bridged_at.is_none() && a.agent.is_none(),
@@ -224,7 +224,7 @@ async fn campaign(db: &testkit::db::TestDb, case: &Case) -> (u32, u32) {
         let contacts = testkit::campaign::contacts(&db.store, stored.campaign_id).await;
         for (id, tries) in &attempts {
             let last = tries.last().unwrap();
-            if last.outcome.as_deref() == Some("abandoned") {
+            if last.outcome.map(|o| o.as_str()) == Some("abandoned") {
                 assert_eq!(contacts[id].2, "pending", "{}", db.name);
             }
         }

@@ -126,7 +126,7 @@ async fn check(
         let count = |word: &str| {
             tries
                 .iter()
-                .filter(|a| a.outcome.as_deref() == Some(word))
+                .filter(|a| a.outcome.map(|o| o.as_str()) == Some(word))
                 .count()
         };
         assert!(
@@ -139,7 +139,7 @@ async fn check(
         );
         assert!(count("answered") <= 1, "{db}: {phone} answered twice");
         for pair in tries.windows(2) {
-            let gap = match pair[0].outcome.as_deref() {
+            let gap = match pair[0].outcome.map(|o| o.as_str()) {
                 Some("busy") => TimeDelta::minutes(10),
                 Some("no_answer") => TimeDelta::hours(1),
                 _ => TimeDelta::minutes(5),
@@ -150,7 +150,7 @@ async fn check(
                 "{db}: {phone} retried too soon"
             );
             assert_ne!(
-                pair[0].outcome.as_deref(),
+                pair[0].outcome.map(|o| o.as_str()),
                 Some("answered"),
                 "{db}: {phone}"
             );
@@ -166,7 +166,7 @@ async fn check(
                 "{db}: {phone} outside window"
             );
         }
-        let last = tries.last().unwrap().outcome.clone();
+        let last = tries.last().unwrap().outcome.map(|o| o.to_string());
         assert_eq!(
             outcome, &last,
             "{db}: {phone}: final outcome is the last attempt's"

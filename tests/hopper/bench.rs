@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use huifang::dialer::hopper::Hopper;
 use huifang::store::Store;
+use huifang::vocab::AttemptOutcome;
 use testkit::db::{campaign, contacts, databases, t0};
 
 fn env(name: &str, default: u64) -> u64 {
@@ -38,7 +39,10 @@ async fn drain(store: Store, campaign_id: i64, node: &'static str, batch: u32) -
         }
         out.claimed += claimed.len() as u64;
         for contact in &claimed {
-            hopper.finish(contact, "answered", t0()).await.unwrap();
+            hopper
+                .finish(contact, AttemptOutcome::Answered, t0())
+                .await
+                .unwrap();
         }
     }
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use huifang::dialer::hopper::{ClaimedContact, Hopper, HopperError};
+use huifang::vocab::AttemptOutcome;
 use testkit::db::{campaign, contacts, databases, t0};
 
 const LEASE: Duration = Duration::from_secs(60);
@@ -55,7 +56,10 @@ async fn claim_waits_for_next_attempt_at() {
         hopper.release(&both[1], None, t0()).await.unwrap();
         let now = hopper.claim(c, "a", t0(), LEASE, 10).await.unwrap();
         assert_eq!(ids(&now), [both[1].campaign_contact_id], "{}", db.name);
-        hopper.finish(&now[0], "answered", t0()).await.unwrap();
+        hopper
+            .finish(&now[0], AttemptOutcome::Answered, t0())
+            .await
+            .unwrap();
         let early = later - TimeDelta::seconds(1);
         assert!(
             hopper
@@ -93,11 +97,14 @@ async fn a_leased_contact_is_not_claimed_again_until_its_lease_expires() {
         assert_eq!(taken[0].lease_owner, "b");
         // `a` comes back and must not act on the contact any more.
         let err = hopper
-            .finish(&mine[0], "answered", expired)
+            .finish(&mine[0], AttemptOutcome::Answered, expired)
             .await
             .unwrap_err();
         assert!(matches!(err, HopperError::LeaseLost { .. }), "{err}");
-        hopper.finish(&taken[0], "answered", expired).await.unwrap();
+        hopper
+            .finish(&taken[0], AttemptOutcome::Answered, expired)
+            .await
+            .unwrap();
     }
 }
 
@@ -108,7 +115,10 @@ async fn finished_contacts_are_never_claimed_and_leases_can_be_extended() {
         let c = campaign(&db.store, "C1").await;
         hopper.enqueue(c, &contacts(0, 2), t0()).await.unwrap();
         let both = hopper.claim(c, "a", t0(), LEASE, 10).await.unwrap();
-        hopper.finish(&both[0], "answered", t0()).await.unwrap();
+        hopper
+            .finish(&both[0], AttemptOutcome::Answered, t0())
+            .await
+            .unwrap();
         let t1 = t0() + TimeDelta::seconds(50);
         let until = hopper.extend(&both[1], t1, LEASE).await.unwrap();
         assert_eq!(until, t1 + TimeDelta::seconds(60));

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use huifang::dialer::hopper::Hopper;
 use huifang::store::Store;
+use huifang::vocab::AttemptOutcome;
 use testkit::db::{campaign, contacts, databases, t0};
 
 const CONTACTS: u64 = 600;
@@ -26,7 +27,10 @@ async fn drain(store: &Store, campaign_id: i64, node: &str) -> Vec<i64> {
         for contact in &batch {
             assert_eq!(contact.lease_owner, node);
             if round % 2 == 0 {
-                hopper.finish(contact, "answered", t0()).await.unwrap();
+                hopper
+                    .finish(contact, AttemptOutcome::Answered, t0())
+                    .await
+                    .unwrap();
             }
         }
         got.extend(batch.iter().map(|c| c.campaign_contact_id));

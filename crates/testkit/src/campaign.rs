@@ -89,18 +89,10 @@ pub async fn create(store: &Store, file: &Path, now: DateTime<Utc>) -> StoredCam
 
 /// Every attempt of a campaign, by contact id, oldest first.
 pub async fn attempts(store: &Store, campaign_id: i64) -> BTreeMap<i64, Vec<AttemptRow>> {
-    let rows: Vec<AttemptRow> = huifang::on_pool!(store, |pool| {
-        sqlx::query_as(
-            "select attempt_id, campaign_contact_id, campaign_id, channel, node, queued_at,
-                    dialed_at, answered_at, bridged_at, ended_at, outcome, sip_status, agent,
-                    recording_path, detail
-               from attempts where campaign_id = $1 order by attempt_id",
-        )
-        .bind(campaign_id)
-        .fetch_all(pool)
+    let rows = huifang::dialer::hopper::Attempts::new(store)
+        .of_campaign(campaign_id)
         .await
-    })
-    .unwrap();
+        .unwrap();
     let mut by_contact: BTreeMap<i64, Vec<AttemptRow>> = BTreeMap::new();
     for row in rows {
         by_contact

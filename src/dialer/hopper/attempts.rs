@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::ClaimedContact;
 use crate::store::Store;
+use crate::vocab::{AttemptOutcome, Channel, DamagedRow, stored};
 use crate::{on_pool, on_tx};
 
 /// The id of an attempt row.
@@ -22,8 +23,8 @@ impl std::fmt::Display for AttemptId {
     }
 }
 
-/// An attempt as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+/// An attempt as read back, its outcome checked against the vocabulary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttemptRow {
     /// Database id.
     pub attempt_id: i64,
@@ -31,8 +32,8 @@ pub struct AttemptRow {
     pub campaign_contact_id: i64,
     /// The campaign.
     pub campaign_id: i64,
-    /// `voice`, `sms`, ...
-    pub channel: String,
+    /// How the contact was reached.
+    pub channel: Channel,
     /// The node that placed it.
     pub node: String,
     /// When the row was written, before dialling.
@@ -45,8 +46,8 @@ pub struct AttemptRow {
     pub bridged_at: Option<DateTime<Utc>>,
     /// When the attempt ended; `None` while it may still be live.
     pub ended_at: Option<DateTime<Utc>>,
-    /// How it ended (`answered`, `busy`, `no_answer`, `machine`, `abandoned`, `failed`, ...).
-    pub outcome: Option<String>,
+    /// How it ended; `None` while open.
+    pub outcome: Option<AttemptOutcome>,
     /// The final SIP status, when there was one.
     pub sip_status: Option<i64>,
     /// The agent it was bridged to.
@@ -57,11 +58,66 @@ pub struct AttemptRow {
     pub detail: Option<String>,
 }
 
+/// An `attempts` row as the driver returns it, the outcome still text.
+#[derive(sqlx::FromRow)]
+struct StoredAttempt {
+    attempt_id: i64,
+    campaign_contact_id: i64,
+    campaign_id: i64,
+    channel: String,
+    node: String,
+    queued_at: DateTime<Utc>,
+    dialed_at: Option<DateTime<Utc>>,
+    answered_at: Option<DateTime<Utc>>,
+    bridged_at: Option<DateTime<Utc>>,
+    ended_at: Option<DateTime<Utc>>,
+    outcome: Option<String>,
+    sip_status: Option<i64>,
+    agent: Option<String>,
+    recording_path: Option<String>,
+    detail: Option<String>,
+}
+
+impl TryFrom<StoredAttempt> for AttemptRow {
+    type Error = DamagedRow;
+    fn try_from(r: StoredAttempt) -> Result<AttemptRow, DamagedRow> {
+        let outcome = r
+            .outcome
+            .as_deref()
+            .map(|word| stored(word, "attempts", r.attempt_id, "outcome"))
+            .transpose()?;
+        Ok(AttemptRow {
+            attempt_id: r.attempt_id,
+            campaign_contact_id: r.campaign_contact_id,
+            campaign_id: r.campaign_id,
+            channel: stored(&r.channel, "attempts", r.attempt_id, "channel")?,
+            node: r.node,
+            queued_at: r.queued_at,
+            dialed_at: r.dialed_at,
+            answered_at: r.answered_at,
+            bridged_at: r.bridged_at,
+            ended_at: r.ended_at,
+            outcome,
+            sip_status: r.sip_status,
+            agent: r.agent,
+            recording_path: r.recording_path,
+            detail: r.detail,
+        })
+    }
+}
+
+/// Reads every row, the first damaged one an error.
+fn typed(rows: Vec<StoredAttempt>) -> Result<Vec<AttemptRow>, AttemptError> {
+    rows.into_iter()
+        .map(|r| AttemptRow::try_from(r).map_err(AttemptError::from))
+        .collect()
+}
+
 /// How an attempt ended.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AttemptEnd<'a> {
-    /// The outcome, in the campaign rules' vocabulary (`busy`, `no_answer`, ...).
-    pub outcome: &'a str,
+    /// The outcome.
+    pub outcome: AttemptOutcome,
     /// The final SIP status, when there was one.
     pub sip_status: Option<u16>,
     /// The agent it was bridged to.
@@ -72,6 +128,21 @@ pub struct AttemptEnd<'a> {
     pub detail: Option<&'a str>,
     /// When it ended.
     pub at: DateTime<Utc>,
+}
+
+impl Default for AttemptEnd<'_> {
+    /// A failure with nothing else known, for `..AttemptEnd::default()` after the fields that
+    /// are (every caller names the outcome).
+    fn default() -> Self {
+        AttemptEnd {
+            outcome: AttemptOutcome::Failed,
+            sip_status: None,
+            agent: None,
+            recording_path: None,
+            detail: None,
+            at: DateTime::<Utc>::default(),
+        }
+    }
 }
 
 /// What failed while recording an attempt.
@@ -137,6 +208,17 @@ pub enum AttemptError {
         /// The driver's error.
         source: sqlx::Error,
     },
+    /// Reading one attempt failed.
+    #[error("cannot read attempt {attempt_id}: {source}")]
+    Get {
+        /// The attempt.
+        attempt_id: AttemptId,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// An attempt row read back holds an outcome outside the vocabulary.
+    #[error("damaged attempt: {0}")]
+    Damaged(#[from] DamagedRow),
 }
 
 /// The select list of [`AttemptRow`].
@@ -165,7 +247,7 @@ impl<'s> Attempts<'s> {
     pub async fn open(
         &self,
         contact: &ClaimedContact,
-        channel: &str,
+        channel: Channel,
         node: &str,
         now: DateTime<Utc>,
     ) -> Result<AttemptId, AttemptError> {
@@ -217,7 +299,7 @@ impl<'s> Attempts<'s> {
             )
             .bind(contact_id)
             .bind(contact.campaign_id)
-            .bind(channel)
+            .bind(channel.as_str())
             .bind(node)
             .bind(now)
             .fetch_one(&mut *conn)
@@ -292,7 +374,7 @@ impl<'s> Attempts<'s> {
             )
             .bind(id.0)
             .bind(end.at)
-            .bind(end.outcome)
+            .bind(end.outcome.as_str())
             .bind(end.sip_status.map(i64::from))
             .bind(end.agent)
             .bind(end.recording_path)
@@ -305,18 +387,23 @@ impl<'s> Attempts<'s> {
     }
 
     /// One attempt.
-    pub async fn get(&self, id: AttemptId) -> Result<Option<AttemptRow>, sqlx::Error> {
-        on_pool!(self.store, |pool| {
+    pub async fn get(&self, id: AttemptId) -> Result<Option<AttemptRow>, AttemptError> {
+        let row: Option<StoredAttempt> = on_pool!(self.store, |pool| {
             sqlx::query_as(concat!(select!(), " where attempt_id = $1"))
                 .bind(id.0)
                 .fetch_optional(pool)
                 .await
         })
+        .map_err(|source| AttemptError::Get {
+            attempt_id: id,
+            source,
+        })?;
+        Ok(row.map(AttemptRow::try_from).transpose()?)
     }
 
     /// Every attempt on one contact, oldest first (for the retry counts).
     pub async fn of_contact(&self, contact_id: i64) -> Result<Vec<AttemptRow>, AttemptError> {
-        on_pool!(self.store, |pool| {
+        let rows = on_pool!(self.store, |pool| {
             sqlx::query_as(concat!(
                 select!(),
                 " where campaign_contact_id = $1 order by attempt_id"
@@ -325,13 +412,32 @@ impl<'s> Attempts<'s> {
             .fetch_all(pool)
             .await
         })
-        .map_err(|source| AttemptError::History { contact_id, source })
+        .map_err(|source| AttemptError::History { contact_id, source })?;
+        typed(rows)
+    }
+
+    /// Every attempt of a campaign, oldest first (for reports and tests).
+    pub async fn of_campaign(&self, campaign_id: i64) -> Result<Vec<AttemptRow>, AttemptError> {
+        let rows = on_pool!(self.store, |pool| {
+            sqlx::query_as(concat!(
+                select!(),
+                " where campaign_id = $1 order by attempt_id"
+            ))
+            .bind(campaign_id)
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(|source| AttemptError::History {
+            contact_id: campaign_id,
+            source,
+        })?;
+        typed(rows)
     }
 
     /// The attempts `node` opened and never closed, oldest first: calls it may have placed
     /// before it stopped, to settle on restart.
     pub async fn unfinished(&self, node: &str) -> Result<Vec<AttemptRow>, AttemptError> {
-        on_pool!(self.store, |pool| {
+        let rows = on_pool!(self.store, |pool| {
             sqlx::query_as(concat!(
                 select!(),
                 " where node = $1 and ended_at is null order by attempt_id"
@@ -343,7 +449,8 @@ impl<'s> Attempts<'s> {
         .map_err(|source| AttemptError::List {
             node: node.to_string(),
             source,
-        })
+        })?;
+        typed(rows)
     }
 
     /// Runs a one-timestamp `sql` (`$1` attempt, `$2` time) on an open attempt.
