@@ -11,38 +11,69 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::hopper::{AttemptEnd, AttemptError, AttemptRow, Attempts, ClaimedContact, Hopper};
-use super::node::Plan;
+use super::plan::{NodeError, Plan};
 use crate::campaigns::{self, Outcome};
 use crate::store::Store;
-use crate::telephony::media::Prompt;
 use crate::telephony::sip::Disposition;
 use crate::telephony::transport::{CallUpdate, UserAgent};
-
-/// The outcome word of an attempt cut short by a restart after its INVITE went out.
-pub const INTERRUPTED: &str = "interrupted";
-/// The outcome word of an answered survey call the owner left before its last question.
-pub const INCOMPLETE: &str = "incomplete";
-/// The outcome word of an answered survey call that asked everything (final).
-pub const COMPLETED: &str = "completed";
-
-/// The outcome word of an attempt cut short before its INVITE went out.
-pub const NOT_DIALED: &str = "not_dialed";
+use crate::vocab::{AttemptOutcome, Channel};
 
 /// How long an abandoned owner is left in peace before another attempt.
 pub const ABANDON_QUIET: chrono::TimeDelta = chrono::TimeDelta::hours(72);
 
-/// Which retry rule applies after an attempt that ended with `word`; `None`: the contact is
-/// finished (answered, invalid number, rejected) — or, for [`NOT_DIALED`], simply due again.
-pub fn retry_class(word: &str) -> Option<Outcome> {
-    match word {
-        "busy" => Some(Outcome::Busy),
-        "no_answer" => Some(Outcome::NoAnswer),
-        "machine" => Some(Outcome::Machine),
-        "abandoned" => Some(Outcome::Abandoned),
-        INCOMPLETE => Some(Outcome::Incomplete),
-        "congestion" | "unavailable" | "timeout" | "cancelled" | "auth_failed" | "failed"
-        | INTERRUPTED => Some(Outcome::Failed),
-        _ => None,
+impl From<Disposition> for AttemptOutcome {
+    /// How a call that ended with this SIP disposition ended, in the attempts' vocabulary.
+    fn from(d: Disposition) -> AttemptOutcome {
+        match d {
+            Disposition::Answered => AttemptOutcome::Answered,
+            Disposition::Busy => AttemptOutcome::Busy,
+            Disposition::NoAnswer => AttemptOutcome::NoAnswer,
+            Disposition::InvalidNumber => AttemptOutcome::InvalidNumber,
+            Disposition::Rejected => AttemptOutcome::Rejected,
+            Disposition::Congestion => AttemptOutcome::Congestion,
+            Disposition::Unavailable => AttemptOutcome::Unavailable,
+            Disposition::Cancelled => AttemptOutcome::Cancelled,
+            Disposition::Timeout => AttemptOutcome::Timeout,
+            Disposition::AuthFailed => AttemptOutcome::AuthFailed,
+            Disposition::Failed => AttemptOutcome::Failed,
+        }
+    }
+}
+
+/// Which retry rule applies after an attempt that ended with `outcome`; `None`: the contact is
+/// finished (answered, invalid number, rejected) — or, for [`AttemptOutcome::NotDialed`],
+/// simply due again.
+pub fn retry_class(outcome: AttemptOutcome) -> Option<Outcome> {
+    use AttemptOutcome as A;
+    match outcome {
+        A::Busy => Some(Outcome::Busy),
+        A::NoAnswer => Some(Outcome::NoAnswer),
+        A::Machine => Some(Outcome::Machine),
+        A::Abandoned => Some(Outcome::Abandoned),
+        A::Incomplete => Some(Outcome::Incomplete),
+        A::Congestion
+        | A::Unavailable
+        | A::Timeout
+        | A::Cancelled
+        | A::AuthFailed
+        | A::Failed
+        | A::Interrupted => Some(Outcome::Failed),
+        A::Answered
+        | A::InvalidNumber
+        | A::Rejected
+        | A::Completed
+        | A::NotDialed
+        | A::Queued
+        | A::Sent
+        | A::Delivered
+        | A::Unknown
+        | A::Suppressed
+        | A::NoReply
+        | A::Unsent
+        | A::Dnc
+        | A::NoConsent
+        | A::NoWindow
+        | A::NoEmail => None,
     }
 }
 
@@ -52,35 +83,35 @@ pub enum Settled {
     /// Called again at this moment (the retry rule's delay, moved into a call window).
     Retry(DateTime<Utc>),
     /// Finished with this final outcome.
-    Done(String),
+    Done(AttemptOutcome),
 }
 
 /// Decides a contact's next step after an attempt that ended with `word` at `now`, from the
 /// campaign's retry rules and caps and every attempt so far (`history`, the last included).
 pub fn settle(
     campaign: &campaigns::Campaign,
-    word: &str,
+    word: AttemptOutcome,
     history: &[AttemptRow],
     now: DateTime<Utc>,
     tz: Tz,
 ) -> Settled {
-    if word == NOT_DIALED {
+    if word == AttemptOutcome::NotDialed {
         return Settled::Retry(now);
     }
     let Some(outcome) = retry_class(word) else {
-        return Settled::Done(word.to_string());
+        return Settled::Done(word);
     };
     let local_day = |at: DateTime<Utc>| at.with_timezone(&tz).date_naive();
     let counted = history
         .iter()
-        .filter(|a| a.outcome.as_deref() != Some(NOT_DIALED));
+        .filter(|a| a.outcome != Some(AttemptOutcome::NotDialed));
     let count = |pred: &dyn Fn(&AttemptRow) -> bool| {
         u32::try_from(counted.clone().filter(|a| pred(a)).count()).unwrap_or(u32::MAX)
     };
     let attempts = campaigns::Attempts {
         total: count(&|_| true),
         today: count(&|a| local_day(a.queued_at) == local_day(now)),
-        of_outcome: count(&|a| a.outcome.as_deref().and_then(retry_class) == Some(outcome)),
+        of_outcome: count(&|a| a.outcome.and_then(retry_class) == Some(outcome)),
     };
     match campaign.next_attempt(outcome, attempts, now, tz) {
         // An owner whose answered call found no agent is not called again within 72 hours,
@@ -88,11 +119,11 @@ pub fn settle(
         Some(at) if outcome == Outcome::Abandoned && at < now + ABANDON_QUIET => {
             match campaign.windows().next_open(now + ABANDON_QUIET, tz) {
                 Some(at) => Settled::Retry(at),
-                None => Settled::Done(word.to_string()),
+                None => Settled::Done(word),
             }
         }
         Some(at) => Settled::Retry(at),
-        None => Settled::Done(word.to_string()),
+        None => Settled::Done(word),
     }
 }
 
@@ -104,10 +135,7 @@ pub(crate) struct CallContext {
 
 /// Places one call to `contact` and settles it. Errors are the database's: the caller logs
 /// them; the contact's lease then runs out and restart recovery or another node takes over.
-pub(crate) async fn run(
-    ctx: CallContext,
-    contact: ClaimedContact,
-) -> Result<(), super::node::NodeError> {
+pub(crate) async fn run(ctx: CallContext, contact: ClaimedContact) -> Result<(), NodeError> {
     run_for(ctx, contact, None).await
 }
 
@@ -117,7 +145,7 @@ pub(crate) async fn run_for(
     ctx: CallContext,
     contact: ClaimedContact,
     held: Option<super::agents::Reserved>,
-) -> Result<(), super::node::NodeError> {
+) -> Result<(), NodeError> {
     let mut held = held;
     let plan = &ctx.plan;
     let store = &plan.store;
@@ -137,14 +165,18 @@ pub(crate) async fn run_for(
         return Ok(());
     };
     let now = plan.clock.now();
-    let id = match attempts.open(&contact, "voice", &plan.node, now).await {
+    let id = match attempts
+        .open(&contact, Channel::Voice, &plan.node, now)
+        .await
+    {
         Ok(id) => id,
         Err(AttemptError::LeaseLost { .. }) => return Ok(()),
         Err(AttemptError::AlreadyAnswered { .. }) => {
-            hopper.finish(&contact, "answered", now).await?;
+            hopper
+                .finish(&contact, AttemptOutcome::Answered, now)
+                .await?;
             if let Some(survey) = &plan.survey {
-                let done = Settled::Done("answered".into());
-                super::survey::judge(plan, survey, &contact, &done).await?;
+                super::survey::judge(plan, survey, &contact, true).await?;
             }
             return Ok(());
         }
@@ -160,7 +192,7 @@ pub(crate) async fn run_for(
     let (word, status, detail) = match ctx.ua.dial(request).await {
         Err(e) => {
             plan.floor.unanswered(key);
-            ("failed".to_string(), None, Some(e.to_string()))
+            (AttemptOutcome::Failed, None, Some(e.to_string()))
         }
         Ok(mut call) => {
             let mut answered = false;
@@ -200,7 +232,11 @@ pub(crate) async fn run_for(
                                 super::survey::converse(plan, survey, id, &contact, call).await?;
                             call = done.call;
                             agent = done.agent;
-                            surveyed = Some(if done.complete { COMPLETED } else { INCOMPLETE });
+                            surveyed = Some(if done.complete {
+                                AttemptOutcome::Completed
+                            } else {
+                                AttemptOutcome::Incomplete
+                            });
                         }
                     }
                     None => {
@@ -231,21 +267,22 @@ pub(crate) async fn run_for(
                     status,
                     reason,
                     ..
-                }) => (disposition.as_str().to_string(), status, reason),
+                }) => (disposition.into(), status, reason),
                 // The SIP task stopped under us (shutdown): nothing is known.
-                _ => (Disposition::Failed.as_str().to_string(), None, None),
+                _ => (AttemptOutcome::Failed, None, None),
             }
         }
     };
     let word = match (abandoned, surveyed) {
-        (true, _) => "abandoned".to_string(),
-        (false, Some(survey)) => survey.to_string(),
+        (true, _) => AttemptOutcome::Abandoned,
+        (false, Some(survey)) => survey,
         (false, None) => word,
     };
-    let status = status.or((word == "answered" || abandoned || surveyed.is_some()).then_some(200));
+    let status = status
+        .or((word == AttemptOutcome::Answered || abandoned || surveyed.is_some()).then_some(200));
     let at = plan.clock.now();
     let end = AttemptEnd {
-        outcome: &word,
+        outcome: word,
         sip_status: status,
         agent: agent.as_deref(),
         detail: detail.as_deref(),
@@ -253,9 +290,10 @@ pub(crate) async fn run_for(
         ..AttemptEnd::default()
     };
     attempts.close(id, &end).await?;
-    let settled = settle_contact(store, &plan.campaign, &contact, &word, at).await?;
+    let settled = settle_contact(store, &plan.campaign, &contact, word, at).await?;
     if let Some(survey) = &plan.survey {
-        super::survey::judge(plan, survey, &contact, &settled).await?;
+        let finished = matches!(settled, Settled::Done(_));
+        super::survey::judge(plan, survey, &contact, finished).await?;
     }
     Ok(())
 }
@@ -271,7 +309,7 @@ async fn hand_to_agent(
     contact: &ClaimedContact,
     mut call: crate::telephony::transport::Call,
     connect_by: tokio::time::Instant,
-) -> Result<(crate::telephony::transport::Call, Option<String>, bool), super::node::NodeError> {
+) -> Result<(crate::telephony::transport::Call, Option<String>, bool), NodeError> {
     plan.floor.answered(contact.campaign_contact_id);
     let reserved = match held {
         // The agent who previewed the contact, if still there (not paused, leg up).
@@ -295,7 +333,7 @@ async fn hand_to_agent(
             }
             Err(None) => {
                 plan.floor.disconnected();
-                return Err(super::node::NodeError::AgentLegLost(name));
+                return Err(NodeError::AgentLegLost(name));
             }
         }
     }
@@ -309,9 +347,9 @@ pub(crate) async fn settle_contact(
     store: &Store,
     campaign: &campaigns::Campaign,
     contact: &ClaimedContact,
-    word: &str,
+    word: AttemptOutcome,
     at: DateTime<Utc>,
-) -> Result<Settled, super::node::NodeError> {
+) -> Result<Settled, NodeError> {
     let hopper = Hopper::new(store);
     let history = Attempts::new(store)
         .of_contact(contact.campaign_contact_id)
@@ -319,7 +357,7 @@ pub(crate) async fn settle_contact(
     let tz: Tz = contact.tz.parse().unwrap_or(campaign.timezone());
     let settled = settle(campaign, word, &history, at, tz);
     // Unreached by phone after every retry: the campaign's next channel (SMS, email) if any.
-    if let Settled::Done(outcome) = &settled
+    if let Settled::Done(outcome) = settled
         && !reached(outcome)
         && has_next_channel(campaign, contact)
     {
@@ -328,14 +366,18 @@ pub(crate) async fn settle_contact(
     }
     match &settled {
         Settled::Retry(next) => hopper.release(contact, Some(*next), at).await?,
-        Settled::Done(outcome) => hopper.finish(contact, outcome, at).await?,
+        Settled::Done(outcome) => hopper.finish(contact, *outcome, at).await?,
     }
     Ok(settled)
 }
 
-/// Whether a call that ended with `word` reached the owner (no other channel is tried then).
-pub fn reached(word: &str) -> bool {
-    matches!(word, "answered" | COMPLETED | INCOMPLETE | "abandoned")
+/// Whether a call that ended with `outcome` reached the owner (no other channel is tried then).
+pub fn reached(outcome: AttemptOutcome) -> bool {
+    use AttemptOutcome as A;
+    matches!(
+        outcome,
+        A::Answered | A::Completed | A::Incomplete | A::Abandoned
+    )
 }
 
 /// Whether the campaign has a channel after the contact's current one.
@@ -363,12 +405,10 @@ pub(crate) fn prompt_paths(
         .collect()
 }
 
-/// A loaded prompt list.
-pub(crate) type Prompts = Vec<Arc<Prompt>>;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use AttemptOutcome as A;
     use chrono::TimeZone;
 
     fn campaign() -> campaigns::Campaign {
@@ -394,19 +434,19 @@ lifetime_cap = 8
         .unwrap()
     }
 
-    fn row(outcome: &str, at: DateTime<Utc>) -> AttemptRow {
+    fn row(outcome: AttemptOutcome, at: DateTime<Utc>) -> AttemptRow {
         AttemptRow {
             attempt_id: 1,
             campaign_contact_id: 1,
             campaign_id: 1,
-            channel: "voice".into(),
+            channel: Channel::Voice,
             node: "n".into(),
             queued_at: at,
             dialed_at: Some(at),
             answered_at: None,
             bridged_at: None,
             ended_at: Some(at),
-            outcome: Some(outcome.into()),
+            outcome: Some(outcome),
             sip_status: None,
             agent: None,
             recording_path: None,
@@ -420,20 +460,17 @@ lifetime_cap = 8
         let tz = Tz::Asia__Shanghai;
         // 10:00 in Shanghai, inside the window.
         let t = Utc.with_ymd_and_hms(2026, 12, 2, 2, 0, 0).unwrap();
-        let one = [row("busy", t)];
+        let one = [row(A::Busy, t)];
         assert_eq!(
-            settle(&c, "busy", &one, t, tz),
+            settle(&c, A::Busy, &one, t, tz),
             Settled::Retry(t + chrono::TimeDelta::minutes(30))
         );
-        let three = [row("busy", t), row("busy", t), row("busy", t)];
-        assert_eq!(
-            settle(&c, "busy", &three, t, tz),
-            Settled::Done("busy".into())
-        );
+        let three = [row(A::Busy, t), row(A::Busy, t), row(A::Busy, t)];
+        assert_eq!(settle(&c, A::Busy, &three, t, tz), Settled::Done(A::Busy));
         // No answer has its own count: one busy before does not use it up.
-        let mixed = [row("busy", t), row("no_answer", t)];
+        let mixed = [row(A::Busy, t), row(A::NoAnswer, t)];
         assert_eq!(
-            settle(&c, "no_answer", &mixed, t, tz),
+            settle(&c, A::NoAnswer, &mixed, t, tz),
             Settled::Retry(t + chrono::TimeDelta::hours(2))
         );
     }
@@ -444,19 +481,19 @@ lifetime_cap = 8
         let tz = Tz::Asia__Shanghai;
         let t = Utc.with_ymd_and_hms(2026, 12, 2, 2, 0, 0).unwrap();
         assert_eq!(
-            settle(&c, "answered", &[], t, tz),
-            Settled::Done("answered".into())
+            settle(&c, A::Answered, &[], t, tz),
+            Settled::Done(A::Answered)
         );
         assert_eq!(
-            settle(&c, "invalid_number", &[], t, tz),
-            Settled::Done("invalid_number".into())
+            settle(&c, A::InvalidNumber, &[], t, tz),
+            Settled::Done(A::InvalidNumber)
         );
-        assert_eq!(settle(&c, NOT_DIALED, &[], t, tz), Settled::Retry(t));
+        assert_eq!(settle(&c, A::NotDialed, &[], t, tz), Settled::Retry(t));
         // Busy at 19:50 local: 30 min later is after the window, so 09:00 the next day.
         let late = Utc.with_ymd_and_hms(2026, 12, 2, 11, 50, 0).unwrap();
         let next = Utc.with_ymd_and_hms(2026, 12, 3, 1, 0, 0).unwrap();
         assert_eq!(
-            settle(&c, "busy", &[row("busy", late)], late, tz),
+            settle(&c, A::Busy, &[row(A::Busy, late)], late, tz),
             Settled::Retry(next)
         );
     }

@@ -13,16 +13,15 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::attempt::{self, Settled};
 use super::hopper::{Attempts, ClaimedContact, Hopper};
-use super::node::{NodeError, Plan};
+use super::plan::{NodeError, Plan};
 use crate::campaigns::templates::{
     CampaignFields, MessageContext, OwnerFields, ReplyFields, TicketFields, UnitFields,
 };
 use crate::contacts::dnc;
 use crate::outbox::{self, CampaignLink, NewMessage, ReplyRule};
 use crate::surveys::Step;
-use crate::vocab::Channel;
+use crate::vocab::{AttemptOutcome as A, Channel};
 use crate::{on_pool, on_tx};
 
 /// How long a contact waits for a message in flight before it is looked at anyway.
@@ -50,16 +49,15 @@ pub(crate) async fn route(
     let history = Attempts::new(&plan.store)
         .of_contact(contact.campaign_contact_id)
         .await?;
-    let last_message = history
-        .last()
-        .filter(|a| a.channel != Channel::Voice.as_str());
-    let last_outcome = last_message.map(|a| a.outcome.as_deref().unwrap_or("queued"));
+    let last_message = history.last().filter(|a| a.channel != Channel::Voice);
+    // A message attempt is written `queued` and given the message's final state later.
+    let last_outcome = last_message.map(|a| a.outcome.unwrap_or(A::Queued));
     if last_message.is_some() {
         if plan.survey.is_some() && rated(plan, contact).await? {
-            finish(plan, contact, attempt::COMPLETED, now).await?;
+            finish(plan, contact, A::Completed, now).await?;
             return Ok(Route::Handled);
         }
-        if let Some(went @ ("delivered" | "sent")) = last_outcome
+        if let Some(went @ (A::Delivered | A::Sent)) = last_outcome
             && plan.survey.is_none()
         {
             finish(plan, contact, went, now).await?;
@@ -70,11 +68,11 @@ pub(crate) async fn route(
     let Some(&channel) = channels.get(step) else {
         // Every channel was tried.
         let word = match last_outcome {
-            Some("delivered" | "sent") => "no_reply",
+            Some(A::Delivered | A::Sent) => A::NoReply,
             // Never sent while the contact was on hold: no worker had a gateway for it.
-            Some("queued") => "unsent",
+            Some(A::Queued) => A::Unsent,
             Some(word) => word,
-            None => "failed",
+            None => A::Failed,
         };
         finish(plan, contact, word, now).await?;
         return Ok(Route::Handled);
@@ -88,7 +86,7 @@ pub(crate) async fn route(
         let hopper = Hopper::new(&plan.store);
         match windows.next_open(now, tz) {
             Some(at) => hopper.release(contact, Some(at), now).await?,
-            None => finish(plan, contact, "no_window", now).await?,
+            None => finish(plan, contact, A::NoWindow, now).await?,
         }
         return Ok(Route::Handled);
     }
@@ -121,12 +119,12 @@ async fn rated(plan: &Plan, contact: &ClaimedContact) -> Result<bool, NodeError>
 async fn finish(
     plan: &Plan,
     contact: &ClaimedContact,
-    word: &str,
+    word: A,
     now: DateTime<Utc>,
 ) -> Result<(), NodeError> {
     Hopper::new(&plan.store).finish(contact, word, now).await?;
     if let Some(survey) = &plan.survey {
-        super::survey::judge(plan, survey, contact, &Settled::Done(word.into())).await?;
+        super::survey::judge(plan, survey, contact, true).await?;
     }
     Ok(())
 }
@@ -135,7 +133,7 @@ async fn finish(
 async fn skip(
     plan: &Plan,
     contact: &ClaimedContact,
-    word: &str,
+    word: A,
     now: DateTime<Utc>,
 ) -> Result<(), NodeError> {
     let next = usize::try_from(contact.channel_step + 1).unwrap_or(usize::MAX);
@@ -161,7 +159,7 @@ async fn send(
         None => false,
     };
     if blocked || withdrawn {
-        let word = if blocked { "dnc" } else { "no_consent" };
+        let word = if blocked { A::Dnc } else { A::NoConsent };
         return skip(plan, contact, word, now).await;
     }
     let Some(templates) = &plan.templates else {
@@ -184,7 +182,7 @@ async fn send(
     let context = context(plan, contact, owner_id, reply.as_ref()).await?;
     let recipient = match channel {
         Channel::Email if context.owner.email.is_empty() => {
-            return skip(plan, contact, "no_email", now).await;
+            return skip(plan, contact, A::NoEmail, now).await;
         }
         Channel::Email => context.owner.email.clone(),
         _ => contact.phone.clone(),
@@ -228,13 +226,14 @@ async fn send(
         sqlx::query_scalar(
             "insert into attempts (campaign_contact_id, campaign_id, channel, node, queued_at,
                  ended_at, outcome, detail)
-             values ($1, $2, $3, $4, $5, $5, 'queued', $6) returning attempt_id",
+             values ($1, $2, $3, $4, $5, $5, $6, $7) returning attempt_id",
         )
         .bind(contact.campaign_contact_id)
         .bind(contact.campaign_id)
         .bind(channel.as_str())
         .bind(&plan.node)
         .bind(now)
+        .bind(A::Queued.as_str())
         .bind(&recipient)
         .fetch_one(&mut *conn)
         .await

@@ -22,8 +22,10 @@ pub mod hopper;
 pub mod lists;
 mod messages;
 pub mod node;
+mod plan;
 pub mod presence;
 pub mod preview;
 mod survey;
 
-pub use node::{Node, NodeConfig, NodeError, PlanError, Recovery};
+pub use node::{Node, NodeConfig, Recovery};
+pub use plan::{NodeError, PlanError};

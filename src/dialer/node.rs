@@ -21,70 +21,29 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::agents::{AgentConfig, AgentDesk};
-use super::attempt::{self, CallContext, INTERRUPTED, NOT_DIALED, Prompts};
+use super::attempt::{self, CallContext};
 use super::floor::Floor;
-use super::hopper::{AttemptEnd, AttemptError, Attempts, ClaimedContact, Hopper, HopperError};
+use super::hopper::{AttemptEnd, Attempts, ClaimedContact, Hopper, HopperError};
 use super::messages::{self, Route};
+use super::plan::{NodeError, Plan};
 use super::preview;
-use super::survey::Survey;
 use crate::campaigns::lifecycle::{Action, State};
 use crate::campaigns::repo::{Campaigns, RepoError, StoredCampaign};
-use crate::campaigns::templates::MessageTemplates;
 use crate::campaigns::{Campaign, Content, DialMode};
 use crate::clock::SharedClock;
 use crate::config::{SlaPolicy, TrunkConfig};
 use crate::contacts::dnc;
-use crate::limits::{Limits, RateError};
+use crate::limits::Limits;
 use crate::metrics::Period;
 use crate::pacing::pacer::{Pacer, PacingMode};
 use crate::pacing::state::AbandonWindow;
 use crate::store::Store;
 
-mod plan;
+mod load;
 mod previews;
 
-use crate::telephony::sip::Transport;
-use crate::telephony::sip::auth::Credentials;
-use crate::telephony::transport::{DialRequest, UserAgent};
-use crate::vocab::Channel;
-pub(crate) use plan::Plan;
-pub use plan::PlanError;
-
-/// What stops a node or one of its campaigns.
-#[derive(Debug, thiserror::Error)]
-pub enum NodeError {
-    /// The campaign repository failed.
-    #[error(transparent)]
-    Repo(#[from] RepoError),
-    /// The hopper failed.
-    #[error(transparent)]
-    Hopper(#[from] HopperError),
-    /// An attempt row could not be written.
-    #[error(transparent)]
-    Attempt(#[from] AttemptError),
-    /// Another database read failed.
-    #[error("dialer database error: {0}")]
-    Db(#[from] sqlx::Error),
-    /// A configured rate is not usable.
-    #[error(transparent)]
-    Rate(#[from] RateError),
-    /// An agent's leg task ended while holding an owner's call (the attempt is left open and
-    /// recovered as interrupted).
-    #[error("agent {0}'s leg task lost the owner's call")]
-    AgentLegLost(String),
-    /// A survey's transfer lost the owner's call in an agent's leg task (a bug: logged).
-    #[error("attempt {0}: the survey's transfer lost the owner's call")]
-    SurveyLostCall(i64),
-    /// A survey's verdict could not be decided or carried out on its ticket.
-    #[error(transparent)]
-    Outcome(crate::outcomes::OutcomeError),
-    /// A survey's SMS could not be written.
-    #[error("survey SMS: {0}")]
-    Sms(String),
-    /// A campaign message (SMS or email channel) could not be rendered.
-    #[error("campaign message: {0}")]
-    Message(String),
-}
+use crate::telephony::transport::UserAgent;
+use crate::vocab::{AttemptOutcome, Channel};
 
 /// How a node is set up.
 #[derive(Debug, Clone)]
@@ -195,23 +154,23 @@ impl Node {
                 // restart asks what is left at its retry.
                 (Some(_), _) if survey && row.bridged_at.is_some() => {
                     recovery.answered += 1;
-                    attempt::COMPLETED
+                    AttemptOutcome::Completed
                 }
                 (Some(_), _) if survey => {
                     recovery.answered += 1;
-                    attempt::INCOMPLETE
+                    AttemptOutcome::Incomplete
                 }
                 (Some(_), _) => {
                     recovery.answered += 1;
-                    "answered"
+                    AttemptOutcome::Answered
                 }
                 (None, Some(_)) => {
                     recovery.interrupted += 1;
-                    INTERRUPTED
+                    AttemptOutcome::Interrupted
                 }
                 (None, None) => {
                     recovery.not_dialed += 1;
-                    NOT_DIALED
+                    AttemptOutcome::NotDialed
                 }
             };
             let end = AttemptEnd {
@@ -501,7 +460,11 @@ impl Node {
         if !windows.is_open(now, tz) {
             match windows.next_open(now, tz) {
                 Some(at) => hopper.release(contact, Some(at), now).await?,
-                None => hopper.finish(contact, "no_window", now).await?,
+                None => {
+                    hopper
+                        .finish(contact, AttemptOutcome::NoWindow, now)
+                        .await?
+                }
             }
             return Ok(false);
         }
@@ -512,7 +475,11 @@ impl Node {
             None => false,
         };
         if blocked || withdrawn {
-            let outcome = if blocked { "dnc" } else { "no_consent" };
+            let outcome = if blocked {
+                AttemptOutcome::Dnc
+            } else {
+                AttemptOutcome::NoConsent
+            };
             // A number that may not be called may still get the campaign's SMS or email.
             if attempt::has_next_channel(&plan.campaign, contact) {
                 hopper.advance(contact, now).await?;
@@ -522,8 +489,7 @@ impl Node {
             // A callback never placed still gets a verdict (unreached; the owner is not put on
             // the agents' list either, and the timeline says why).
             if let Some(survey) = &plan.survey {
-                let done = attempt::Settled::Done(outcome.into());
-                super::survey::judge(plan, survey, contact, &done).await?;
+                super::survey::judge(plan, survey, contact, true).await?;
             }
             return Ok(false);
         }

@@ -8,13 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::agents::AgentDesk;
-use super::attempt::Settled;
 use super::hopper::{AttemptId, Attempts, ClaimedContact};
-use super::node::{NodeError, Plan, PlanError};
+use super::plan::{NodeError, Plan, PlanError, Survey};
 use crate::clock::SharedClock;
 use crate::contacts::dnc;
 use crate::outbox::{self, NewMessage};
-use crate::outcomes::{self, Decision, OutcomeError, Outcomes, Verdict};
+use crate::outcomes::{self, Decision, Verdict};
 use crate::phone::Phone;
 use crate::store::Store;
 use crate::surveys::{self, Answer, Heard, Keys, Line, Script, Want};
@@ -23,40 +22,6 @@ use crate::telephony::media::Prompt;
 use crate::telephony::transport::{Call, Collect, CollectEnd, PlayEnd};
 use crate::vocab::Channel;
 use crate::{on_pool, on_tx};
-
-/// Everything a campaign's survey calls share.
-pub(crate) struct Survey {
-    pub(crate) script: Script,
-    /// By language, then by prompt name.
-    pub(crate) prompts: HashMap<String, HashMap<String, Arc<Prompt>>>,
-    /// SMS texts (tera templates) by language, then by template name.
-    pub(crate) sms: HashMap<String, HashMap<String, String>>,
-    /// Where this campaign's comments are recorded.
-    pub(crate) recordings: PathBuf,
-    /// The node's agents, for `transfer` nodes (none: the owner is promised a callback).
-    pub(crate) transfer: Option<AgentDesk>,
-    pub(crate) outcomes: Outcomes,
-}
-
-impl Survey {
-    /// The SMS template `name` in `language`, else in the default language, else in any.
-    fn sms_text(&self, name: &str, language: &str) -> Option<&String> {
-        self.sms
-            .get(language)
-            .and_then(|t| t.get(name))
-            .or_else(|| {
-                self.sms
-                    .get(super::lists::DEFAULT_LANGUAGE)
-                    .and_then(|t| t.get(name))
-            })
-            .or_else(|| self.sms.values().find_map(|t| t.get(name)))
-    }
-
-    fn in_language<'a, T>(map: &'a HashMap<String, T>, language: &str) -> Option<&'a T> {
-        map.get(language)
-            .or_else(|| map.get(super::lists::DEFAULT_LANGUAGE))
-    }
-}
 
 /// How a survey call went.
 pub(crate) struct Surveyed {
@@ -149,10 +114,9 @@ pub(crate) async fn sweep(plan: &Plan, survey: &Survey) -> Result<(), NodeError>
         .await
     })?;
     for contact in rows {
-        let done = Settled::Done(String::new());
         // One ticket that cannot take its verdict (nobody responsible for its project, say)
         // does not keep the campaign from running; its verdict stays pending and is logged.
-        match judge(plan, survey, &contact, &done).await {
+        match judge(plan, survey, &contact, true).await {
             Ok(()) => {}
             Err(NodeError::Outcome(e)) => tracing::warn!(
                 contact = contact.campaign_contact_id,
@@ -174,12 +138,12 @@ async fn plan_campaign_id(plan: &Plan) -> Result<Option<i64>, sqlx::Error> {
 }
 
 /// After a callback attempt on a ticket has been settled: the verdict, once there is a rating
-/// or once the contact is finished without one, decided and carried out.
+/// or once the contact is `finished` (no retry left) without one, decided and carried out.
 pub(crate) async fn judge(
     plan: &Plan,
     survey: &Survey,
     contact: &ClaimedContact,
-    settled: &Settled,
+    finished: bool,
 ) -> Result<(), NodeError> {
     let Some(ticket_id) = contact.ticket_id else {
         return Ok(());
@@ -190,10 +154,10 @@ pub(crate) async fn judge(
         Some(Answer::Rating(r)) => Some(*r),
         _ => None,
     });
-    let verdict = match (rating, settled) {
+    let verdict = match (rating, finished) {
         (Some(r), _) => Verdict::of_rating(r, rule),
-        (None, Settled::Done(_)) => Verdict::Unreached,
-        (None, Settled::Retry(_)) => return Ok(()),
+        (None, true) => Verdict::Unreached,
+        (None, false) => return Ok(()),
     };
     let decision = Decision {
         campaign_contact_id: contact.campaign_contact_id,
@@ -221,12 +185,6 @@ pub(crate) async fn judge(
         );
     }
     Ok(())
-}
-
-impl From<OutcomeError> for NodeError {
-    fn from(e: OutcomeError) -> NodeError {
-        NodeError::Outcome(e)
-    }
 }
 
 /// The SIP call as a survey line.

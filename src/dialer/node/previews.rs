@@ -3,7 +3,23 @@
 //! Offers are rows of `agent_previews` (see [`super::super::preview`]), written before the
 //! desktop shows them.
 
-use super::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::super::agents::AgentDesk;
+use super::super::attempt::{self, CallContext};
+use super::super::hopper::{ClaimedContact, Hopper, HopperError};
+use super::super::messages::{self, Route};
+use super::super::plan::{NodeError, Plan};
+use super::super::preview;
+use super::{LIVE_EVERY, Node, log_call, wait};
+use crate::campaigns::lifecycle::State;
+use crate::campaigns::repo::{Campaigns, StoredCampaign};
 
 impl Node {
     /// Works a preview campaign: offers one due contact to each free desktop agent (held for

@@ -1,119 +1,20 @@
-//! A campaign's plan: the checks that it can be worked on this node (trunk, prompts, survey
-//! script, templates) and everything its calls then share, loaded once when its worker starts.
+//! Planning a campaign on this node: the checks that it can be worked here (trunk, prompts,
+//! survey script, templates) and the loading of everything its calls then share.
 
-use super::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// Why a campaign cannot be worked as defined; it is paused with this as the reason.
-#[derive(Debug, thiserror::Error)]
-pub enum PlanError {
-    /// The stored definition no longer validates.
-    #[error("its definition is invalid: {0}")]
-    Definition(String),
-    /// The campaign names a trunk the configuration lacks.
-    #[error("trunk `{0}` is not configured ([trunks.{0}] with a domain in huifang.toml)")]
-    NoTrunk(String),
-    /// The trunk has no domain to put numbers in.
-    #[error("trunk `{0}` has no domain: numbers cannot be dialled through it")]
-    NoDomain(String),
-    /// The trunk's transport is neither UDP nor TCP.
-    #[error("trunk `{trunk}`: transport `{transport}` is neither udp nor tcp")]
-    Transport {
-        /// The trunk.
-        trunk: String,
-        /// What it says.
-        transport: String,
-    },
-    /// A prompt file is missing or unreadable.
-    #[error("prompt `{name}`: {reason}")]
-    Prompt {
-        /// The prompt's name.
-        name: String,
-        /// Why it cannot be played.
-        reason: String,
-    },
-    /// The survey script does not load.
-    #[error("{0}")]
-    Script(String),
-    /// An SMS template of the survey is missing.
-    #[error("survey SMS template `{name}`: {reason}")]
-    SmsTemplate {
-        /// The template's name.
-        name: String,
-        /// Why.
-        reason: String,
-    },
-    /// The message templates of the SMS or email channel are missing or invalid.
-    #[error("message templates: {0}")]
-    Templates(String),
-    /// The campaign needs something this node does not do yet.
-    #[error("{0}")]
-    Unsupported(String),
-}
-
-/// Everything a campaign's calls share: its definition, the trunk, the prompts.
-pub(crate) struct Plan {
-    pub(crate) store: Store,
-    pub(crate) clock: SharedClock,
-    pub(crate) node: String,
-    pub(crate) campaign: Campaign,
-    pub(crate) limits: Arc<Limits>,
-    pub(crate) code: String,
-    trunk: TrunkConfig,
-    transport: Transport,
-    domain: String,
-    prompts: HashMap<String, Prompts>,
-    safe_harbor: HashMap<String, Prompts>,
-    pub(crate) desk: Option<AgentDesk>,
-    /// The keypad survey, for a campaign with a `script`.
-    pub(crate) survey: Option<Arc<Survey>>,
-    /// The message templates of the SMS and email channels, when the campaign has them.
-    pub(crate) templates: Option<Arc<MessageTemplates>>,
-    pub(crate) floor: Floor,
-    /// How long an answered call holds its contact: the lease, plus the talk limit for
-    /// calls that go to an agent.
-    pub(crate) call_lease: Duration,
-}
-
-impl Plan {
-    /// The call to `phone` through the campaign's trunk.
-    pub(crate) fn request(&self, phone: &str) -> DialRequest {
-        let mut request = DialRequest::new(format!("sip:{phone}@{}", self.domain));
-        request.caller_id = self
-            .campaign
-            .caller_id()
-            .map(|p| p.as_str().to_string())
-            .or_else(|| self.trunk.caller_id.clone())
-            .unwrap_or(request.caller_id);
-        request.proxy = self.trunk.proxy.clone();
-        request.transport = self.transport;
-        request.ring_timeout = Duration::from_secs(u64::from(self.campaign.ring_timeout_secs()));
-        if let (Some(username), Some(password)) = (&self.trunk.username, &self.trunk.password) {
-            request.credentials = Some(Credentials {
-                username: username.clone(),
-                password: password.clone(),
-            });
-        }
-        request
-    }
-
-    /// The prompts a contact speaking `language` hears.
-    pub(crate) fn prompts_for(&self, language: &str) -> Prompts {
-        in_language(&self.prompts, language)
-    }
-
-    /// The safe-harbor message for a contact speaking `language`.
-    pub(crate) fn safe_harbor_for(&self, language: &str) -> Prompts {
-        in_language(&self.safe_harbor, language)
-    }
-}
-
-fn in_language(prompts: &HashMap<String, Prompts>, language: &str) -> Prompts {
-    prompts
-        .get(language)
-        .or_else(|| prompts.get(crate::dialer::lists::DEFAULT_LANGUAGE))
-        .cloned()
-        .unwrap_or_default()
-}
+use super::super::attempt;
+use super::super::floor::Floor;
+use super::super::plan::{Plan, PlanError, Prompts, Survey};
+use super::{Node, SAFE_HARBOR_PROMPT};
+use crate::campaigns::repo::StoredCampaign;
+use crate::campaigns::templates::MessageTemplates;
+use crate::campaigns::{Content, DialMode};
+use crate::config::TrunkConfig;
+use crate::telephony::sip::Transport;
+use crate::vocab::Channel;
 
 impl Node {
     /// Checks that the campaign can be worked here and loads what its calls need.
