@@ -57,6 +57,12 @@ impl Clock for ManualClock {
     }
 }
 
+/// Seconds from `since` to `now` on a [`Clock`]'s readings; never negative, should the clock
+/// be set back.
+pub fn seconds_between(since: DateTime<Utc>, now: DateTime<Utc>) -> f64 {
+    ((now - since).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6).max(0.0)
+}
+
 /// Shared handle to a clock.
 pub type SharedClock = Arc<dyn Clock>;
 

@@ -15,10 +15,13 @@
 //! another phone.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
+use crate::clock::{SharedClock, seconds_between};
 use crate::pacing::state::{AgentPhase, BusyAgent};
 use crate::telephony::Digit;
 use crate::telephony::transport::{Call, CallUpdate, DialRequest, UserAgent};
@@ -43,8 +46,8 @@ enum Phase {
     Free,
     /// Promised to an answered owner who is being handed over.
     Reserved,
-    Talk(Instant),
-    Wrap(Instant),
+    Talk(DateTime<Utc>),
+    Wrap(DateTime<Utc>),
 }
 
 /// An owner handed to an agent.
@@ -69,7 +72,7 @@ struct Seat {
     uri: String,
     phase: Phase,
     /// When the phase last changed (for the desktop's timers).
-    since: Instant,
+    since: DateTime<Utc>,
     /// Leg up but not taking owners (the agent pressed pause).
     paused: bool,
     /// From the configuration: not ended by [`AgentDesk::sync`].
@@ -104,7 +107,7 @@ pub struct SeatView {
     /// offline, free, paused, reserved, talk or wrap.
     pub phase: &'static str,
     /// When that phase began.
-    pub since: Instant,
+    pub since: DateTime<Utc>,
     /// From the configuration rather than the desktop.
     pub configured: bool,
 }
@@ -113,6 +116,8 @@ pub struct SeatView {
 struct Legs {
     ua: UserAgent,
     config: AgentConfig,
+    /// Phases are timed on the node's clock, which the pacer's input is measured on.
+    clock: SharedClock,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -133,10 +138,12 @@ pub struct Reserved {
 }
 
 impl AgentDesk {
-    /// Starts one leg task per agent on `ua`; they run until `shutdown`.
+    /// Starts one leg task per agent on `ua`; they run until `shutdown`. Phases are timed
+    /// on `clock`.
     pub fn start(
         ua: &UserAgent,
         config: &AgentConfig,
+        clock: SharedClock,
         shutdown: watch::Receiver<bool>,
     ) -> AgentDesk {
         let desk = AgentDesk {
@@ -146,6 +153,7 @@ impl AgentDesk {
             legs: Arc::new(Legs {
                 ua: ua.clone(),
                 config: config.clone(),
+                clock,
                 shutdown,
             }),
         };
@@ -172,7 +180,7 @@ impl AgentDesk {
             name: name.to_string(),
             uri: uri.to_string(),
             phase: Phase::Offline,
-            since: Instant::now(),
+            since: self.now(),
             paused: false,
             configured,
             stop: stop.clone(),
@@ -219,7 +227,7 @@ impl AgentDesk {
                     let seat = &mut seats[i];
                     if seat.paused != w.paused {
                         seat.paused = w.paused;
-                        seat.since = Instant::now();
+                        seat.since = self.now();
                     }
                     if seat.retired {
                         if seat.ended {
@@ -274,11 +282,15 @@ impl AgentDesk {
     fn ended(&self, seat: usize) {
         if let Some(s) = self.lock().get_mut(seat) {
             s.phase = Phase::Offline;
-            s.since = Instant::now();
+            s.since = self.now();
             s.ended = true;
             s.retired = true;
         }
         self.changed.notify_waiters();
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.legs.clock.now()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Seat>> {
@@ -290,13 +302,14 @@ impl AgentDesk {
             && s.phase != phase
         {
             s.phase = phase;
-            s.since = Instant::now();
+            s.since = self.now();
         }
         self.changed.notify_waiters();
     }
 
     /// Agents whose leg is up (free or busy), agents free now, and the busy ones' phases.
     pub fn snapshot(&self) -> (u32, u32, Vec<BusyAgent>) {
+        let now = self.now();
         let seats = self.lock();
         let mut logged_in = 0;
         let mut free = 0;
@@ -313,11 +326,11 @@ impl AgentDesk {
                 }),
                 Phase::Talk(since) => busy.push(BusyAgent {
                     phase: AgentPhase::Talk,
-                    elapsed_s: since.elapsed().as_secs_f64(),
+                    elapsed_s: seconds_between(since, now),
                 }),
                 Phase::Wrap(since) => busy.push(BusyAgent {
                     phase: AgentPhase::Wrap,
-                    elapsed_s: since.elapsed().as_secs_f64(),
+                    elapsed_s: seconds_between(since, now),
                 }),
             }
             logged_in += 1;
@@ -348,7 +361,7 @@ impl AgentDesk {
                     .position(|s| s.phase == Phase::Free && !s.paused && !s.retired)
                 {
                     seats[index].phase = Phase::Reserved;
-                    seats[index].since = Instant::now();
+                    seats[index].since = self.now();
                     return Some(Reserved {
                         desk: self.clone(),
                         seat: index,
@@ -378,7 +391,7 @@ impl AgentDesk {
             .iter()
             .position(|s| s.name == name && s.phase == Phase::Free && !s.paused && !s.retired)?;
         seats[index].phase = Phase::Reserved;
-        seats[index].since = Instant::now();
+        seats[index].since = self.now();
         drop(seats);
         self.changed.notify_waiters();
         Some(Reserved {
@@ -520,7 +533,7 @@ impl LegTask {
     /// One conversation and its wrap-up; false when the agent's leg dropped during it.
     async fn converse(&self, leg: &mut Call, offer: Offer) -> bool {
         let Offer { mut owner, reply } = offer;
-        let started = Instant::now();
+        let started = self.desk.now();
         self.desk.set(self.seat, Phase::Talk(started));
         owner.bridge(leg);
         let hash = Digit::parse('#').ok();
@@ -545,20 +558,23 @@ impl LegTask {
                 _ = &mut limit => break,
             }
         }
-        let talk = started.elapsed();
+        let talk = Duration::from_secs_f64(seconds_between(started, self.desk.now()));
         let _ = reply.send(Ok(Conversation {
             owner,
             agent: self.name.clone(),
             talk,
         }));
-        let wrap_start = Instant::now();
+        let wrap_start = self.desk.now();
         self.desk.set(self.seat, Phase::Wrap(wrap_start));
         tokio::time::sleep(self.config.wrap).await;
         self.desk
             .finished
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push((talk.as_secs_f64(), wrap_start.elapsed().as_secs_f64()));
+            .push((
+                talk.as_secs_f64(),
+                seconds_between(wrap_start, self.desk.now()),
+            ));
         if leg_up {
             self.desk.set(self.seat, Phase::Free);
         }

@@ -3,7 +3,7 @@
 //! counters of each campaign it works (`dialer_live`), which the wallboard sums over nodes.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
@@ -58,7 +58,6 @@ async fn report(
     seat: &SeatView,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let since = now - chrono::TimeDelta::from_std(seat.since.elapsed()).unwrap_or_default();
     on_pool!(store, |pool| {
         sqlx::query(
             "insert into agent_presence (agent, sip_uri, wanted, node, phase, phase_since, updated_at)
@@ -71,7 +70,7 @@ async fn report(
         .bind(&seat.uri)
         .bind(node)
         .bind(seat.phase)
-        .bind(since)
+        .bind(seat.since)
         .bind(now)
         .execute(pool)
         .await
@@ -89,7 +88,7 @@ pub async fn run(
     every: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut written: HashMap<String, (&'static str, Instant)> = HashMap::new();
+    let mut written: HashMap<String, (&'static str, DateTime<Utc>)> = HashMap::new();
     loop {
         let now = clock.now();
         match wanted(&store, &node, now).await {
