@@ -17,7 +17,7 @@ use crate::campaigns::{Campaign, companions, wallboard};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::dialer::agents::AgentConfig;
-use crate::dialer::{Node, NodeConfig, lists};
+use crate::dialer::{DialerNode, NodeConfig, lists};
 use crate::outbox::worker::Worker;
 use crate::store::Store;
 use crate::telephony::transport::{UserAgent, UserAgentConfig};
@@ -481,7 +481,7 @@ async fn run_node(config: &Config, store: Store, options: RunOptions) -> anyhow:
         &node_name,
         config,
     )?);
-    let node = Node::new(store, ua.clone(), Arc::new(SystemClock), node_config)?;
+    let node = DialerNode::new(store, ua.clone(), Arc::new(SystemClock), node_config)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         super::stop_requested().await;

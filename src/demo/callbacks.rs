@@ -18,7 +18,7 @@ use crate::campaigns::repo::Campaigns;
 use crate::clock::{Clock, ManualClock};
 use crate::config::{SlaPolicy, TrunkConfig};
 use crate::dialer::hopper::Hopper;
-use crate::dialer::{Node, NodeConfig, lists};
+use crate::dialer::{DialerNode, NodeConfig, lists};
 use crate::on_pool;
 use crate::store::Store;
 use crate::telephony::simulator::{self, PhoneConfig};
@@ -123,7 +123,7 @@ pub(super) async fn run(
         prefix_rates: BTreeMap::new(),
         agents: None,
     };
-    let node = Node::new(store.clone(), ua, Arc::new(clock.clone()), config)?;
+    let node = DialerNode::new(store.clone(), ua, Arc::new(clock.clone()), config)?;
     node.recover().await?;
     let (_stop, stopped) = tokio::sync::watch::channel(false);
     let runner = {

@@ -1,22 +1,18 @@
-//! One call attempt of an agentless campaign, from the claimed contact to its settlement.
+//! Settling a contact after an attempt on any channel: the retry rules and caps decide whether
+//! it is called again, when, or finished, and whether the campaign's next channel takes over.
 //!
-//! Write before act: the attempt row is opened (and counted on the contact) before the
-//! INVITE goes out, each step is stamped as it happens, and the end is written before the
-//! contact is given back for a retry or finished. A crash at any point leaves a row that
-//! restart recovery ([`super::node`]) settles.
-
-use std::sync::Arc;
+//! Write before act: [`super::place`] writes the attempt's end before the contact is settled
+//! here, so a crash at any point leaves a row that restart recovery ([`super::node`]) settles.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::hopper::{AttemptEnd, AttemptError, AttemptRow, Attempts, ClaimedContact, Hopper};
-use super::plan::{NodeError, Plan};
+use super::hopper::{AttemptRow, Attempts, ClaimedContact, Hopper};
+use super::plan::NodeError;
 use crate::campaigns::{self, Outcome};
 use crate::store::Store;
 use crate::telephony::sip::Disposition;
-use crate::telephony::transport::{CallUpdate, UserAgent};
-use crate::vocab::{AttemptOutcome, Channel};
+use crate::vocab::AttemptOutcome;
 
 /// How long an abandoned owner is left in peace before another attempt.
 pub const ABANDON_QUIET: chrono::TimeDelta = chrono::TimeDelta::hours(72);
@@ -127,221 +123,6 @@ pub fn settle(
     }
 }
 
-/// What one call needs from its node.
-pub(crate) struct CallContext {
-    pub(crate) ua: UserAgent,
-    pub(crate) plan: Arc<Plan>,
-}
-
-/// Places one call to `contact` and settles it. Errors are the database's: the caller logs
-/// them; the contact's lease then runs out and restart recovery or another node takes over.
-pub(crate) async fn run(ctx: CallContext, contact: ClaimedContact) -> Result<(), NodeError> {
-    run_for(ctx, contact, None).await
-}
-
-/// [`run`], with the answered owner put through to the agent `held` for them (preview mode:
-/// the agent who chose to dial) instead of any free agent. Unanswered, the agent is let go.
-pub(crate) async fn run_for(
-    ctx: CallContext,
-    contact: ClaimedContact,
-    held: Option<super::agents::Reserved>,
-) -> Result<(), NodeError> {
-    let mut held = held;
-    let plan = &ctx.plan;
-    let store = &plan.store;
-    let attempts = Attempts::new(store);
-    let hopper = Hopper::new(store);
-    let Some(_permit) = plan
-        .limits
-        .acquire(
-            plan.campaign.trunk(),
-            contact.campaign_id,
-            plan.campaign.calls_per_second(),
-            &contact.phone,
-        )
-        .await
-    else {
-        // The trunk was checked when the plan was made; a closed semaphore means shutdown.
-        return Ok(());
-    };
-    let now = plan.clock.now();
-    let id = match attempts
-        .open(&contact, Channel::Voice, &plan.node, now)
-        .await
-    {
-        Ok(id) => id,
-        Err(AttemptError::LeaseLost { .. }) => return Ok(()),
-        Err(AttemptError::AlreadyAnswered { .. }) => {
-            hopper
-                .finish(&contact, AttemptOutcome::Answered, now)
-                .await?;
-            if let Some(survey) = &plan.survey {
-                super::survey::judge(plan, survey, &contact, true).await?;
-            }
-            return Ok(());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let request = plan.request(&contact.phone);
-    attempts.mark_dialed(id, plan.clock.now()).await?;
-    let key = contact.campaign_contact_id;
-    plan.floor.dialled(key);
-    let mut agent = None;
-    let mut abandoned = false;
-    let mut surveyed = None;
-    let (word, status, detail) = match ctx.ua.dial(request).await {
-        Err(e) => {
-            plan.floor.unanswered(key);
-            (AttemptOutcome::Failed, None, Some(e.to_string()))
-        }
-        Ok(mut call) => {
-            let mut answered = false;
-            // The owner waits for an agent from this moment: the connect rule's deadline is
-            // set here, before the database writes below, so their latency is not added to it.
-            let mut connect_by = tokio::time::Instant::now();
-            while let Some(update) = call.next_update().await {
-                match update {
-                    CallUpdate::Answered => {
-                        answered = true;
-                        connect_by = tokio::time::Instant::now()
-                            + std::time::Duration::from_secs_f64(super::floor::CONNECT_RULE_S);
-                        let now = plan.clock.now();
-                        attempts.mark_answered(id, now).await?;
-                        // The conversation may outlast the claim's lease: hold the contact
-                        // for the longest call this campaign allows.
-                        // If that fails the call goes on: `Attempts::open` keeps other nodes
-                        // from dialling an answered contact anyway.
-                        if let Err(e) = hopper.extend(&contact, now, plan.call_lease).await {
-                            tracing::warn!("attempt {id}: {e}");
-                        }
-                        break;
-                    }
-                    CallUpdate::Ringing | CallUpdate::EarlyMedia => plan.floor.alerting(key),
-                    CallUpdate::Ended { .. } => break,
-                    _ => {}
-                }
-            }
-            if answered {
-                match &plan.desk {
-                    None if plan.survey.is_some() => {
-                        plan.floor.answered(key);
-                        plan.floor.left_waiting();
-                        plan.floor.connected();
-                        if let Some(survey) = &plan.survey {
-                            let done =
-                                super::survey::converse(plan, survey, id, &contact, call).await?;
-                            call = done.call;
-                            agent = done.agent;
-                            surveyed = Some(if done.complete {
-                                AttemptOutcome::Completed
-                            } else {
-                                AttemptOutcome::Incomplete
-                            });
-                        }
-                    }
-                    None => {
-                        plan.floor.answered(key);
-                        plan.floor.left_waiting();
-                        plan.floor.connected();
-                        call.play(plan.prompts_for(&contact.language), false).await;
-                    }
-                    Some(desk) => {
-                        let handed =
-                            hand_to_agent(plan, desk, held.take(), id, &contact, call, connect_by)
-                                .await?;
-                        (call, agent, abandoned) = handed;
-                    }
-                }
-                call.hangup().await;
-                if !abandoned {
-                    plan.floor.disconnected();
-                }
-            } else {
-                plan.floor.unanswered(key);
-            }
-            let end = call.ended().cloned();
-            call.close().await;
-            match end {
-                Some(CallUpdate::Ended {
-                    disposition,
-                    status,
-                    reason,
-                    ..
-                }) => (disposition.into(), status, reason),
-                // The SIP task stopped under us (shutdown): nothing is known.
-                _ => (AttemptOutcome::Failed, None, None),
-            }
-        }
-    };
-    let word = match (abandoned, surveyed) {
-        (true, _) => AttemptOutcome::Abandoned,
-        (false, Some(survey)) => survey,
-        (false, None) => word,
-    };
-    let status = status
-        .or((word == AttemptOutcome::Answered || abandoned || surveyed.is_some()).then_some(200));
-    let at = plan.clock.now();
-    let end = AttemptEnd {
-        outcome: word,
-        sip_status: status,
-        agent: agent.as_deref(),
-        detail: detail.as_deref(),
-        at,
-        ..AttemptEnd::default()
-    };
-    attempts.close(id, &end).await?;
-    let settled = settle_contact(store, &plan.campaign, &contact, word, at).await?;
-    if let Some(survey) = &plan.survey {
-        let finished = matches!(settled, Settled::Done(_));
-        super::survey::judge(plan, survey, &contact, finished).await?;
-    }
-    Ok(())
-}
-
-/// Bridges an answered owner to a free agent by `connect_by` (the connect rule, 2 s after the
-/// answer), or plays the safe-harbor message (who called, the number to call back) and counts
-/// the call abandoned. Returns the call, the agent who took it, and whether it was abandoned.
-async fn hand_to_agent(
-    plan: &Plan,
-    desk: &super::agents::AgentDesk,
-    held: Option<super::agents::Reserved>,
-    id: super::hopper::AttemptId,
-    contact: &ClaimedContact,
-    mut call: crate::telephony::transport::Call,
-    connect_by: tokio::time::Instant,
-) -> Result<(crate::telephony::transport::Call, Option<String>, bool), NodeError> {
-    plan.floor.answered(contact.campaign_contact_id);
-    let reserved = match held {
-        // The agent who previewed the contact, if still there (not paused, leg up).
-        Some(agent) if agent.available() => Some(agent),
-        _ => desk.take_until(connect_by).await,
-    };
-    plan.floor.left_waiting();
-    if let Some(reserved) = reserved {
-        let name = reserved.name();
-        Attempts::new(&plan.store)
-            .mark_bridged(id, &name, plan.clock.now())
-            .await?;
-        plan.floor.connected();
-        match reserved.connect(call).await {
-            Ok(conversation) => return Ok((conversation.owner, Some(name), false)),
-            // The agent's leg went down while the call was handed over: not bridged after all.
-            Err(Some(back)) => {
-                call = back;
-                plan.floor.disconnected();
-                Attempts::new(&plan.store).unmark_bridged(id).await?;
-            }
-            Err(None) => {
-                plan.floor.disconnected();
-                return Err(NodeError::AgentLegLost(name));
-            }
-        }
-    }
-    call.play(plan.safe_harbor_for(&contact.language), false)
-        .await;
-    Ok((call, None, true))
-}
-
 /// Gives the contact back for its next attempt, or finishes it; says which.
 pub(crate) async fn settle_contact(
     store: &Store,
@@ -408,6 +189,7 @@ pub(crate) fn prompt_paths(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vocab::Channel;
     use AttemptOutcome as A;
     use chrono::TimeZone;
 

@@ -124,7 +124,7 @@ async fn finish(
 ) -> Result<(), NodeError> {
     Hopper::new(&plan.store).finish(contact, word, now).await?;
     if let Some(survey) = &plan.survey {
-        super::survey::judge(plan, survey, contact, true).await?;
+        super::verdict::settle_unheard(plan, survey, contact, true).await?;
     }
     Ok(())
 }

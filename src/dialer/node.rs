@@ -1,6 +1,6 @@
 //! A dialer node: works the running campaigns of a store over one SIP user agent.
 //!
-//! - On start it settles what it left behind ([`Node::recover`]): its attempts without an end
+//! - On start it settles what it left behind ([`DialerNode::recover`]): its attempts without an end
 //!   and the contacts it still holds, so a restart loses nothing and re-dials nothing answered.
 //! - Every poll it starts scheduled campaigns whose time has come and gives each running
 //!   campaign a worker: claim contacts (at most the trunk's free channels), screen them (call
@@ -21,10 +21,11 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::agents::{AgentConfig, AgentDesk};
-use super::attempt::{self, CallContext};
+use super::attempt;
 use super::floor::Floor;
 use super::hopper::{AttemptEnd, Attempts, ClaimedContact, Hopper, HopperError};
 use super::messages::{self, Route};
+use super::place::{self, CallContext};
 use super::plan::{NodeError, Plan};
 use super::preview;
 use crate::campaigns::lifecycle::{Action, State};
@@ -77,7 +78,7 @@ pub const SAFE_HARBOR_PROMPT: &str = "safe-harbor";
 
 /// A dialer node. Cheap to clone.
 #[derive(Clone)]
-pub struct Node {
+pub struct DialerNode {
     store: Store,
     ua: UserAgent,
     clock: SharedClock,
@@ -104,19 +105,19 @@ pub struct Recovery {
     pub verdicts_applied: usize,
 }
 
-impl Node {
+impl DialerNode {
     /// A node working `store` through `ua`; `clock` dates every row and decides windows.
     pub fn new(
         store: Store,
         ua: UserAgent,
         clock: SharedClock,
         config: NodeConfig,
-    ) -> Result<Node, NodeError> {
+    ) -> Result<DialerNode, NodeError> {
         let mut limits = Limits::new().prefixes(&config.prefix_rates)?;
         for (name, trunk) in &config.trunks {
             limits = limits.trunk(name, trunk.calls_per_second, trunk.channels)?;
         }
-        Ok(Node {
+        Ok(DialerNode {
             store,
             ua,
             clock,
@@ -203,19 +204,19 @@ impl Node {
             preview::expire_node(&self.store, &self.config.node, now).await?;
         recovery.released = hopper.release_all(&self.config.node, now).await?;
         // Verdicts decided but not carried out on their tickets when the node stopped.
-        let desk = crate::tickets::TicketDesk::new(
-            self.store.clone(),
+        recovery.verdicts_applied = super::verdict::apply_left_over(
+            &self.store,
             self.clock.clone(),
             self.config.sla.clone(),
-        );
-        let outcomes = crate::outcomes::Outcomes::new(desk, format!("{}:recovery", self.actor()));
-        recovery.verdicts_applied = outcomes.apply_pending().await?.len();
+            format!("{}:recovery", self.actor()),
+        )
+        .await?;
         Ok(recovery)
     }
 
     /// Runs until `shutdown` turns true — or, with `exit_when_idle`, until none of the
     /// campaigns it may work (`only`, or all when empty) is running, paused or scheduled.
-    /// Call [`Node::recover`] first, so the node's leftovers are settled before new calls.
+    /// Call [`DialerNode::recover`] first, so the node's leftovers are settled before new calls.
     pub async fn run(
         &self,
         only: &[String],
@@ -225,7 +226,7 @@ impl Node {
         if let Some(agents) = &self.config.agents
             && self.desk.get().is_none()
         {
-            let desk = AgentDesk::start(&self.ua, agents, shutdown.clone());
+            let desk = AgentDesk::start(&self.ua, agents, self.clock.clone(), shutdown.clone());
             let _ = self.desk.set(desk.clone());
             // Agents who log in on the web desktop get their legs from here.
             tokio::spawn(super::presence::run(
@@ -291,7 +292,7 @@ impl Node {
                 // Callback contacts a crash, a lost lease or a screen finished without a
                 // verdict get theirs now.
                 if let Some(survey) = &plan.survey {
-                    super::survey::sweep(&plan, survey).await?;
+                    super::verdict::sweep(&plan, survey).await?;
                 }
                 plan
             }
@@ -383,7 +384,7 @@ impl Node {
                             ua: self.ua.clone(),
                             plan: plan.clone(),
                         };
-                        calls.spawn(attempt::run(ctx, contact));
+                        calls.spawn(place::run(ctx, contact));
                         dialled += 1;
                     }
                 }
@@ -489,7 +490,7 @@ impl Node {
             // A callback never placed still gets a verdict (unreached; the owner is not put on
             // the agents' list either, and the timeline says why).
             if let Some(survey) = &plan.survey {
-                super::survey::judge(plan, survey, contact, true).await?;
+                super::verdict::settle_unheard(plan, survey, contact, true).await?;
             }
             return Ok(false);
         }

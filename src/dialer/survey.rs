@@ -1,8 +1,8 @@
 //! A keypad survey on an answered call: the campaign's script walked over the SIP call
 //! ([`crate::surveys::walk`]), every answer written (with its opt-out or SMS) before the walk
-//! goes on, and — for a callback on a ticket — the verdict decided and carried out.
+//! goes on; what it heard goes to [`super::verdict`], which settles a callback's ticket.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,10 +10,11 @@ use std::time::Duration;
 use super::agents::AgentDesk;
 use super::hopper::{AttemptId, Attempts, ClaimedContact};
 use super::plan::{NodeError, Plan, PlanError, Survey};
+use super::verdict::SurveyResult;
 use crate::clock::SharedClock;
 use crate::contacts::dnc;
+use crate::on_tx;
 use crate::outbox::{self, NewMessage};
-use crate::outcomes::{self, Decision, Verdict};
 use crate::phone::Phone;
 use crate::store::Store;
 use crate::surveys::{self, Answer, Heard, Keys, Line, Script, Want};
@@ -21,7 +22,6 @@ use crate::telephony::Digit;
 use crate::telephony::media::Prompt;
 use crate::telephony::transport::{Call, Collect, CollectEnd, PlayEnd};
 use crate::vocab::Channel;
-use crate::{on_pool, on_tx};
 
 /// How a survey call went.
 pub(crate) struct Surveyed {
@@ -31,6 +31,8 @@ pub(crate) struct Surveyed {
     pub(crate) complete: bool,
     /// The agent the owner was handed to, if any.
     pub(crate) agent: Option<String>,
+    /// Everything the contact's survey has heard, earlier attempts and this call.
+    pub(crate) heard: SurveyResult,
 }
 
 /// Walks the survey over an answered `call`, resuming after what earlier attempts answered.
@@ -41,7 +43,7 @@ pub(crate) async fn converse(
     contact: &ClaimedContact,
     call: Call,
 ) -> Result<Surveyed, NodeError> {
-    let earlier = answers_of(&plan.store, contact.campaign_contact_id).await?;
+    let mut heard = SurveyResult::of_contact(&plan.store, contact.campaign_contact_id).await?;
     let empty = HashMap::new();
     let mut line = CallLine {
         call: Some(call),
@@ -62,129 +64,15 @@ pub(crate) async fn converse(
         contact,
         code: &plan.code,
     };
-    let walked = surveys::walk(&survey.script, &mut line, &mut sink, &earlier).await?;
+    let walked = surveys::walk(&survey.script, &mut line, &mut sink, heard.answers()).await?;
     let call = line.call.take().ok_or(NodeError::SurveyLostCall(id.0))?;
+    heard.heard(walked.answers);
     Ok(Surveyed {
         call,
         complete: walked.complete,
         agent: line.agent,
+        heard,
     })
-}
-
-/// Every answer the contact gave in earlier attempts, by node (the latest one wins).
-async fn answers_of(
-    store: &Store,
-    contact_id: i64,
-) -> Result<BTreeMap<String, Answer>, sqlx::Error> {
-    let rows: Vec<(String, String, String)> = on_pool!(store, |pool| {
-        sqlx::query_as(
-            "select node, kind, value from survey_answers where campaign_contact_id = $1
-              order by answer_id",
-        )
-        .bind(contact_id)
-        .fetch_all(pool)
-        .await
-    })?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(node, kind, value)| Some((node, Answer::from_stored(&kind, &value)?)))
-        .collect())
-}
-
-/// Gives a verdict to every finished callback contact of the plan's campaign that has none
-/// (a crash after the settle, a lost lease, a contact finished unreached by the screen).
-pub(crate) async fn sweep(plan: &Plan, survey: &Survey) -> Result<(), NodeError> {
-    let campaign_id = plan_campaign_id(plan).await?;
-    let Some(campaign_id) = campaign_id else {
-        return Ok(());
-    };
-    let rows: Vec<ClaimedContact> = on_pool!(&plan.store, |pool| {
-        sqlx::query_as(
-            "select c.campaign_contact_id, c.campaign_id, c.owner_id, c.phone, c.tz, c.priority,
-                    c.language, c.ticket_id, c.attempts, c.attempts_today,
-                    coalesce(c.lease_owner, '') as lease_owner,
-                    coalesce(c.lease_until, c.updated_at) as lease_until, c.channel_step
-               from campaign_contacts c
-              where c.campaign_id = $1 and c.state = 'done' and c.ticket_id is not null
-                and not exists (select 1 from survey_verdicts v
-                                 where v.campaign_contact_id = c.campaign_contact_id)",
-        )
-        .bind(campaign_id)
-        .fetch_all(pool)
-        .await
-    })?;
-    for contact in rows {
-        // One ticket that cannot take its verdict (nobody responsible for its project, say)
-        // does not keep the campaign from running; its verdict stays pending and is logged.
-        match judge(plan, survey, &contact, true).await {
-            Ok(()) => {}
-            Err(NodeError::Outcome(e)) => tracing::warn!(
-                contact = contact.campaign_contact_id,
-                "callback verdict left pending: {e}"
-            ),
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-async fn plan_campaign_id(plan: &Plan) -> Result<Option<i64>, sqlx::Error> {
-    on_pool!(&plan.store, |pool| {
-        sqlx::query_scalar("select campaign_id from campaigns where code = $1")
-            .bind(&plan.code)
-            .fetch_optional(pool)
-            .await
-    })
-}
-
-/// After a callback attempt on a ticket has been settled: the verdict, once there is a rating
-/// or once the contact is `finished` (no retry left) without one, decided and carried out.
-pub(crate) async fn judge(
-    plan: &Plan,
-    survey: &Survey,
-    contact: &ClaimedContact,
-    finished: bool,
-) -> Result<(), NodeError> {
-    let Some(ticket_id) = contact.ticket_id else {
-        return Ok(());
-    };
-    let rule = &survey.script.verdict;
-    let answers = answers_of(&plan.store, contact.campaign_contact_id).await?;
-    let rating = rule.node.as_ref().and_then(|node| match answers.get(node) {
-        Some(Answer::Rating(r)) => Some(*r),
-        _ => None,
-    });
-    let verdict = match (rating, finished) {
-        (Some(r), _) => Verdict::of_rating(r, rule),
-        (None, true) => Verdict::Unreached,
-        (None, false) => return Ok(()),
-    };
-    let decision = Decision {
-        campaign_contact_id: contact.campaign_contact_id,
-        campaign_id: contact.campaign_id,
-        ticket_id,
-        verdict,
-        rating,
-        at: plan.clock.now(),
-    };
-    outcomes::decide(&plan.store, &decision).await?;
-    // A satisfied owner who asked for an agent and found none free is still called back.
-    let asked = answers.values().any(|a| *a == Answer::Transfer(false));
-    if let Some(stored) = outcomes::of_contact(&plan.store, contact.campaign_contact_id).await?
-        && stored.applied_at.is_none()
-    {
-        let applied = survey.outcomes.apply(&stored).await?;
-        if asked && applied.verdict == Verdict::Satisfied {
-            survey.outcomes.asked_for_agent(&stored).await?;
-        }
-        tracing::info!(
-            ticket = applied.ticket_id,
-            verdict = applied.verdict.as_str(),
-            state = %applied.state,
-            "callback survey settled its ticket"
-        );
-    }
-    Ok(())
 }
 
 /// The SIP call as a survey line.

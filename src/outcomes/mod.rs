@@ -74,9 +74,19 @@ pub struct Decision {
     pub at: DateTime<Utc>,
 }
 
-/// Writes the verdict of a contact unless it has one (the first verdict stands); returns
-/// whether it was written.
-pub async fn decide(store: &Store, d: &Decision) -> Result<bool, OutcomeError> {
+/// A verdict after [`decide`]: the one that stands, and whether this call wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decided {
+    /// The contact's verdict as stored: this decision's, or the earlier one that stands.
+    pub stored: StoredVerdict,
+    /// This decision was written (false: the contact had a verdict already).
+    pub written: bool,
+}
+
+/// Writes the verdict of a contact unless it has one (the first verdict stands), and returns
+/// the verdict that stands, read in the same transaction, so the caller carries out exactly
+/// what is stored without reading it back.
+pub async fn decide(store: &Store, d: &Decision) -> Result<Decided, OutcomeError> {
     let mut tx = store.begin_write().await?;
     let level: Option<String> = on_tx!(&mut tx, |conn| {
         sqlx::query_scalar("select level from tickets where ticket_id = $1")
@@ -87,7 +97,7 @@ pub async fn decide(store: &Store, d: &Decision) -> Result<bool, OutcomeError> {
     let Some(level) = level else {
         return Err(TicketError::NotFound(d.ticket_id).into());
     };
-    let added = on_tx!(&mut tx, |conn| {
+    let written = on_tx!(&mut tx, |conn| {
         sqlx::query(
             "insert into survey_verdicts
                     (campaign_contact_id, campaign_id, ticket_id, verdict, rating, level_before,
@@ -106,8 +116,20 @@ pub async fn decide(store: &Store, d: &Decision) -> Result<bool, OutcomeError> {
         .await
         .map(|r| r.rows_affected() > 0)
     })?;
+    let sql = sqlx::AssertSqlSafe(format!(
+        "{VERDICT_COLUMNS} where v.campaign_contact_id = $1"
+    ));
+    let row: VerdictRow = on_tx!(&mut tx, |conn| {
+        sqlx::query_as(sql)
+            .bind(d.campaign_contact_id)
+            .fetch_one(conn)
+            .await
+    })?;
     tx.commit().await?;
-    Ok(added)
+    Ok(Decided {
+        stored: StoredVerdict::try_from(row)?,
+        written,
+    })
 }
 
 /// A verdict as read from the store: its words checked against their vocabularies.

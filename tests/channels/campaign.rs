@@ -11,7 +11,7 @@ use huifang::campaigns::lifecycle::State;
 use huifang::campaigns::repo::Campaigns;
 use huifang::clock::{Clock, ManualClock, SharedClock, SystemClock};
 use huifang::config::Config;
-use huifang::dialer::{Node, NodeConfig};
+use huifang::dialer::{DialerNode, NodeConfig};
 use huifang::outbox::worker::Worker;
 use huifang::store::Store;
 use huifang::telephony::transport::{UserAgent, UserAgentConfig};
@@ -90,7 +90,7 @@ fn list(dir: &Path, phones: &[&str]) {
 }
 
 /// A node that works the campaigns (no trunk: messages only, unless `trunk` is given).
-async fn node(store: &Store, clock: SharedClock, dir: &Path, trunk: Option<&str>) -> Node {
+async fn node(store: &Store, clock: SharedClock, dir: &Path, trunk: Option<&str>) -> DialerNode {
     let ua = UserAgent::start(UserAgentConfig::new("127.0.0.1:0".parse().unwrap()))
         .await
         .unwrap();
@@ -115,7 +115,7 @@ async fn node(store: &Store, clock: SharedClock, dir: &Path, trunk: Option<&str>
         prefix_rates: Default::default(),
         agents: None,
     };
-    let node = Node::new(store.clone(), ua, clock, config).unwrap();
+    let node = DialerNode::new(store.clone(), ua, clock, config).unwrap();
     node.recover().await.unwrap();
     node
 }
@@ -124,7 +124,7 @@ async fn node(store: &Store, clock: SharedClock, dir: &Path, trunk: Option<&str>
 /// `within`), calling `tick` every 100 ms (a test may move a manual clock there).
 async fn run(
     store: &Store,
-    node: &Node,
+    node: &DialerNode,
     worker: &Arc<Worker>,
     code: &str,
     within: Duration,

@@ -234,8 +234,8 @@ async fn the_unsubscribe_link_of_an_email_stops_email() {
             prefix_rates: Default::default(),
             agents: None,
         };
-        let node =
-            huifang::dialer::Node::new(store.clone(), ua, clock.clone(), node_config).unwrap();
+        let node = huifang::dialer::DialerNode::new(store.clone(), ua, clock.clone(), node_config)
+            .unwrap();
         let (_stop, stopped) = tokio::sync::watch::channel(false);
         let runner = tokio::spawn({
             let node = node.clone();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use huifang::campaigns::repo::Campaigns;
-use huifang::dialer::Node;
+use huifang::dialer::DialerNode;
 use huifang::dialer::agents::AgentConfig;
 use huifang::telephony::Digit;
 use huifang::telephony::transport::{UserAgent, UserAgentConfig};
@@ -137,7 +137,7 @@ async fn campaign(db: &testkit::db::TestDb, case: &Case) -> (u32, u32) {
         let ua = UserAgent::start(UserAgentConfig::new("127.0.0.1:0".parse().unwrap()))
             .await
             .unwrap();
-        let node = Node::new(
+        let node = DialerNode::new(
             db.store.clone(),
             ua,
             Arc::new(huifang::clock::SystemClock),
@@ -310,7 +310,7 @@ async fn recovery_expires_a_stopped_nodes_preview_offers_and_releases_their_cont
             .await
             .unwrap();
         let config = testkit::dialer::node_config("pv1", "127.0.0.1:9", &prompts, 1);
-        let node = Node::new(
+        let node = DialerNode::new(
             db.store.clone(),
             ua,
             Arc::new(huifang::clock::SystemClock),

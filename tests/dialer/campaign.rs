@@ -12,7 +12,7 @@ use huifang::campaigns::lifecycle::State;
 use huifang::campaigns::repo::Campaigns;
 use huifang::clock::{Clock, ManualClock};
 use huifang::contacts::dnc;
-use huifang::dialer::Node;
+use huifang::dialer::DialerNode;
 use huifang::dialer::hopper::Hopper;
 use huifang::phone::Phone;
 use huifang::store::Store;
@@ -60,7 +60,7 @@ async fn a_notification_of_200_runs_to_completion_against_the_phone_simulator() 
             .await
             .unwrap();
         let config = testkit::dialer::node_config("n1", &addr.to_string(), &prompts, 60);
-        let node = Node::new(db.store.clone(), ua, Arc::new(clock.clone()), config).unwrap();
+        let node = DialerNode::new(db.store.clone(), ua, Arc::new(clock.clone()), config).unwrap();
         let (_stop, stopped) = tokio::sync::watch::channel(false);
         let runner = {
             let node = node.clone();
@@ -198,7 +198,7 @@ async fn a_notification_of_200_runs_to_completion_against_sipp() {
             .await
             .unwrap();
         let config = testkit::dialer::node_config("s1", &format!("127.0.0.1:{port}"), &prompts, 50);
-        let node = Node::new(db.store.clone(), ua, clock, config).unwrap();
+        let node = DialerNode::new(db.store.clone(), ua, clock, config).unwrap();
         let (_stop, stopped) = tokio::sync::watch::channel(false);
         let only = ["sipp-notice".to_string()];
         let run = node.run(&only, true, stopped);

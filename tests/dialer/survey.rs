@@ -15,7 +15,7 @@ use huifang::campaigns::lifecycle::State;
 use huifang::campaigns::repo::Campaigns;
 use huifang::clock::ManualClock;
 use huifang::config::SlaPolicy;
-use huifang::dialer::Node;
+use huifang::dialer::DialerNode;
 use huifang::store::Store;
 use huifang::telephony::Digit;
 use huifang::telephony::simulator::{self, Behaviour, Mix, PhoneConfig};
@@ -134,7 +134,7 @@ async fn run_campaign(
         .await
         .unwrap();
     let config = testkit::dialer::node_config("n1", domain, &prompts, 10);
-    let node = Node::new(store.clone(), ua, Arc::new(clock.clone()), config).unwrap();
+    let node = DialerNode::new(store.clone(), ua, Arc::new(clock.clone()), config).unwrap();
     node.recover().await.unwrap();
     let (_stop, stopped) = tokio::sync::watch::channel(false);
     let runner = {
@@ -535,14 +535,19 @@ async fn a_verdict_applied_again_after_a_crash_changes_nothing_twice() {
             rating: Some(1),
             at: clock_now(&clock),
         };
-        assert!(outcomes::decide(&db.store, &decision).await.unwrap());
+        let first = outcomes::decide(&db.store, &decision).await.unwrap();
+        assert!(first.written);
+        assert_eq!(first.stored.verdict, Verdict::Unsatisfied);
+        assert_eq!(first.stored.applied_at, None);
         // The first verdict stands.
         let again = Decision {
             verdict: Verdict::Satisfied,
             rating: Some(5),
             ..decision.clone()
         };
-        assert!(!outcomes::decide(&db.store, &again).await.unwrap());
+        let second = outcomes::decide(&db.store, &again).await.unwrap();
+        assert!(!second.written);
+        assert_eq!(second.stored, first.stored, "the first verdict stands");
         let outcomes = Outcomes::new(desk.clone(), "test");
         assert_eq!(outcomes.apply_pending().await.unwrap().len(), 1);
         // As if the node died before stamping it applied: the next pass runs it again.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::super::attempt;
 use super::super::floor::Floor;
 use super::super::plan::{Plan, PlanError, Prompts, Survey};
-use super::{Node, SAFE_HARBOR_PROMPT};
+use super::{DialerNode, SAFE_HARBOR_PROMPT};
 use crate::campaigns::repo::StoredCampaign;
 use crate::campaigns::templates::MessageTemplates;
 use crate::campaigns::{Content, DialMode};
@@ -16,7 +16,7 @@ use crate::config::TrunkConfig;
 use crate::telephony::sip::Transport;
 use crate::vocab::Channel;
 
-impl Node {
+impl DialerNode {
     /// Checks that the campaign can be worked here and loads what its calls need.
     pub(super) fn plan(&self, stored: &StoredCampaign) -> Result<Plan, PlanError> {
         let campaign = stored
@@ -124,7 +124,7 @@ impl Node {
             desk,
             survey,
             templates,
-            floor: Floor::default(),
+            floor: Floor::new(self.clock.clone()),
         })
     }
 

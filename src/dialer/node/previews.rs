@@ -12,16 +12,16 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::super::agents::AgentDesk;
-use super::super::attempt::{self, CallContext};
 use super::super::hopper::{ClaimedContact, Hopper, HopperError};
 use super::super::messages::{self, Route};
+use super::super::place::{self, CallContext};
 use super::super::plan::{NodeError, Plan};
 use super::super::preview;
-use super::{LIVE_EVERY, Node, log_call, wait};
+use super::{DialerNode, LIVE_EVERY, log_call, wait};
 use crate::campaigns::lifecycle::State;
 use crate::campaigns::repo::{Campaigns, StoredCampaign};
 
-impl Node {
+impl DialerNode {
     /// Works a preview campaign: offers one due contact to each free desktop agent (held for
     /// it), then dials it to that agent or gives it back, as the agent decides.
     pub(super) async fn work_preview(
@@ -125,7 +125,7 @@ impl Node {
                         ua: self.ua.clone(),
                         plan: plan.clone(),
                     };
-                    calls.spawn(attempt::run_for(ctx, held.contact, Some(held.reserved)));
+                    calls.spawn(place::run_for(ctx, held.contact, Some(held.reserved)));
                 }
                 Some(preview::Decision::Skip) => {
                     let again = now
