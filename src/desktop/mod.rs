@@ -376,10 +376,11 @@ pub const OUTCOMES: [&str; 6] = [
     "other",
 ];
 
-/// What the agent says about a call.
+/// What the agent says about a call at wrap-up (not a SIP ending, which telephony calls a
+/// `Disposition`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Disposition {
+pub struct WrapUp {
     /// One of [`OUTCOMES`].
     pub outcome: String,
     /// The owner's satisfaction, 1 (very unsatisfied) to 5 (very satisfied), when asked.
@@ -415,7 +416,7 @@ pub async fn dispose(
     store: &Store,
     call: &AgentCall,
     agent: &str,
-    d: &Disposition,
+    d: &WrapUp,
     now: DateTime<Utc>,
 ) -> Result<(), DesktopError> {
     if !OUTCOMES.contains(&d.outcome.as_str()) {

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use super::auth::Viewer;
 use super::pages::{self, PageError};
 use super::{ApiError, AppState};
-use crate::desktop::{self, AgentCall, DesktopError, Disposition, Wanted};
+use crate::desktop::{self, AgentCall, DesktopError, Wanted, WrapUp};
 use crate::dialer::preview::{self, DecideError};
 
 pub(super) fn router() -> Router<AppState> {
@@ -318,7 +318,7 @@ async fn dispose(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<i64>,
-    body: Result<Json<Disposition>, JsonRejection>,
+    body: Result<Json<WrapUp>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let call = visible_call(&state, &viewer, id).await?;
     // Only the agent who took the call disposes it.
