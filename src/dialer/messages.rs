@@ -20,6 +20,7 @@ use crate::campaigns::templates::{
 };
 use crate::contacts::dnc;
 use crate::outbox::{self, CampaignLink, NewMessage, ReplyRule};
+use crate::store::Tx;
 use crate::surveys::Step;
 use crate::vocab::{AttemptOutcome as A, Channel};
 use crate::{on_pool, on_tx};
@@ -153,13 +154,7 @@ async fn send(
     now: DateTime<Utc>,
 ) -> Result<(), NodeError> {
     let owner_id = owner_of(plan, contact).await?;
-    let blocked = dnc::is_blocked_in(&plan.store, &contact.phone, channel, &plan.code).await?;
-    let withdrawn = match owner_id {
-        Some(owner) => dnc::consent_withdrawn(&plan.store, owner, channel).await?,
-        None => false,
-    };
-    if blocked || withdrawn {
-        let word = if blocked { A::Dnc } else { A::NoConsent };
+    if let Some(word) = refused(plan, contact, channel, owner_id).await? {
         return skip(plan, contact, word, now).await;
     }
     let Some(templates) = &plan.templates else {
@@ -168,17 +163,7 @@ async fn send(
             plan.code
         )));
     };
-    let reply = plan.survey.as_ref().and_then(|s| {
-        let node = s.script.verdict.node.clone()?;
-        match s.script.nodes.get(&node).map(|n| &n.step) {
-            Some(Step::Rating { max, .. }) => Some(ReplyRule {
-                node,
-                min: 1,
-                max: *max,
-            }),
-            _ => None,
-        }
-    });
+    let reply = reply_rule(plan);
     let context = context(plan, contact, owner_id, reply.as_ref()).await?;
     let recipient = match channel {
         Channel::Email if context.owner.email.is_empty() => {
@@ -190,14 +175,90 @@ async fn send(
     let rendered = templates
         .render(channel, &contact.language, &context)
         .map_err(|e| NodeError::Message(format!("template for {channel}: {e}")))?;
-    let wake_contact_secs = match plan.survey {
-        Some(_) => i64::from(plan.campaign.reply_hours()) * 3600,
-        None => 0,
-    };
     let mut tx = plan.store.begin_write().await?;
-    // Counted on the contact only while this node holds its lease, and the contact put on
-    // hold at its next step in the same statement.
-    let held = on_tx!(&mut tx, |conn| {
+    let Some(attempt_id) =
+        hold_and_record(&mut tx, plan, contact, channel, &recipient, now).await?
+    else {
+        // Dropping the transaction rolls it back: another node has the contact now.
+        tracing::warn!(
+            contact = contact.campaign_contact_id,
+            "lease lost before the message"
+        );
+        return Ok(());
+    };
+    let message = NewMessage {
+        channel,
+        recipient: &recipient,
+        subject: (channel == Channel::Email).then_some(rendered.subject.as_str()),
+        body: &rendered.text,
+        html: rendered.html.as_deref(),
+        ticket_id: contact.ticket_id,
+        staff_id: None,
+        purpose: if plan.survey.is_some() {
+            "survey"
+        } else {
+            "campaign"
+        },
+        at: now,
+        campaign: Some(CampaignLink {
+            campaign_id: contact.campaign_id,
+            campaign_contact_id: contact.campaign_contact_id,
+            attempt_id,
+            // A survey's contact waits for the owner's reply this long, else moves on at once.
+            wake_contact_secs: match plan.survey {
+                Some(_) => i64::from(plan.campaign.reply_hours()) * 3600,
+                None => 0,
+            },
+            reply,
+        }),
+    };
+    outbox::enqueue(&mut tx, &message).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Why the contact may not get this channel's message: do-not-call, or consent withdrawn.
+async fn refused(
+    plan: &Plan,
+    contact: &ClaimedContact,
+    channel: Channel,
+    owner_id: Option<i64>,
+) -> Result<Option<A>, NodeError> {
+    if dnc::is_blocked_in(&plan.store, &contact.phone, channel, &plan.code).await? {
+        return Ok(Some(A::Dnc));
+    }
+    let withdrawn = match owner_id {
+        Some(owner) => dnc::consent_withdrawn(&plan.store, owner, channel).await?,
+        None => false,
+    };
+    Ok(withdrawn.then_some(A::NoConsent))
+}
+
+/// How an SMS reply is read as the survey's rating: the verdict node's rating scale.
+fn reply_rule(plan: &Plan) -> Option<ReplyRule> {
+    let survey = plan.survey.as_ref()?;
+    let node = survey.script.verdict.node.clone()?;
+    match survey.script.nodes.get(&node).map(|n| &n.step) {
+        Some(Step::Rating { max, .. }) => Some(ReplyRule {
+            node,
+            min: 1,
+            max: *max,
+        }),
+        _ => None,
+    }
+}
+
+/// Counts the message on the contact and puts it on hold at its next step, only while this
+/// node holds its lease, and opens its attempt row; `None` when the lease is gone.
+async fn hold_and_record(
+    tx: &mut Tx,
+    plan: &Plan,
+    contact: &ClaimedContact,
+    channel: Channel,
+    recipient: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, NodeError> {
+    let held = on_tx!(tx, |conn| {
         sqlx::query(
             "update campaign_contacts set attempts = attempts + 1,
                     attempts_today = attempts_today + 1, state = 'pending',
@@ -215,14 +276,9 @@ async fn send(
         .map(|r| r.rows_affected())
     })?;
     if held == 0 {
-        // Dropping the transaction rolls it back: another node has the contact now.
-        tracing::warn!(
-            contact = contact.campaign_contact_id,
-            "lease lost before the message"
-        );
-        return Ok(());
+        return Ok(None);
     }
-    let attempt_id: i64 = on_tx!(&mut tx, |conn| {
+    let attempt_id: i64 = on_tx!(tx, |conn| {
         sqlx::query_scalar(
             "insert into attempts (campaign_contact_id, campaign_id, channel, node, queued_at,
                  ended_at, outcome, detail)
@@ -234,36 +290,11 @@ async fn send(
         .bind(&plan.node)
         .bind(now)
         .bind(A::Queued.as_str())
-        .bind(&recipient)
+        .bind(recipient)
         .fetch_one(&mut *conn)
         .await
     })?;
-    let purpose = if plan.survey.is_some() {
-        "survey"
-    } else {
-        "campaign"
-    };
-    let message = NewMessage {
-        channel,
-        recipient: &recipient,
-        subject: (channel == Channel::Email).then_some(rendered.subject.as_str()),
-        body: &rendered.text,
-        html: rendered.html.as_deref(),
-        ticket_id: contact.ticket_id,
-        staff_id: None,
-        purpose,
-        at: now,
-        campaign: Some(CampaignLink {
-            campaign_id: contact.campaign_id,
-            campaign_contact_id: contact.campaign_contact_id,
-            attempt_id,
-            wake_contact_secs,
-            reply,
-        }),
-    };
-    outbox::enqueue(&mut tx, &message).await?;
-    tx.commit().await?;
-    Ok(())
+    Ok(Some(attempt_id))
 }
 
 /// The owner behind the contact: the list's, else the owner whose number it is (a CSV list

@@ -286,28 +286,8 @@ impl DialerNode {
     async fn work(&self, code: &str, mut shutdown: watch::Receiver<bool>) -> Result<(), NodeError> {
         let campaigns = Campaigns::new(&self.store);
         let stored = campaigns.get(code).await?;
-        let plan = match self.plan(&stored) {
-            Ok(plan) => {
-                let plan = Arc::new(plan);
-                // Callback contacts a crash, a lost lease or a screen finished without a
-                // verdict get theirs now.
-                if let Some(survey) = &plan.survey {
-                    super::verdict::sweep(&plan, survey).await?;
-                }
-                plan
-            }
-            Err(why) => {
-                let reason = format!("cannot run: {why}");
-                tracing::error!(campaign = %code, "{reason}");
-                let now = self.clock.now();
-                match campaigns
-                    .apply(code, Action::Pause, &self.actor(), &reason, now)
-                    .await
-                {
-                    Ok(_) | Err(RepoError::Transition { .. }) => return Ok(()),
-                    Err(e) => return Err(e.into()),
-                }
-            }
+        let Some(plan) = self.plan_or_pause(&campaigns, &stored).await? else {
+            return Ok(());
         };
         // Calls are bounded by the trunk's channels; a campaign of messages only hands its
         // contacts to the outbox, a batch at a time.
@@ -319,7 +299,6 @@ impl DialerNode {
         if plan.campaign.mode() == DialMode::Paced(PacingMode::Preview) {
             return self.work_preview(&stored, plan, shutdown).await;
         }
-        let hopper = Hopper::new(&self.store);
         let mut calls: JoinSet<Result<(), NodeError>> = JoinSet::new();
         let mut pacing = match plan.campaign.mode() {
             DialMode::Paced(mode) => Some(Pacing::new(mode)),
@@ -362,33 +341,9 @@ impl DialerNode {
                     .await?
                     .min(lines),
             };
-            let mut dialled = 0;
-            if room > 0 {
-                let limit = u32::try_from(room.min(100)).unwrap_or(100);
-                let claimed = hopper
-                    .claim(
-                        stored.campaign_id,
-                        &self.config.node,
-                        now,
-                        self.config.lease,
-                        limit,
-                    )
-                    .await?;
-                for contact in claimed {
-                    // Its turn may be a message, or it may be done (a reply came, every
-                    // channel was tried); only calls go on to be screened and dialled.
-                    if messages::route(&plan, &contact, now).await? == Route::Call
-                        && self.screen(&plan, &contact, now).await?
-                    {
-                        let ctx = CallContext {
-                            ua: self.ua.clone(),
-                            plan: plan.clone(),
-                        };
-                        calls.spawn(place::run(ctx, contact));
-                        dialled += 1;
-                    }
-                }
-            }
+            let dialled = self
+                .dial_pass(&plan, stored.campaign_id, room, now, &mut calls)
+                .await?;
             if calls.is_empty() && dialled == 0 && self.complete_if_done(&stored, now).await? {
                 break;
             }
@@ -400,6 +355,79 @@ impl DialerNode {
         }
         self.withdraw_live(code, stored.campaign_id).await;
         Ok(())
+    }
+
+    /// The campaign's plan, its leftover callbacks given their verdicts; a campaign that
+    /// cannot run (a missing prompt, an unknown trunk) is paused with the reason instead.
+    async fn plan_or_pause(
+        &self,
+        campaigns: &Campaigns<'_>,
+        stored: &StoredCampaign,
+    ) -> Result<Option<Arc<Plan>>, NodeError> {
+        match self.plan(stored) {
+            Ok(plan) => {
+                let plan = Arc::new(plan);
+                // Callback contacts a crash, a lost lease or a screen finished without a
+                // verdict get theirs now.
+                if let Some(survey) = &plan.survey {
+                    super::verdict::sweep(&plan, survey).await?;
+                }
+                Ok(Some(plan))
+            }
+            Err(why) => {
+                let reason = format!("cannot run: {why}");
+                tracing::error!(campaign = %stored.code, "{reason}");
+                let now = self.clock.now();
+                match campaigns
+                    .apply(&stored.code, Action::Pause, &self.actor(), &reason, now)
+                    .await
+                {
+                    Ok(_) | Err(RepoError::Transition { .. }) => Ok(None),
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
+    }
+
+    /// Claims up to `room` contacts and starts their turns: messages go to the outbox, calls
+    /// that pass the screen are placed. Returns how many calls were placed.
+    async fn dial_pass(
+        &self,
+        plan: &Arc<Plan>,
+        campaign_id: i64,
+        room: usize,
+        now: DateTime<Utc>,
+        calls: &mut JoinSet<Result<(), NodeError>>,
+    ) -> Result<usize, NodeError> {
+        if room == 0 {
+            return Ok(0);
+        }
+        let limit = u32::try_from(room.min(100)).unwrap_or(100);
+        let claimed = Hopper::new(&self.store)
+            .claim(
+                campaign_id,
+                &self.config.node,
+                now,
+                self.config.lease,
+                limit,
+            )
+            .await?;
+        let mut dialled = 0;
+        for contact in claimed {
+            // Its turn may be a message, or it may be done (a reply came, every channel was
+            // tried); only calls go on to be screened and dialled.
+            if messages::route(plan, &contact, now).await? == Route::Call
+                && self.screen(plan, &contact, now).await?
+            {
+                let ctx = CallContext {
+                    ua: self.ua.clone(),
+                    plan: plan.clone(),
+                };
+                calls.spawn(place::run(ctx, contact));
+                dialled += 1;
+            }
+        }
+        Ok(dialled)
     }
 
     /// Completes the campaign once every contact has a final outcome; true when it is over
