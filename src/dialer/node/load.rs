@@ -11,7 +11,7 @@ use super::super::plan::{Plan, PlanError, Prompts, Survey};
 use super::{DialerNode, SAFE_HARBOR_PROMPT};
 use crate::campaigns::repo::StoredCampaign;
 use crate::campaigns::templates::MessageTemplates;
-use crate::campaigns::{Content, DialMode};
+use crate::campaigns::{Campaign, Content, DialMode};
 use crate::config::TrunkConfig;
 use crate::telephony::sip::Transport;
 use crate::vocab::Channel;
@@ -32,59 +32,8 @@ impl DialerNode {
                 ))
             })?),
         };
-        let names = match (campaign.content(), &desk) {
-            (Content::Agent, Some(_)) => Vec::new(),
-            (Content::Prompts(names), None) => names.clone(),
-            (Content::Prompts(_), Some(_)) => {
-                return Err(PlanError::Unsupported(
-                    "prompts before the agent are not played yet: drop `prompts` or use \
-                     mode = \"agentless\""
-                        .into(),
-                ));
-            }
-            (Content::Script(_), None) => Vec::new(),
-            (Content::Script(path), Some(_)) => {
-                return Err(PlanError::Unsupported(format!(
-                    "survey script `{}`: a keypad survey runs agentless (mode = \"agentless\"); \
-                     its transfer nodes reach the agents configured on the node",
-                    path.display()
-                )));
-            }
-            // A campaign of messages only plays nothing.
-            (Content::Agent, None) if !voice => Vec::new(),
-            (Content::Agent, None) => {
-                return Err(PlanError::Unsupported("nothing to play".into()));
-            }
-        };
-        let trunk_name = campaign.trunk().to_string();
-        let (trunk, domain) = if voice {
-            let trunk = self
-                .config
-                .trunks
-                .get(&trunk_name)
-                .cloned()
-                .ok_or_else(|| PlanError::NoTrunk(trunk_name.clone()))?;
-            let domain = trunk
-                .domain
-                .clone()
-                .ok_or_else(|| PlanError::NoDomain(trunk_name.clone()))?;
-            (trunk, domain)
-        } else {
-            // No call is ever placed: the trunk is not looked up (an empty one stands in).
-            let unused: TrunkConfig = toml::from_str("")
-                .map_err(|e| PlanError::Unsupported(format!("default trunk settings: {e}")))?;
-            (unused, String::new())
-        };
-        let transport = match trunk.transport.as_str() {
-            "udp" => Transport::Udp,
-            "tcp" => Transport::Tcp,
-            other => {
-                return Err(PlanError::Transport {
-                    trunk: trunk_name,
-                    transport: other.to_string(),
-                });
-            }
-        };
+        let names = prompt_names(&campaign, desk.is_some(), voice)?;
+        let (trunk, transport, domain) = self.trunk_of(&campaign, voice)?;
         let prompts = self.load_prompts(&names)?;
         let safe_harbor = match desk {
             Some(_) => self.load_prompts(&[SAFE_HARBOR_PROMPT.to_string()])?,
@@ -126,6 +75,45 @@ impl DialerNode {
             templates,
             floor: Floor::new(self.clock.clone()),
         })
+    }
+
+    /// The trunk a voice campaign calls through, its transport and its domain; a campaign of
+    /// messages only gets empty stand-ins (no call is ever placed).
+    fn trunk_of(
+        &self,
+        campaign: &Campaign,
+        voice: bool,
+    ) -> Result<(TrunkConfig, Transport, String), PlanError> {
+        let trunk_name = campaign.trunk().to_string();
+        let (trunk, domain) = if voice {
+            let trunk = self
+                .config
+                .trunks
+                .get(&trunk_name)
+                .cloned()
+                .ok_or_else(|| PlanError::NoTrunk(trunk_name.clone()))?;
+            let domain = trunk
+                .domain
+                .clone()
+                .ok_or_else(|| PlanError::NoDomain(trunk_name.clone()))?;
+            (trunk, domain)
+        } else {
+            // No call is ever placed: the trunk is not looked up (an empty one stands in).
+            let unused: TrunkConfig = toml::from_str("")
+                .map_err(|e| PlanError::Unsupported(format!("default trunk settings: {e}")))?;
+            (unused, String::new())
+        };
+        let transport = match trunk.transport.as_str() {
+            "udp" => Transport::Udp,
+            "tcp" => Transport::Tcp,
+            other => {
+                return Err(PlanError::Transport {
+                    trunk: trunk_name,
+                    transport: other.to_string(),
+                });
+            }
+        };
+        Ok((trunk, transport, domain))
     }
 
     /// Loads a campaign's survey: the script (relative to the campaign's file), every prompt
@@ -204,5 +192,28 @@ impl DialerNode {
             prompts.insert(language, loaded);
         }
         Ok(prompts)
+    }
+}
+
+/// The prompts a campaign's calls play: its own for agentless prompts, none for a survey (its
+/// script names its own) or an agent campaign; an error for what is not supported.
+fn prompt_names(campaign: &Campaign, agents: bool, voice: bool) -> Result<Vec<String>, PlanError> {
+    match (campaign.content(), agents) {
+        (Content::Agent, true) => Ok(Vec::new()),
+        (Content::Prompts(names), false) => Ok(names.clone()),
+        (Content::Prompts(_), true) => Err(PlanError::Unsupported(
+            "prompts before the agent are not played yet: drop `prompts` or use \
+                 mode = \"agentless\""
+                .into(),
+        )),
+        (Content::Script(_), false) => Ok(Vec::new()),
+        (Content::Script(path), true) => Err(PlanError::Unsupported(format!(
+            "survey script `{}`: a keypad survey runs agentless (mode = \"agentless\"); \
+                 its transfer nodes reach the agents configured on the node",
+            path.display()
+        ))),
+        // A campaign of messages only plays nothing.
+        (Content::Agent, false) if !voice => Ok(Vec::new()),
+        (Content::Agent, false) => Err(PlanError::Unsupported("nothing to play".into())),
     }
 }

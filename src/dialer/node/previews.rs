@@ -104,6 +104,18 @@ impl DialerNode {
         offers: &mut HashMap<String, Offered>,
         calls: &mut JoinSet<Result<(), NodeError>>,
     ) -> Result<usize, NodeError> {
+        self.act_on_decisions(plan, offers, calls).await?;
+        self.offer_to_free_agents(stored, plan, desk, offers).await
+    }
+
+    /// Acts on what the agents decided about their offers (dial, skip, still looking), and
+    /// withdraws the offers of agents who paused or left.
+    async fn act_on_decisions(
+        &self,
+        plan: &Arc<Plan>,
+        offers: &mut HashMap<String, Offered>,
+        calls: &mut JoinSet<Result<(), NodeError>>,
+    ) -> Result<(), NodeError> {
         let hopper = Hopper::new(&self.store);
         let now = self.clock.now();
         let agents: Vec<String> = offers.keys().cloned().collect();
@@ -154,6 +166,19 @@ impl DialerNode {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Offers a contact to each free desktop agent without an offer; returns how many
+    /// contacts were offered or settled without a call.
+    async fn offer_to_free_agents(
+        &self,
+        stored: &StoredCampaign,
+        plan: &Arc<Plan>,
+        desk: &AgentDesk,
+        offers: &mut HashMap<String, Offered>,
+    ) -> Result<usize, NodeError> {
+        let hopper = Hopper::new(&self.store);
         let mut offered = 0;
         for agent in desk.free_desktop_agents() {
             if offers.contains_key(&agent) {
