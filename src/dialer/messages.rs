@@ -20,7 +20,7 @@ use crate::campaigns::templates::{
 };
 use crate::contacts::dnc;
 use crate::outbox::{self, CampaignLink, NewMessage, ReplyRule};
-use crate::store::Tx;
+use crate::store::{Store, Tx};
 use crate::surveys::Step;
 use crate::vocab::{AttemptOutcome as A, Channel};
 use crate::{on_pool, on_tx};
@@ -328,49 +328,9 @@ async fn context(
         })?,
         None => None,
     };
-    type UnitRow = (String, String, String, Option<chrono::NaiveDate>);
-    let unit: Option<UnitRow> = match owner_id {
-        Some(id) => on_pool!(&plan.store, |pool| {
-            sqlx::query_as(
-                "select u.code, p.name, b.name, u.handover_date
-                   from owner_units ou
-                   join units u on u.unit_id = ou.unit_id
-                   join buildings b on b.building_id = u.building_id
-                   join projects p on p.project_id = b.project_id
-                  where ou.owner_id = $1 order by u.code limit 1",
-            )
-            .bind(id)
-            .fetch_optional(pool)
-            .await
-        })?,
-        None => None,
-    };
-    type TicketRow = (i64, String, String);
-    let ticket: Option<TicketRow> = match contact.ticket_id {
-        Some(id) => on_pool!(&plan.store, |pool| {
-            sqlx::query_as(
-                "select ticket_id, category, description from tickets where ticket_id = $1",
-            )
-            .bind(id)
-            .fetch_optional(pool)
-            .await
-        })?,
-        None => None,
-    };
+    let unit = unit_fields(&plan.store, owner_id).await?;
+    let ticket = ticket_fields(&plan.store, contact.ticket_id).await?;
     let (name, email) = owner.unwrap_or_default();
-    let unit = unit.map(|(code, project, building, handover)| UnitFields {
-        code,
-        project,
-        building,
-        handover_date: handover.map(|d| d.to_string()).unwrap_or_default(),
-    });
-    let ticket = ticket.map(|(id, category, description)| TicketFields {
-        id,
-        category: crate::vocab::Category::parse(&category)
-            .map(|c| c.label_zh().to_string())
-            .unwrap_or(category),
-        description,
-    });
     Ok(MessageContext {
         owner: OwnerFields {
             name,
@@ -390,4 +350,60 @@ async fn context(
             })
             .unwrap_or_default(),
     })
+}
+
+/// The owner's first unit (by code) for the template, if they have one.
+async fn unit_fields(
+    store: &Store,
+    owner_id: Option<i64>,
+) -> Result<Option<UnitFields>, NodeError> {
+    type UnitRow = (String, String, String, Option<chrono::NaiveDate>);
+    let unit: Option<UnitRow> = match owner_id {
+        Some(id) => on_pool!(store, |pool| {
+            sqlx::query_as(
+                "select u.code, p.name, b.name, u.handover_date
+                   from owner_units ou
+                   join units u on u.unit_id = ou.unit_id
+                   join buildings b on b.building_id = u.building_id
+                   join projects p on p.project_id = b.project_id
+                  where ou.owner_id = $1 order by u.code limit 1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+        })?,
+        None => None,
+    };
+    Ok(unit.map(|(code, project, building, handover)| UnitFields {
+        code,
+        project,
+        building,
+        handover_date: handover.map(|d| d.to_string()).unwrap_or_default(),
+    }))
+}
+
+/// The ticket a callback is about, for the template: its category in Chinese.
+async fn ticket_fields(
+    store: &Store,
+    ticket_id: Option<i64>,
+) -> Result<Option<TicketFields>, NodeError> {
+    type TicketRow = (i64, String, String);
+    let ticket: Option<TicketRow> = match ticket_id {
+        Some(id) => on_pool!(store, |pool| {
+            sqlx::query_as(
+                "select ticket_id, category, description from tickets where ticket_id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+        })?,
+        None => None,
+    };
+    Ok(ticket.map(|(id, category, description)| TicketFields {
+        id,
+        category: crate::vocab::Category::parse(&category)
+            .map(|c| c.label_zh().to_string())
+            .unwrap_or(category),
+        description,
+    }))
 }

@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 use super::agents::{AgentConfig, AgentDesk};
 use super::attempt;
 use super::floor::Floor;
-use super::hopper::{AttemptEnd, Attempts, ClaimedContact, Hopper, HopperError};
+use super::hopper::{AttemptEnd, AttemptRow, Attempts, ClaimedContact, Hopper, HopperError};
 use super::messages::{self, Route};
 use super::place::{self, CallContext};
 use super::plan::{NodeError, Plan};
@@ -105,6 +105,31 @@ pub struct Recovery {
     pub verdicts_applied: usize,
 }
 
+impl Recovery {
+    /// Counts one attempt a stop cut short, by how it is settled.
+    fn count(&mut self, word: AttemptOutcome) {
+        match word {
+            AttemptOutcome::NotDialed => self.not_dialed += 1,
+            AttemptOutcome::Interrupted => self.interrupted += 1,
+            _ => self.answered += 1,
+        }
+    }
+}
+
+/// How an attempt a stop cut short is settled: a survey whose owner was with an agent is
+/// done; one cut short asks what is left at its retry; an answered call is answered; an
+/// INVITE that went out is interrupted (the `failed` retry rule); one never dialled is due
+/// again at once.
+fn interrupted_outcome(row: &AttemptRow, survey: bool) -> AttemptOutcome {
+    match (row.answered_at, row.dialed_at) {
+        (Some(_), _) if survey && row.bridged_at.is_some() => AttemptOutcome::Completed,
+        (Some(_), _) if survey => AttemptOutcome::Incomplete,
+        (Some(_), _) => AttemptOutcome::Answered,
+        (None, Some(_)) => AttemptOutcome::Interrupted,
+        (None, None) => AttemptOutcome::NotDialed,
+    }
+}
+
 impl DialerNode {
     /// A node working `store` through `ua`; `clock` dates every row and decides windows.
     pub fn new(
@@ -150,54 +175,10 @@ impl DialerNode {
             let survey = definitions
                 .get(&row.campaign_id)
                 .is_some_and(|c| matches!(c.content(), Content::Script(_)));
-            let word = match (row.answered_at, row.dialed_at) {
-                // A survey whose owner was with an agent is done; one cut short by the
-                // restart asks what is left at its retry.
-                (Some(_), _) if survey && row.bridged_at.is_some() => {
-                    recovery.answered += 1;
-                    AttemptOutcome::Completed
-                }
-                (Some(_), _) if survey => {
-                    recovery.answered += 1;
-                    AttemptOutcome::Incomplete
-                }
-                (Some(_), _) => {
-                    recovery.answered += 1;
-                    AttemptOutcome::Answered
-                }
-                (None, Some(_)) => {
-                    recovery.interrupted += 1;
-                    AttemptOutcome::Interrupted
-                }
-                (None, None) => {
-                    recovery.not_dialed += 1;
-                    AttemptOutcome::NotDialed
-                }
-            };
-            let end = AttemptEnd {
-                outcome: word,
-                detail: Some("interrupted by a restart of the dialer"),
-                at: now,
-                ..AttemptEnd::default()
-            };
-            attempts
-                .close(super::hopper::AttemptId(row.attempt_id), &end)
+            let word = interrupted_outcome(&row, survey);
+            recovery.count(word);
+            self.settle_interrupted(&row, word, definitions.get(&row.campaign_id), now)
                 .await?;
-            let Some(contact) = hopper.get(row.campaign_contact_id).await? else {
-                continue;
-            };
-            if contact.lease_owner != self.config.node {
-                // The lease ran out and another node took the contact; it is theirs now
-                // (and `Attempts::open` keeps them from dialling an answered one).
-                continue;
-            }
-            let Some(campaign) = definitions.get(&row.campaign_id) else {
-                continue;
-            };
-            match attempt::settle_contact(&self.store, campaign, &contact, word, now).await {
-                Ok(_) | Err(NodeError::Hopper(HopperError::LeaseLost { .. })) => {}
-                Err(e) => return Err(e),
-            }
         }
         // Offers to agents of preview campaigns: closed here, their contacts given back below.
         recovery.previews_expired =
@@ -212,6 +193,44 @@ impl DialerNode {
         )
         .await?;
         Ok(recovery)
+    }
+
+    /// Writes the end of an attempt a stop cut short, then settles its contact if this node
+    /// still holds it and its campaign's definition still parses.
+    async fn settle_interrupted(
+        &self,
+        row: &AttemptRow,
+        word: AttemptOutcome,
+        campaign: Option<&Campaign>,
+        now: DateTime<Utc>,
+    ) -> Result<(), NodeError> {
+        let end = AttemptEnd {
+            outcome: word,
+            detail: Some("interrupted by a restart of the dialer"),
+            at: now,
+            ..AttemptEnd::default()
+        };
+        Attempts::new(&self.store)
+            .close(super::hopper::AttemptId(row.attempt_id), &end)
+            .await?;
+        let Some(contact) = Hopper::new(&self.store)
+            .get(row.campaign_contact_id)
+            .await?
+        else {
+            return Ok(());
+        };
+        if contact.lease_owner != self.config.node {
+            // The lease ran out and another node took the contact; it is theirs now
+            // (and `Attempts::open` keeps them from dialling an answered one).
+            return Ok(());
+        }
+        let Some(campaign) = campaign else {
+            return Ok(());
+        };
+        match attempt::settle_contact(&self.store, campaign, &contact, word, now).await {
+            Ok(_) | Err(NodeError::Hopper(HopperError::LeaseLost { .. })) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Runs until `shutdown` turns true — or, with `exit_when_idle`, until none of the
