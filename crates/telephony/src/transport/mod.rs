@@ -6,6 +6,7 @@
 //! and the media engine's own few tasks for all RTP.
 
 mod call;
+mod log_budget;
 mod sip_task;
 
 pub use call::{Call, CallUpdate, Collect, CollectEnd, Collected, Incoming, PlayEnd};
@@ -156,6 +157,7 @@ struct Inner {
     media: MediaEngine,
     prompts: PromptLibrary,
     incoming: tokio::sync::Mutex<mpsc::UnboundedReceiver<call::IncomingRaw>>,
+    malformed: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl UserAgent {
@@ -166,7 +168,8 @@ impl UserAgent {
         let mut endpoint_config = EndpointConfig::new(local);
         endpoint_config.contact_user = config.contact_user.clone();
         let media = MediaEngine::new(config.media_ip);
-        let (commands, incoming) = sip_task::spawn(endpoint_config, udp, tcp);
+        let malformed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (commands, incoming) = sip_task::spawn(endpoint_config, udp, tcp, malformed.clone());
         Ok(UserAgent {
             inner: Arc::new(Inner {
                 commands,
@@ -174,6 +177,7 @@ impl UserAgent {
                 media,
                 prompts: PromptLibrary::new(),
                 incoming: tokio::sync::Mutex::new(incoming),
+                malformed,
             }),
         })
     }
@@ -181,6 +185,14 @@ impl UserAgent {
     /// The bound SIP address.
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local
+    }
+
+    /// Malformed SIP messages received and dropped since the start (logged only a few a
+    /// second).
+    pub fn malformed_sip(&self) -> u64 {
+        self.inner
+            .malformed
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The media engine (for its statistics).
@@ -384,6 +396,38 @@ mod tests {
             .await
             .expect("starts on any free port");
         assert_ne!(ua.local_addr().port(), 0);
+        ua.shutdown();
+    }
+
+    /// Garbage over a real socket is counted, every datagram, and the user agent keeps
+    /// answering: a well-formed OPTIONS sent after the flood still gets its 200.
+    #[tokio::test]
+    async fn malformed_datagrams_are_counted_and_the_agent_still_answers() {
+        let ua = UserAgent::start(UserAgentConfig::new("127.0.0.1:0".parse().unwrap()))
+            .await
+            .unwrap();
+        let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let to = ua.local_addr();
+        for i in 0..500u32 {
+            let junk = format!("NOT SIP {i}\r\n\r\n");
+            sock.send_to(junk.as_bytes(), to).await.unwrap();
+        }
+        let options = format!(
+            "OPTIONS sip:{to} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKflood1\r\n\
+             Max-Forwards: 70\r\nTo: <sip:{to}>\r\nFrom: <sip:probe@{me}>;tag=p1\r\n\
+             Call-ID: flood-probe\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+            me = sock.local_addr().unwrap()
+        );
+        sock.send_to(options.as_bytes(), to).await.unwrap();
+        let mut buf = [0u8; 2048];
+        let (n, _) = tokio::time::timeout(Duration::from_secs(10), sock.recv_from(&mut buf))
+            .await
+            .expect("no answer to OPTIONS after the flood")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&buf[..n]);
+        assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+        // Datagrams are read in order: all 500 were handled before the OPTIONS.
+        assert_eq!(ua.malformed_sip(), 500);
         ua.shutdown();
     }
 }

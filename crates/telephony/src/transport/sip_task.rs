@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -11,6 +13,7 @@ use tokio::sync::mpsc;
 
 use super::Command;
 use super::call::{IncomingRaw, SipUpdate};
+use super::log_budget::{Admit, LogBudget};
 use crate::sip::message;
 use crate::sip::{
     CallEvent, CallKey, Endpoint, EndpointConfig, Event, RegKey, RegState, Transport,
@@ -30,6 +33,10 @@ struct Task {
     incoming: mpsc::UnboundedSender<IncomingRaw>,
     tcp_out: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
     tcp_in: Frames,
+    /// Malformed SIP messages received, for [`super::UserAgent::malformed_sip`].
+    malformed: Arc<AtomicU64>,
+    /// Keeps a flood of malformed messages from filling the log.
+    malformed_log: LogBudget,
 }
 
 /// Starts the task; returns its command sender and the stream of incoming calls.
@@ -37,6 +44,7 @@ pub(super) fn spawn(
     config: EndpointConfig,
     udp: UdpSocket,
     tcp: Option<TcpListener>,
+    malformed: Arc<AtomicU64>,
 ) -> (
     mpsc::UnboundedSender<Command>,
     mpsc::UnboundedReceiver<IncomingRaw>,
@@ -58,6 +66,8 @@ pub(super) fn spawn(
         incoming,
         tcp_out: HashMap::new(),
         tcp_in,
+        malformed,
+        malformed_log: LogBudget::new(),
     };
     tokio::spawn(task.run(command_rx, tcp_rx, tcp));
     (commands, incoming_rx)
@@ -188,12 +198,14 @@ impl Task {
     }
 
     fn receive(&mut self, from: SocketAddr, transport: Transport, bytes: &[u8]) {
-        if let Err(err) = self
-            .endpoint
-            .handle_datagram(Instant::now(), from, transport, bytes)
-        {
-            // A malformed message is logged and dropped, never fatal.
-            tracing::warn!(%from, %err, "dropped a malformed SIP message");
+        let now = Instant::now();
+        if let Err(err) = self.endpoint.handle_datagram(now, from, transport, bytes) {
+            // A malformed message is counted and dropped, never fatal; the log gets a few
+            // lines a second of them at most.
+            self.malformed.fetch_add(1, Ordering::Relaxed);
+            if let Admit::Log { suppressed } = self.malformed_log.admit(now) {
+                tracing::warn!(%from, %err, suppressed, "dropped a malformed SIP message");
+            }
         }
     }
 
