@@ -461,7 +461,11 @@ async fn run_node(config: &Config, store: Store, options: RunOptions) -> anyhow:
     let node_name = node
         .or_else(|| dialer.node.clone())
         .unwrap_or_else(host_name);
-    let ua = UserAgent::start(UserAgentConfig::new(listen)).await?;
+    // A dialer node places calls and takes none (the hotline's inbound numbers are not
+    // served here yet): a stranger's INVITE is refused at once and leaves no state.
+    let mut ua_config = UserAgentConfig::new(listen);
+    ua_config.takes_calls = false;
+    let ua = UserAgent::start(ua_config).await?;
     let node_config = NodeConfig {
         node: node_name.clone(),
         lease: Duration::from_secs(dialer.lease_secs.max(60)),

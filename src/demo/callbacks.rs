@@ -111,7 +111,9 @@ pub(super) async fn run(
         "domain = \"{}\"\nchannels = 60\ncalls_per_second = 30\n",
         phones.local_addr()
     ))?;
-    let ua = UserAgent::start(UserAgentConfig::new("127.0.0.1:0".parse()?)).await?;
+    let mut dialer = UserAgentConfig::new("127.0.0.1:0".parse()?);
+    dialer.takes_calls = false;
+    let ua = UserAgent::start(dialer).await?;
     let config = NodeConfig {
         node: "demo".into(),
         lease: Duration::from_secs(900),

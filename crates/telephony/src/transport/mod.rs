@@ -34,6 +34,10 @@ pub struct UserAgentConfig {
     pub media_ip: IpAddr,
     /// The user part of our Contact.
     pub contact_user: String,
+    /// Whether incoming calls are handed to [`UserAgent::accept`]. A dialer node takes none:
+    /// an INVITE to it gets `403 Forbidden` at once and keeps no state beyond its
+    /// transaction's timer (otherwise it waited forever for an `accept` that never came).
+    pub takes_calls: bool,
 }
 
 impl UserAgentConfig {
@@ -44,6 +48,7 @@ impl UserAgentConfig {
             tcp: true,
             media_ip: sip_listen.ip(),
             contact_user: "huifang".into(),
+            takes_calls: true,
         }
     }
 }
@@ -169,7 +174,13 @@ impl UserAgent {
         endpoint_config.contact_user = config.contact_user.clone();
         let media = MediaEngine::new(config.media_ip);
         let malformed = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let (commands, incoming) = sip_task::spawn(endpoint_config, udp, tcp, malformed.clone());
+        let (commands, incoming) = sip_task::spawn(
+            endpoint_config,
+            udp,
+            tcp,
+            malformed.clone(),
+            config.takes_calls,
+        );
         Ok(UserAgent {
             inner: Arc::new(Inner {
                 commands,
@@ -237,7 +248,8 @@ impl UserAgent {
         Ok(Call::new(key, self.clone(), updates, leg))
     }
 
-    /// Waits for the next incoming call (the phone simulator and agents' legs).
+    /// Waits for the next incoming call (the phone simulator and agents' legs); never
+    /// returns one when the agent was started without [`UserAgentConfig::takes_calls`].
     pub async fn accept(&self) -> Option<Incoming> {
         let raw = self.inner.incoming.lock().await.recv().await?;
         Some(Incoming::new(raw, self.clone()))
@@ -428,6 +440,45 @@ mod tests {
         assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
         // Datagrams are read in order: all 500 were handled before the OPTIONS.
         assert_eq!(ua.malformed_sip(), 500);
+        ua.shutdown();
+    }
+
+    /// A user agent that takes no calls (a dialer node) answers a stranger's INVITE with a
+    /// final 403 at once, instead of 100 Trying and then nothing, state kept forever.
+    #[tokio::test]
+    async fn an_agent_that_takes_no_calls_refuses_an_invite_at_once() {
+        let mut config = UserAgentConfig::new("127.0.0.1:0".parse().unwrap());
+        config.takes_calls = false;
+        let ua = UserAgent::start(config).await.unwrap();
+        let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let to = ua.local_addr();
+        let me = sock.local_addr().unwrap();
+        let sdp = format!(
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio {} RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n",
+            me.port() + 2
+        );
+        let invite = format!(
+            "INVITE sip:400@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKstranger1\r\n\
+             Max-Forwards: 70\r\nTo: <sip:400@{to}>\r\nFrom: <sip:stranger@{me}>;tag=s1\r\n\
+             Call-ID: stranger-1\r\nCSeq: 1 INVITE\r\nContact: <sip:stranger@{me}>\r\n\
+             Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        );
+        sock.send_to(invite.as_bytes(), to).await.unwrap();
+        let mut buf = [0u8; 4096];
+        let final_status = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let (n, _) = sock.recv_from(&mut buf).await.unwrap();
+                let text = String::from_utf8_lossy(&buf[..n]).to_string();
+                if !text.starts_with("SIP/2.0 1") {
+                    return text;
+                }
+            }
+        })
+        .await
+        .expect("no final response to the INVITE");
+        assert!(final_status.starts_with("SIP/2.0 403"), "{final_status}");
         ua.shutdown();
     }
 }
