@@ -116,9 +116,7 @@ pub async fn decide(store: &Store, d: &Decision) -> Result<Decided, OutcomeError
         .await
         .map(|r| r.rows_affected() > 0)
     })?;
-    let sql = sqlx::AssertSqlSafe(format!(
-        "{VERDICT_COLUMNS} where v.campaign_contact_id = $1"
-    ));
+    let sql = sqlx::AssertSqlSafe(OF_CONTACT.as_str());
     let row: VerdictRow = on_tx!(&mut tx, |conn| {
         sqlx::query_as(sql)
             .bind(d.campaign_contact_id)
@@ -189,6 +187,10 @@ impl TryFrom<VerdictRow> for StoredVerdict {
 
 const TABLE: &str = "survey_verdicts";
 
+/// The verdict of one contact, for [`decide`] (in its transaction) and [`of_contact`].
+static OF_CONTACT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{VERDICT_COLUMNS} where v.campaign_contact_id = $1"));
+
 const VERDICT_COLUMNS: &str = "select v.verdict_id, v.campaign_contact_id, v.campaign_id, \
      v.ticket_id, v.verdict, v.rating, v.level_before, v.decided_at, v.applied_at \
      from survey_verdicts v";
@@ -218,9 +220,7 @@ pub async fn of_contact(
     store: &Store,
     campaign_contact_id: i64,
 ) -> Result<Option<StoredVerdict>, OutcomeError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "{VERDICT_COLUMNS} where v.campaign_contact_id = $1"
-    ));
+    let sql = sqlx::AssertSqlSafe(OF_CONTACT.as_str());
     let row: Option<VerdictRow> = on_pool!(store, |pool| {
         sqlx::query_as(sql)
             .bind(campaign_contact_id)
