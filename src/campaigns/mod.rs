@@ -203,6 +203,7 @@ pub struct Campaign {
     trunk: String,
     content: Content,
     priority: i64,
+    sip_info_dtmf: bool,
 }
 
 impl Campaign {
@@ -276,6 +277,13 @@ impl Campaign {
     /// The abandon target in percent (0 < x ≤ 10).
     pub fn max_abandon_pct(&self) -> f64 {
         self.max_abandon_pct
+    }
+    /// Whether keys the owner's side sends by SIP INFO count (off unless the file says
+    /// `sip_info_dtmf = true`: a trunk that relays keys so is the exception, and a digit
+    /// decides a ticket, so the channel is opened only where it is used). RFC 4733 and
+    /// in-band tones always count.
+    pub fn sip_info_dtmf(&self) -> bool {
+        self.sip_info_dtmf
     }
     /// Seconds a call rings before it counts as no answer (15 to 120).
     pub fn ring_timeout_secs(&self) -> u32 {

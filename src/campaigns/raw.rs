@@ -36,6 +36,7 @@ pub(super) struct RawCampaign {
     pub(super) priority: Option<Spanned<i64>>,
     pub(super) template: Option<Spanned<String>>,
     pub(super) reply_hours: Option<Spanned<i64>>,
+    pub(super) sip_info_dtmf: Option<Spanned<bool>>,
 }
 
 /// One list source: exactly one key is expected.

@@ -106,6 +106,7 @@ fn build(raw: RawCampaign, report: &mut Report<'_>) -> Campaign {
                 .check("priority", p.span(), bounded_priority(*p.get_ref()))
                 .unwrap_or(0)
         }),
+        sip_info_dtmf: raw.sip_info_dtmf.is_some_and(|b| *b.get_ref()),
     }
 }
 

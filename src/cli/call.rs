@@ -157,6 +157,8 @@ async fn place(config: &Config, args: CallArgs) -> anyhow::Result<ExitCode> {
         prompts.push(ua.prompts().get(path)?);
     }
     let mut request = DialRequest::new(target.clone());
+    // A diagnostic call reports keys however the far end sends them.
+    request.sip_info_dtmf = true;
     request.transport = transport;
     request.proxy = proxy;
     request.credentials = credentials;

@@ -112,6 +112,7 @@ impl Plan {
         request.proxy = self.trunk.proxy.clone();
         request.transport = self.transport;
         request.ring_timeout = Duration::from_secs(u64::from(self.campaign.ring_timeout_secs()));
+        request.sip_info_dtmf = self.campaign.sip_info_dtmf();
         if let (Some(username), Some(password)) = (&self.trunk.username, &self.trunk.password) {
             request.credentials = Some(Credentials {
                 username: username.clone(),

@@ -44,15 +44,20 @@
 //!   See [`ports`].
 //! - **Source filtering**: a connected leg hears only its peer: datagrams from another IP
 //!   address than the negotiated one are dropped (counted in [`MediaStats::foreign`]), so a
-//!   host that finds an open port cannot inject audio or digits. The port is not checked:
-//!   peers that send from another port than they advertise (non-symmetric RTP) still work.
-//!   A peer address left unspecified (`0.0.0.0`, a hold) filters nothing; a leg not connected
-//!   yet is not read at all.
+//!   host that finds an open port cannot inject audio or digits. Then the leg **latches** on
+//!   to the first valid packet's source port and SSRC (Asterisk's `strictrtp`): packets
+//!   from the same IP but another port or SSRC are dropped ([`MediaStats::unlatched`]) until
+//!   the next [`MediaLeg::connect`] (a re-INVITE we accepted) latches afresh. Peers that
+//!   send from another port than they advertise still work (the port is learnt, not
+//!   checked against the SDP); [`MediaConfig::symmetric_rtp`] sends back to it. A peer
+//!   address left unspecified (`0.0.0.0`, a hold) filters no IP; a leg not connected yet is
+//!   not read at all.
 //! - **Receiving**: no task per leg: after sending a slot, the same thread reads each of its
 //!   connected legs' sockets until `WouldBlock` (non-blocking `recv_from`). That costs no wake-ups or
 //!   epoll per packet; a packet waits at most one 20 ms period before it is processed.
 //!   PCMU and PCMA are decoded by payload type whatever was negotiated; telephone-events are
-//!   recognised by shape on any dynamic payload type; in-band DTMF is detected on the audio.
+//!   taken only on the negotiated payload type (none negotiated: none taken); in-band DTMF
+//!   is detected on the audio.
 //!   Digits from the three sources (and [`MediaLeg::inject_digit`]) go through one
 //!   [`DigitDeduper`] per leg: each press becomes one [`MediaEvent::Digit`].
 //! - **Barge-in**: a digit while the current play request has `barge_in` clears the whole
@@ -122,6 +127,9 @@ pub struct MediaConfig {
     pub inband_dtmf: bool,
     /// Ask for real-time scheduling of the sender thread (see [`priority`]).
     pub realtime: bool,
+    /// Send to the address the peer's latched stream comes from rather than its SDP's (for
+    /// peers behind NAT); off by default: a trunk sends from where its SDP says.
+    pub symmetric_rtp: bool,
 }
 
 impl Default for MediaConfig {
@@ -131,6 +139,7 @@ impl Default for MediaConfig {
             dedup_window: Duration::from_millis(800),
             inband_dtmf: true,
             realtime: true,
+            symmetric_rtp: false,
         }
     }
 }
@@ -180,6 +189,9 @@ pub struct MediaStats {
     pub packets_received: u64,
     /// Datagrams from another address than the peer's, dropped unread.
     pub foreign: u64,
+    /// RTP from the peer's address but another port or SSRC than the stream latched on to,
+    /// dropped.
+    pub unlatched: u64,
     /// Datagrams that did not parse as RTP.
     pub malformed: u64,
     /// Packets with a payload type that is neither G.711 nor a telephone-event.
@@ -492,6 +504,8 @@ impl MediaLeg {
         st.sender.renegotiate(params.codec, params.dtmf_pt);
         st.dtmf_rx = TelephoneEventReceiver::new(params.dtmf_pt);
         st.connected_at = Some(Instant::now());
+        // A new (or renegotiated) session: latch afresh on its first valid packet.
+        st.latched = None;
     }
 
     /// Queues prompts to play in order; ends with one `PlayFinished` or `PlayInterrupted`.

@@ -6,9 +6,9 @@
 //!   bit repeated (three times in sipp's `dtmf_2833_*.pcap`, all with one sequence number);
 //! - long presses are split into segments: a new timestamp equal to the old one plus the old
 //!   duration, same event, no end bit between them (RFC 4733 §2.5.1.3);
-//! - the payload type is whatever the peer likes: sipp's `play_dtmf` sends 96 whatever the SDP
-//!   said (and filler with PT 97 on another SSRC), so any dynamic payload type is accepted when
-//!   the payload *looks like* an event (4 bytes, event code 0-15), and the negotiated type too;
+//! - only the negotiated payload type carries events: a digit decides a survey answer, so a
+//!   packet on another type (sipp's `play_dtmf` sends 96 whatever the SDP said) is not one,
+//!   however much it looks like an event;
 //! - late copies of an earlier press (reordering) are remembered and ignored.
 
 use crate::Digit;
@@ -71,13 +71,11 @@ impl TelephoneEvent {
     }
 }
 
-/// Whether a packet carries a DTMF telephone-event, judged by payload type *and* shape.
-///
-/// Static payload types (0-95) other than the negotiated one are audio; a dynamic type (96-127)
-/// or the negotiated one is an event only if the payload is exactly 4 bytes with a digit code.
+/// Whether a packet carries a DTMF telephone-event: the negotiated payload type *and* the
+/// shape of one (exactly 4 bytes, a digit code). Nothing is an event when no type was
+/// negotiated.
 pub fn is_dtmf_event(negotiated_pt: Option<u8>, payload_type: u8, payload: &[u8]) -> bool {
-    let pt_ok = Some(payload_type) == negotiated_pt || (96..=127).contains(&payload_type);
-    pt_ok && payload.len() == EVENT_LEN && payload[0] <= 15
+    Some(payload_type) == negotiated_pt && payload.len() == EVENT_LEN && payload[0] <= 15
 }
 
 /// How many earlier presses are remembered, to ignore late copies of their packets.
@@ -237,15 +235,21 @@ mod tests {
     }
 
     #[test]
-    fn any_dynamic_pt_is_accepted_but_shape_is_checked() {
+    fn only_the_negotiated_pt_carries_events_and_shape_is_checked() {
         let mut rx = TelephoneEventReceiver::new(Some(101));
-        // sipp play_dtmf: PT 96 although 101 was negotiated.
+        // An event-shaped "5" on PT 96 when 101 was negotiated (sipp's play_dtmf, or a forger
+        // guessing): not a digit. Before issue 30 any dynamic type was taken.
         assert_eq!(
             feed(&mut rx, &[hex("80e00001000000640000aaaa05000000")]),
+            ""
+        );
+        // The same press on 101 is.
+        assert_eq!(
+            feed(&mut rx, &[hex("80e50001000000640000aaaa05000000")]),
             "5"
         );
-        // A PT 97 packet of another shape (20 bytes of filler) is not an event.
-        let filler = hex("80610001000000640000bbbb0000000000000000000000000000000000");
+        // A 101 packet of another shape (20 bytes of filler) is not an event.
+        let filler = hex("80650001000000640000bbbb0000000000000000000000000000000000");
         assert_eq!(feed(&mut rx, &[filler]), "");
         // PT 0 is audio even if 4 bytes long; code 16 (flash) is not a digit.
         assert_eq!(
@@ -253,7 +257,13 @@ mod tests {
             ""
         );
         assert_eq!(
-            feed(&mut rx, &[hex("80e00003000001000000aaaa10000000")]),
+            feed(&mut rx, &[hex("80e50003000001000000aaaa10000000")]),
+            ""
+        );
+        // Nothing negotiated: nothing is an event.
+        let mut none = TelephoneEventReceiver::new(None);
+        assert_eq!(
+            feed(&mut none, &[hex("80e50001000000640000aaaa05000000")]),
             ""
         );
     }

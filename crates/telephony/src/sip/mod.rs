@@ -17,6 +17,6 @@ pub mod transaction;
 
 pub use disposition::Disposition;
 pub use endpoint::{
-    CallEvent, CallKey, Dial, Endpoint, EndpointConfig, Event, RegKey, RegState, Register, Side,
-    Transmit, Transport,
+    AccessList, AdmissionStats, CallEvent, CallKey, Dial, Endpoint, EndpointConfig, Event, RegKey,
+    RegState, Register, Side, Transmit, Transport,
 };

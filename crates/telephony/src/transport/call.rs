@@ -132,6 +132,8 @@ pub struct Call {
     /// Updates found while closing (digits pressed just before the hang-up), then the end.
     pending: VecDeque<CallUpdate>,
     observer: Option<Observer>,
+    /// Whether SIP INFO digits count (see [`super::DialRequest::sip_info_dtmf`]).
+    info_digits: bool,
 }
 
 type Observer = Box<dyn FnMut(&CallUpdate) + Send>;
@@ -159,7 +161,13 @@ impl Call {
             typeahead: VecDeque::new(),
             pending: VecDeque::new(),
             observer: None,
+            info_digits: false,
         }
+    }
+
+    /// Takes (or ignores) digits the far end sends by SIP INFO from now on.
+    pub fn take_info_digits(&mut self, take: bool) {
+        self.info_digits = take;
     }
 
     /// Calls `f` with every update as it happens, whichever method is waiting (the CLI prints
@@ -259,8 +267,10 @@ impl Call {
             }
             CallEvent::Digit(digit) => {
                 // Through the media leg's de-duplication, so a digit sent both by INFO and
-                // RFC 4733 is reported once.
-                if let Some(leg) = &self.leg {
+                // RFC 4733 is reported once; only when INFO digits were asked for.
+                if !self.info_digits {
+                    tracing::debug!(call = %self.key, %digit, "ignored a SIP INFO digit");
+                } else if let Some(leg) = &self.leg {
                     leg.inject_digit(digit, DigitSource::SipInfo);
                 }
                 None

@@ -21,7 +21,7 @@ use super::media::PromptLibrary;
 use super::media::engine::{MediaEngine, MediaError};
 use super::sip::auth::Credentials;
 use super::sip::endpoint::{CallError, DialError};
-use super::sip::{CallKey, Dial, EndpointConfig, RegState, Register, Transport};
+use super::sip::{AccessList, CallKey, Dial, EndpointConfig, RegState, Register, Transport};
 
 /// How to start a [`UserAgent`].
 #[derive(Debug, Clone)]
@@ -35,9 +35,12 @@ pub struct UserAgentConfig {
     /// The user part of our Contact.
     pub contact_user: String,
     /// Whether incoming calls are handed to [`UserAgent::accept`]. A dialer node takes none:
-    /// an INVITE to it gets `403 Forbidden` at once and keeps no state beyond its
-    /// transaction's timer (otherwise it waited forever for an `accept` that never came).
+    /// an INVITE to it gets a stateless `403 Forbidden` at once and leaves nothing behind
+    /// (before, it waited forever for an `accept` that never came).
     pub takes_calls: bool,
+    /// Who may send requests outside a dialog (the trunks' addresses); `None` lets anyone.
+    /// Strangers get a few stateless 403s a second and no state (see [`AccessList`]).
+    pub allow: Option<AccessList>,
 }
 
 impl UserAgentConfig {
@@ -49,6 +52,7 @@ impl UserAgentConfig {
             media_ip: sip_listen.ip(),
             contact_user: "huifang".into(),
             takes_calls: true,
+            allow: None,
         }
     }
 }
@@ -109,6 +113,9 @@ pub struct DialRequest {
     pub credentials: Option<Credentials>,
     /// Extra headers.
     pub headers: Vec<(String, String)>,
+    /// Whether digits the far end sends by SIP INFO count (RFC 4733 and in-band always do).
+    /// Off by default: a survey takes keys only from the channels its campaign allows.
+    pub sip_info_dtmf: bool,
 }
 
 impl DialRequest {
@@ -123,6 +130,7 @@ impl DialRequest {
             ring_timeout: Duration::from_secs(30),
             credentials: None,
             headers: Vec::new(),
+            sip_info_dtmf: false,
         }
     }
 }
@@ -163,6 +171,7 @@ struct Inner {
     prompts: PromptLibrary,
     incoming: tokio::sync::Mutex<mpsc::UnboundedReceiver<call::IncomingRaw>>,
     malformed: Arc<std::sync::atomic::AtomicU64>,
+    refused: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl UserAgent {
@@ -172,14 +181,17 @@ impl UserAgent {
         let (udp, local, tcp) = bind_sip(config.sip_listen, config.tcp).await?;
         let mut endpoint_config = EndpointConfig::new(local);
         endpoint_config.contact_user = config.contact_user.clone();
+        endpoint_config.takes_calls = config.takes_calls;
+        endpoint_config.allow = config.allow.clone();
         let media = MediaEngine::new(config.media_ip);
         let malformed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let refused = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let (commands, incoming) = sip_task::spawn(
             endpoint_config,
             udp,
             tcp,
             malformed.clone(),
-            config.takes_calls,
+            refused.clone(),
         );
         Ok(UserAgent {
             inner: Arc::new(Inner {
@@ -189,6 +201,7 @@ impl UserAgent {
                 prompts: PromptLibrary::new(),
                 incoming: tokio::sync::Mutex::new(incoming),
                 malformed,
+                refused,
             }),
         })
     }
@@ -196,6 +209,16 @@ impl UserAgent {
     /// The bound SIP address.
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local
+    }
+
+    /// Requests refused by the gate since the start: strangers' (outside
+    /// [`UserAgentConfig::allow`]), in-dialog ones from another address than the call's, and
+    /// INVITEs to an agent that takes no calls (answered or, past a source's few a second,
+    /// dropped).
+    pub fn refused_sip(&self) -> u64 {
+        self.inner
+            .refused
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Malformed SIP messages received and dropped since the start (logged only a few a
@@ -245,7 +268,9 @@ impl UserAgent {
             reply,
         })?;
         let (key, updates) = answer.await.map_err(|_| UaError::Stopped)??;
-        Ok(Call::new(key, self.clone(), updates, leg))
+        let mut call = Call::new(key, self.clone(), updates, leg);
+        call.take_info_digits(request.sip_info_dtmf);
+        Ok(call)
     }
 
     /// Waits for the next incoming call (the phone simulator and agents' legs); never

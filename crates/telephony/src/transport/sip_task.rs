@@ -37,8 +37,8 @@ struct Task {
     malformed: Arc<AtomicU64>,
     /// Keeps a flood of malformed messages from filling the log.
     malformed_log: LogBudget,
-    /// Incoming calls go to `incoming`; otherwise each is refused with 403 at once.
-    takes_calls: bool,
+    /// Requests the endpoint's gate refused, for [`super::UserAgent::refused_sip`].
+    refused: Arc<AtomicU64>,
 }
 
 /// Starts the task; returns its command sender and the stream of incoming calls.
@@ -47,7 +47,7 @@ pub(super) fn spawn(
     udp: UdpSocket,
     tcp: Option<TcpListener>,
     malformed: Arc<AtomicU64>,
-    takes_calls: bool,
+    refused: Arc<AtomicU64>,
 ) -> (
     mpsc::UnboundedSender<Command>,
     mpsc::UnboundedReceiver<IncomingRaw>,
@@ -71,7 +71,7 @@ pub(super) fn spawn(
         tcp_in,
         malformed,
         malformed_log: LogBudget::new(),
-        takes_calls,
+        refused,
     };
     tokio::spawn(task.run(command_rx, tcp_rx, tcp));
     (commands, incoming_rx)
@@ -211,6 +211,9 @@ impl Task {
                 tracing::warn!(%from, %err, suppressed, "dropped a malformed SIP message");
             }
         }
+        let gate = self.endpoint.admission_stats();
+        self.refused
+            .store(gate.refused + gate.silenced, Ordering::Relaxed);
     }
 
     fn command(&mut self, command: Command) {
@@ -270,13 +273,6 @@ impl Task {
         }
         while let Some(event) = self.endpoint.poll_event() {
             match event {
-                Event::Call {
-                    call,
-                    event: CallEvent::Incoming { from, .. },
-                } if !self.takes_calls => {
-                    tracing::debug!(%from, "refused an incoming call: this agent takes none");
-                    let _ = self.endpoint.reject(Instant::now(), call, 403);
-                }
                 Event::Call {
                     call,
                     event:

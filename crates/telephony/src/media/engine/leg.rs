@@ -28,6 +28,10 @@ pub(super) struct LegState {
     pub(super) connected_at: Option<Instant>,
     pub(super) timeout_reported: bool,
     pub(super) decoded: Vec<i16>,
+    /// The source (address and port) and SSRC the leg latched on to: the first valid packet
+    /// from the negotiated address after [`MediaLeg::connect`]. Only this stream is heard
+    /// until the next connect (a re-INVITE we accepted), as Asterisk's `strictrtp` does.
+    pub(super) latched: Option<(SocketAddr, u32)>,
 }
 
 impl LegState {
@@ -48,6 +52,7 @@ impl LegState {
             connected_at: None,
             timeout_reported: false,
             decoded: Vec::with_capacity(FRAME),
+            latched: None,
         }
     }
 
@@ -133,10 +138,16 @@ impl Leg {
         let st = &mut *guard;
         let Some(params) = st.params else { return };
         let codec = params.codec;
+        // Symmetric RTP: once latched, answer where the peer really sends from (a NAT's
+        // mapping) rather than what its SDP said.
+        let to = match st.latched {
+            Some((source, _)) if self.config.symmetric_rtp => source,
+            _ => params.remote,
+        };
         let frame = st.next_frame(codec, &self.events);
         let stats = &mut st.stats;
         let sent = st.sender.tick(Some(&frame), |packet| {
-            match self.socket.send_to(packet, params.remote) {
+            match self.socket.send_to(packet, to) {
                 Ok(_) => {
                     stats.packets_sent += 1;
                     jitter.record(Instant::now().saturating_duration_since(scheduled));
@@ -203,13 +214,22 @@ impl Leg {
             st.stats.malformed += 1;
             return;
         };
-        st.stats.packets_received += 1;
-        st.last_rx = Some(now);
-        st.timeout_reported = false;
         if st.params.is_none() {
             return;
         }
         let header = packet.header;
+        match st.latched {
+            None => st.latched = Some((from, header.ssrc)),
+            Some(stream) if stream == (from, header.ssrc) => {}
+            Some(_) => {
+                // Right IP, but another port or SSRC than the stream we hear: not the peer's.
+                st.stats.unlatched += 1;
+                return;
+            }
+        }
+        st.stats.packets_received += 1;
+        st.last_rx = Some(now);
+        st.timeout_reported = false;
         if st.dtmf_rx.is_event(&header, packet.payload) {
             let digit = st.dtmf_rx.on_packet(&header, packet.payload);
             let reported = digit.filter(|&d| self.report_digit(st, d, DigitSource::Rfc4733, now));

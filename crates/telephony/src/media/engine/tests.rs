@@ -355,43 +355,91 @@ fn rtp_packet(seq: u16) -> Vec<u8> {
     p
 }
 
-#[tokio::test]
-async fn a_connected_leg_hears_only_its_peers_address() {
-    let engine = MediaEngine::new(LOCAL);
-    let a = engine.open().await.unwrap();
-    let peer = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    // Another host: the whole of 127/8 is loopback on Linux.
-    let intruder = std::net::UdpSocket::bind((Ipv4Addr::new(127, 0, 0, 2), 0)).unwrap();
-    // The same host as the peer, another port (a peer without symmetric RTP).
-    let peer_other_port = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    a.connect(MediaParams {
-        remote: peer.local_addr().unwrap(),
-        codec: Codec::Pcmu,
-        dtmf_pt: None,
-        ptime_ms: 20,
-    });
-    for seq in 0..5 {
-        intruder.send_to(&rtp_packet(seq), a.local_addr()).unwrap();
-    }
-    for seq in 0..3 {
-        peer.send_to(&rtp_packet(seq), a.local_addr()).unwrap();
-    }
-    peer_other_port
-        .send_to(&rtp_packet(3), a.local_addr())
-        .unwrap();
-    let stats = timeout(WAIT, async {
+/// An RFC 4733 press of `digit` (its first packet) on payload type `pt` from SSRC `ssrc`.
+fn event_packet(seq: u16, pt: u8, ssrc: u32, digit: u8) -> Vec<u8> {
+    let mut p = vec![0x80, 0x80 | pt];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&(u32::from(seq) * 1000).to_be_bytes());
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(&[digit, 0x0a, 0x00, 0xa0]);
+    p
+}
+
+/// Waits until the leg has read `n` datagrams (counted one way or another).
+async fn read_at_least(leg: &MediaLeg, n: u64) -> MediaStats {
+    timeout(WAIT, async {
         loop {
-            let stats = a.stats();
-            if stats.foreign + stats.packets_received >= 9 {
-                return stats;
+            let s = leg.stats();
+            if s.foreign + s.unlatched + s.packets_received >= n {
+                return s;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     })
     .await
-    .expect("the leg read its datagrams");
-    assert_eq!(stats.foreign, 5, "{stats:?}");
-    assert_eq!(stats.packets_received, 4, "{stats:?}");
+    .expect("the leg read its datagrams")
+}
+
+/// Another IP is dropped; then the leg latches on to the first valid stream from the peer's
+/// IP and drops the same IP's other ports and SSRCs, and events on an unnegotiated payload
+/// type, until a new connect (an accepted re-INVITE) latches afresh. Before issue 30 the
+/// other port, the other SSRC and PT 96 were all heard, and each "5" was a rating.
+#[tokio::test]
+async fn a_connected_leg_hears_only_the_stream_it_latched_on_to() {
+    let engine = MediaEngine::new(LOCAL);
+    let mut a = engine.open().await.unwrap();
+    let peer = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    // Another host: the whole of 127/8 is loopback on Linux.
+    let intruder = std::net::UdpSocket::bind((Ipv4Addr::new(127, 0, 0, 2), 0)).unwrap();
+    // The same host as the peer, another port.
+    let peer_other_port = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let params = MediaParams {
+        remote: peer.local_addr().unwrap(),
+        codec: Codec::Pcmu,
+        dtmf_pt: Some(101),
+        ptime_ms: 20,
+    };
+    a.connect(params);
+    let to = a.local_addr();
+    for seq in 0..5 {
+        intruder
+            .send_to(&event_packet(seq, 101, 0x1234_5678, 5), to)
+            .unwrap();
+    }
+    for seq in 0..3 {
+        peer.send_to(&rtp_packet(seq), to).unwrap();
+    }
+    let stats = read_at_least(&a, 8).await;
+    assert_eq!((stats.foreign, stats.packets_received), (5, 3), "{stats:?}");
+    // The forgeries: another port, another SSRC, the unnegotiated PT 96.
+    peer_other_port
+        .send_to(&event_packet(10, 101, 0x1234_5678, 5), to)
+        .unwrap();
+    peer.send_to(&event_packet(11, 101, 0xbad, 5), to).unwrap();
+    peer.send_to(&event_packet(12, 96, 0x1234_5678, 5), to)
+        .unwrap();
+    let stats = read_at_least(&a, 11).await;
+    assert_eq!(stats.unlatched, 2, "{stats:?}");
+    assert_eq!(stats.digits, 0, "no forged digit: {stats:?}");
+    // The latched stream's own press on 101 is the one digit heard.
+    peer.send_to(&event_packet(13, 101, 0x1234_5678, 7), to)
+        .unwrap();
+    let first = timeout(WAIT, a.next_event()).await.expect("a digit");
+    assert_eq!(
+        first,
+        Some(MediaEvent::Digit {
+            digit: Digit::parse('7').unwrap(),
+            source: DigitSource::Rfc4733
+        })
+    );
+    // A re-INVITE we accepted connects again: the next valid stream is latched.
+    a.connect(params);
+    peer_other_port.send_to(&rtp_packet(20), to).unwrap();
+    let stats = read_at_least(&a, 13).await;
+    assert_eq!(stats.unlatched, 2, "the new stream is taken: {stats:?}");
+    peer.send_to(&rtp_packet(21), to).unwrap();
+    let stats = read_at_least(&a, 14).await;
+    assert_eq!(stats.unlatched, 3, "and now the old one is not: {stats:?}");
     a.close().await;
 }
 

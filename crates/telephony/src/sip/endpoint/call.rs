@@ -153,6 +153,10 @@ pub(super) struct Call {
     pub(super) remote_cseq: Option<u32>,
     pub(super) remote_target: String,
     pub(super) route_set: Vec<String>,
+    /// The addresses this dialog has used (where the INVITE went or came from, its remote
+    /// target, its first route): in-dialog requests are taken only from these or the
+    /// endpoint's access list.
+    pub(super) peers: Vec<std::net::IpAddr>,
     /// Where requests go when neither route nor target names an IP address.
     pub(super) destination: SocketAddr,
     pub(super) transport: Transport,
@@ -179,6 +183,16 @@ pub(super) struct Call {
 }
 
 impl Call {
+    /// Notes one more address of the dialog's far end (an IP literal in a URI; names are not
+    /// resolved here).
+    pub(super) fn add_peer(&mut self, uri_or_hop: &str) {
+        if let Some(ip) = super::admission::peer_of(uri_or_hop)
+            && !self.peers.contains(&ip)
+        {
+            self.peers.push(ip);
+        }
+    }
+
     /// Our side of the dialog as a From (outgoing) or To (incoming) value, with our tag.
     pub(super) fn local_party(&self) -> String {
         format!("{};tag={}", self.local_uri, self.local_tag)

@@ -143,18 +143,29 @@ impl Endpoint {
         Ok(())
     }
 
-    fn call_of(&self, req: &Parsed) -> Option<CallKey> {
-        let key = *self.by_call_id.get(&req.call_id)?;
-        let call = self.calls.get(&key)?;
-        // Our tag is in To of their requests; a call that ended only lingers for
-        // retransmissions and is no dialog any more (481 for new requests).
-        (call.state != State::Ended && req.to_tag.as_deref() == Some(call.local_tag.as_str()))
-            .then_some(key)
+    /// The dialog of a request from one of its far ends (see [`Endpoint::dialog_of`]).
+    fn call_of(&self, req: &Parsed, from: SocketAddr) -> Option<CallKey> {
+        self.dialog_of(req).filter(|&key| self.trusts(key, from))
     }
 
-    pub(super) fn dialog_bye(&mut self, now: Instant, req: Parsed) {
-        let Some(key) = self.call_of(&req) else {
-            self.reply(now, &req, 481, None);
+    /// The dialog of a new request, checked for order: RFC 3261 §12.2.2 refuses (500) a CSeq
+    /// not above the last one; a replayed or forged older request changes nothing.
+    fn call_in_order(&mut self, now: Instant, req: &Parsed, from: SocketAddr) -> Option<CallKey> {
+        let Some(key) = self.call_of(req, from) else {
+            self.reply(now, req, 481, None);
+            return None;
+        };
+        let call = self.calls.get_mut(&key)?;
+        if call.remote_cseq.is_some_and(|seq| req.cseq <= seq) {
+            self.reply(now, req, 500, None);
+            return None;
+        }
+        call.remote_cseq = Some(req.cseq);
+        Some(key)
+    }
+
+    pub(super) fn dialog_bye(&mut self, now: Instant, from: SocketAddr, req: Parsed) {
+        let Some(key) = self.call_in_order(now, &req, from) else {
             return;
         };
         self.reply(now, &req, 200, None);
@@ -189,9 +200,8 @@ impl Endpoint {
         }
     }
 
-    pub(super) fn dialog_info(&mut self, now: Instant, req: Parsed) {
-        let Some(key) = self.call_of(&req) else {
-            self.reply(now, &req, 481, None);
+    pub(super) fn dialog_info(&mut self, now: Instant, from: SocketAddr, req: Parsed) {
+        let Some(key) = self.call_in_order(now, &req, from) else {
             return;
         };
         let digit = match req.content_type().as_deref() {
@@ -211,18 +221,18 @@ impl Endpoint {
     /// A re-INVITE: answer with our SDP unchanged (session version bumped) and report theirs;
     /// the 200 is retransmitted until its ACK like the first one (RFC 3261 §13.3.1.4).
     pub(super) fn dialog_reinvite(&mut self, now: Instant, from: SocketAddr, req: Parsed) {
-        let Some(key) = self.call_of(&req) else {
-            self.reply(now, &req, 481, None);
-            return;
-        };
-        let Some(call) = self.calls.get_mut(&key) else {
-            return;
-        };
-        // Out of order (RFC 3261 §12.2.2), or our last 200 still awaits its ACK (§14.2).
-        if call.remote_cseq.is_some_and(|seq| req.cseq <= seq) || call.ok.is_some() {
+        // Our last 200 still awaiting its ACK refuses a new offer (RFC 3261 §14.2).
+        let awaiting_ack = self
+            .call_of(&req, from)
+            .and_then(|key| self.calls.get(&key))
+            .is_some_and(|call| call.ok.is_some());
+        if awaiting_ack {
             self.reply(now, &req, 500, None);
             return;
         }
+        let Some(key) = self.call_in_order(now, &req, from) else {
+            return;
+        };
         let Some(bytes) = self.answer_offer(now, key, &req) else {
             return;
         };
@@ -237,12 +247,13 @@ impl Endpoint {
     }
 
     /// An UPDATE (RFC 3311) in a dialog we have: 200, with our SDP if it made an offer.
-    pub(super) fn dialog_update(&mut self, now: Instant, req: Parsed) {
-        if self.call_of(&req).is_none() {
-            self.reply(now, &req, 481, None);
-        } else if req.body_text().is_none() {
+    pub(super) fn dialog_update(&mut self, now: Instant, from: SocketAddr, req: Parsed) {
+        let Some(key) = self.call_in_order(now, &req, from) else {
+            return;
+        };
+        if req.body_text().is_none() {
             self.reply(now, &req, 200, None);
-        } else if let Some(key) = self.call_of(&req) {
+        } else {
             self.answer_offer(now, key, &req);
         }
     }
@@ -252,21 +263,30 @@ impl Endpoint {
     fn answer_offer(&mut self, now: Instant, key: CallKey, req: &Parsed) -> Option<Vec<u8>> {
         let contact = self.contact(call_transport(self, key));
         let call = self.calls.get_mut(&key)?;
-        if req.cseq_method == Method::Invite {
-            call.remote_cseq = Some(req.cseq);
-        }
-        if let Some(target) = req.contact_uri() {
-            call.remote_target = target;
-        }
         let sdp = match (req.body_text(), call.local_sdp.as_deref()) {
             // A real answer to the new offer (RFC 3264 §8): its codecs, the reverse of its
             // direction (hold), on our same RTP address and session.
-            (Some(offer), Some(ours)) => {
-                answer_again(&offer, ours).unwrap_or_else(|| bump_sdp_version(ours))
-            }
+            (Some(offer), Some(ours)) => match answer_again(&offer, ours) {
+                Some(answer) => answer,
+                None => {
+                    // No audio we can use (no m=audio, no common codec): refuse the offer
+                    // and keep the session as it was (RFC 3261 §14.2), rather than lose the
+                    // call's media or end it.
+                    self.reply(now, req, 488, None);
+                    return None;
+                }
+            },
             (None, Some(ours)) => bump_sdp_version(ours),
             (_, None) => String::new(),
         };
+        if let Some(target) = req.contact_uri() {
+            if let Some(peer) = super::admission::peer_of(&target)
+                && !call.peers.contains(&peer)
+            {
+                call.peers.push(peer);
+            }
+            call.remote_target = target;
+        }
         call.local_sdp = Some(sdp.clone());
         let mut headers = message::response_headers(req, Some(&call.local_tag));
         headers.push(Header::Contact(rsip::headers::Contact::new(contact)));
@@ -283,7 +303,7 @@ impl Endpoint {
 
     /// An ACK: for a non-2xx it belongs to the INVITE server transaction; for our 2xx it
     /// confirms the dialog and stops the 200's retransmission.
-    pub(super) fn on_ack(&mut self, now: Instant, req: &Parsed) {
+    pub(super) fn on_ack(&mut self, now: Instant, from: SocketAddr, req: &Parsed) {
         let view = super::TxKeyRef {
             branch: &req.branch,
             method: message::method_name(Method::Invite),
@@ -296,7 +316,9 @@ impl Endpoint {
             let key = key.clone();
             self.server_outputs(now, key, Vec::new());
         }
-        let Some(key) = self.call_of(req) else { return };
+        let Some(key) = self.call_of(req, from) else {
+            return;
+        };
         let Some(call) = self.calls.get_mut(&key) else {
             return;
         };

@@ -6,6 +6,7 @@
 //! and [`Endpoint::poll_timeout`] until they are empty. Nothing here reads a clock, opens a
 //! socket or resolves a name: addresses are `SocketAddr`s and time is an `Instant` passed in.
 
+mod admission;
 mod call;
 mod dialog;
 mod register;
@@ -13,6 +14,7 @@ mod transactions;
 mod uac;
 mod uas;
 
+pub use admission::{AccessList, AdmissionStats};
 pub use call::{CallEvent, CallKey, Side};
 pub use register::{RegKey, RegState, Register};
 pub use uac::{Dial, DialError};
@@ -113,6 +115,14 @@ pub struct EndpointConfig {
     pub min_ring_timeout: Duration,
     /// How long a finished call is remembered to absorb late retransmissions.
     pub linger: Duration,
+    /// Who may send requests outside a dialog; `None` lets anyone (a phone, a simulator). See
+    /// [`AccessList`]: a dialer node lists its trunks.
+    pub allow: Option<AccessList>,
+    /// Whether incoming calls are taken. When not (a dialer node), an INVITE gets a stateless
+    /// `403` at once: no call, no transaction, nothing kept.
+    pub takes_calls: bool,
+    /// Stateless refusals a source gets per second; beyond, its requests are dropped unanswered.
+    pub refusals_per_source: std::num::NonZeroU32,
 }
 
 impl EndpointConfig {
@@ -125,6 +135,9 @@ impl EndpointConfig {
             timers: Timers::default(),
             min_ring_timeout: Duration::from_secs(15),
             linger: Duration::from_secs(32),
+            allow: None,
+            takes_calls: true,
+            refusals_per_source: std::num::NonZeroU32::new(5).expect("5 is not zero"),
         }
     }
 }
@@ -287,12 +300,16 @@ pub struct Endpoint {
     alarms_armed: u64,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
+    refusals: admission::RefusalBudget,
+    admission: AdmissionStats,
 }
 
 impl Endpoint {
     /// A new endpoint; `seed` feeds the tags, branches and Call-IDs it makes up.
     pub fn new(config: EndpointConfig, seed: u64) -> Endpoint {
         Endpoint {
+            refusals: admission::RefusalBudget::new(config.refusals_per_source),
+            admission: AdmissionStats::default(),
             local_text: config.local.to_string(),
             config,
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -312,6 +329,11 @@ impl Endpoint {
     /// The configuration in force.
     pub fn config(&self) -> &EndpointConfig {
         &self.config
+    }
+
+    /// What the gate refused so far (see [`AccessList`]).
+    pub fn admission_stats(&self) -> AdmissionStats {
+        self.admission
     }
 
     /// How many calls are remembered (live or lingering).
@@ -449,7 +471,7 @@ impl Endpoint {
     fn on_request(&mut self, now: Instant, from: SocketAddr, transport: Transport, req: Parsed) {
         let Some(method) = req.method() else { return };
         if method == Method::Ack {
-            self.on_ack(now, &req);
+            self.on_ack(now, from, &req);
             return;
         }
         let view = TxKeyRef {
@@ -463,6 +485,10 @@ impl Endpoint {
                 ServerTx::NonInvite(tx) => tx.on_retransmission(),
             };
             self.server_outputs(now, key, out);
+            return;
+        }
+        if let Err(status) = self.admit(from, method, &req) {
+            self.refuse(now, from, transport, &req, status);
             return;
         }
         let key = TxKey::new(&req.branch, message::method_name(method));
@@ -485,11 +511,11 @@ impl Endpoint {
         match method {
             Method::Invite if req.to_tag.is_none() => self.uas_invite(now, from, transport, req),
             Method::Invite => self.dialog_reinvite(now, from, req),
-            Method::Cancel => self.uas_cancel(now, req),
-            Method::Bye => self.dialog_bye(now, req),
-            Method::Info => self.dialog_info(now, req),
+            Method::Cancel => self.uas_cancel(now, from, req),
+            Method::Bye => self.dialog_bye(now, from, req),
+            Method::Info => self.dialog_info(now, from, req),
             Method::Options => self.answer_options(now, &req),
-            Method::Update => self.dialog_update(now, req),
+            Method::Update => self.dialog_update(now, from, req),
             _ => self.reply_not_allowed(now, &req),
         }
     }
@@ -559,3 +585,5 @@ mod tests_reinvite;
 mod tests_retransmit;
 #[cfg(test)]
 mod tests_tcp;
+#[cfg(test)]
+mod tests_trust;

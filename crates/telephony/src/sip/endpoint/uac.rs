@@ -95,6 +95,7 @@ impl Endpoint {
             remote_cseq: None,
             remote_target: dial.to.clone(),
             route_set,
+            peers: vec![super::admission::canonical(dial.next_hop.ip())],
             destination: dial.next_hop,
             transport: dial.transport,
             local_sdp: Some(dial.offer.clone()),
@@ -249,11 +250,15 @@ impl Endpoint {
         }
         call.remote_tag = response.to_tag.clone();
         if let Some(target) = response.contact_uri() {
+            call.add_peer(&target);
             call.remote_target = target;
         }
         let record_route = response.headers("Record-Route");
         if !record_route.is_empty() {
             call.route_set = record_route.into_iter().rev().collect();
+            if let Some(first) = call.route_set.first().cloned() {
+                call.add_peer(&first);
+            }
         }
         call.ring_deadline = None;
         // The INVITE's challenges are over; in-dialog requests (a challenged BYE) count afresh.

@@ -40,6 +40,7 @@ impl Endpoint {
             remote_cseq: Some(req.cseq),
             remote_target: req.contact_uri().unwrap_or_else(|| format!("sip:{from}")),
             route_set: req.headers("Record-Route"),
+            peers: vec![super::admission::canonical(from.ip())],
             destination: from,
             transport,
             local_sdp: None,
@@ -57,6 +58,12 @@ impl Endpoint {
             forget_at: None,
             timer_armed: None,
         };
+        let mut call = call;
+        let target = call.remote_target.clone();
+        call.add_peer(&target);
+        if let Some(first) = call.route_set.first().cloned() {
+            call.add_peer(&first);
+        }
         self.calls.insert(key, Box::new(call));
         self.by_call_id.insert(req.call_id.clone(), key);
         self.reply(now, &req, 100, None);
@@ -146,7 +153,7 @@ impl Endpoint {
     }
 
     /// The caller gave up: 200 for the CANCEL, 487 for the INVITE.
-    pub(super) fn uas_cancel(&mut self, now: Instant, req: Parsed) {
+    pub(super) fn uas_cancel(&mut self, now: Instant, _from: SocketAddr, req: Parsed) {
         let Some(&key) = self.by_call_id.get(&req.call_id) else {
             self.reply(now, &req, 481, None);
             return;
