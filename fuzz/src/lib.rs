@@ -213,7 +213,16 @@ pub fn smpp_pdu(data: &[u8]) {
             .decode(&mut encoded)
             .expect("an encoded command decodes")
             .expect("an encoded command is whole");
-        assert_eq!(again, command);
+        // A body rusmpp does not read (a generic_nack with an error status and bytes after
+        // the header decodes to `pdu: None`) is not encoded, and the bare header reads back as
+        // an empty body: compare the body only when there was one.
+        assert_eq!(
+            (again.id(), again.status(), again.sequence_number()),
+            (command.id(), command.status(), command.sequence_number()),
+        );
+        if command.pdu().is_some() {
+            assert_eq!(again, command);
+        }
         if let Some(Pdu::DeliverSm(sm)) = command.pdu() {
             match fuzzing::smpp_deliver_sm(sm) {
                 Some(Inbound::Receipt(r)) => check_receipt(&r),
