@@ -40,6 +40,8 @@ pub mod contacts;
 pub mod demo;
 pub mod desktop;
 pub mod dialer;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 pub mod metrics;
 pub mod outbox;

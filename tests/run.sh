@@ -67,3 +67,9 @@ else
 fi
 
 cargo test --workspace --all-targets "$@"
+
+# Every fuzz target on its committed corpus for a bounded time (README "Fuzzing"); a crash, or
+# a target without a corpus, fails the suite.
+if [ -z "${HUIFANG_SKIP_FUZZ:-}" ]; then
+  fuzz/smoke.sh
+fi

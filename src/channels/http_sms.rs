@@ -165,7 +165,7 @@ fn render(config: &HttpSmsConfig, to: &str, text: &str) -> Result<String, tera::
 }
 
 /// The provider's answer, sorted by the success rule.
-fn judge(
+pub(crate) fn judge(
     config: &HttpSmsConfig,
     status: u16,
     retry_after: Option<Duration>,

@@ -391,7 +391,7 @@ async fn read_reports(
 }
 
 /// A receipt (esm_class with the MC delivery receipt bit) or an owner's reply.
-fn read_deliver_sm(sm: &DeliverSm) -> Option<Inbound> {
+pub(crate) fn read_deliver_sm(sm: &DeliverSm) -> Option<Inbound> {
     let esm = u8::from(sm.esm_class);
     let data_coding = u8::from(sm.data_coding);
     let mut receipted = None;

@@ -398,7 +398,7 @@ pub struct WrapUp {
 }
 
 /// When a callback was asked for: RFC 3339, or the browser's `datetime-local` in China time.
-fn parse_when(raw: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_when(raw: &str) -> Option<DateTime<Utc>> {
     let raw = raw.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Some(t.with_timezone(&Utc));

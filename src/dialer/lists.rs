@@ -152,19 +152,33 @@ fn read_csv(
     refused: &mut Vec<String>,
 ) -> Result<Vec<NewContact>, ListError> {
     let shown = path.display().to_string();
-    let fail = |source| ListError::Csv {
+    let file = std::fs::File::open(path).map_err(|e| ListError::Csv {
         path: shown.clone(),
+        source: e.into(),
+    })?;
+    read_csv_from(file, &shown, default_tz, refused)
+}
+
+/// [`read_csv`] over any reader; `shown` names the list in what is refused. The fuzz targets
+/// (`fuzz/`) call it through [`crate::fuzzing`].
+pub(crate) fn read_csv_from(
+    input: impl std::io::Read,
+    shown: &str,
+    default_tz: Tz,
+    refused: &mut Vec<String>,
+) -> Result<Vec<NewContact>, ListError> {
+    let fail = |source| ListError::Csv {
+        path: shown.to_string(),
         source,
     };
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(fail)?;
+        .from_reader(input);
     let headers = reader.headers().map_err(fail)?.clone();
     let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
     let phone_at = column("phone").ok_or_else(|| ListError::NoPhoneColumn {
-        path: shown.clone(),
+        path: shown.to_string(),
     })?;
     let (tz_at, language_at, priority_at) = (column("tz"), column("language"), column("priority"));
     let mut contacts = Vec::new();

@@ -161,7 +161,7 @@ async fn pop_fragment(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PresenceBody {
+pub(super) struct PresenceBody {
     #[serde(default)]
     sip_uri: Option<String>,
     state: Wanted,
@@ -232,8 +232,8 @@ async fn preview_of(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PreviewBody {
-    decision: String,
+pub(super) struct PreviewBody {
+    pub(super) decision: String,
 }
 
 /// The agent's decision on the contact offered to them: `{"decision": "dial" | "skip"}`.

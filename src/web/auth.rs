@@ -372,7 +372,7 @@ async fn logout(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ApiLogin {
+pub(super) struct ApiLogin {
     username: String,
     password: String,
 }

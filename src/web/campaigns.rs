@@ -166,7 +166,7 @@ async fn api_list(viewer: Viewer, State(state): State<AppState>) -> Result<Json<
 /// Why a step is taken; optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StepBody {
+pub(super) struct StepBody {
     #[serde(default)]
     reason: String,
 }
@@ -351,8 +351,8 @@ async fn new_submit(
 /// A definition for the API: its TOML text, and whether to start it at once.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DefinitionBody {
-    definition: String,
+pub(super) struct DefinitionBody {
+    pub(super) definition: String,
     #[serde(default)]
     start: bool,
 }

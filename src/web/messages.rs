@@ -75,11 +75,11 @@ async fn unsubscribe(
 
 /// `{"from": "+86138...", "to": "4008108888", "text": "退订"}` from an HTTP SMS gateway.
 #[derive(Debug, Deserialize)]
-struct SmsReply {
-    from: String,
+pub(super) struct SmsReply {
+    pub(super) from: String,
     #[serde(default)]
-    to: String,
-    text: String,
+    pub(super) to: String,
+    pub(super) text: String,
 }
 
 /// `?token=...`, for providers that cannot set headers.

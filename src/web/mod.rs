@@ -204,3 +204,70 @@ async fn escalation_worker(desk: TicketDesk, every: u64, mut shutdown: watch::Re
     }
     tracing::info!("escalation worker stopped");
 }
+
+/// How a JSON body of the API fared: the value's type name, and `Ok` or the rejection (status
+/// and message) the client would get.
+pub(crate) type BodyOutcome = (&'static str, Result<(), (axum::http::StatusCode, String)>);
+
+/// Decodes `bytes` as every JSON body the API's handlers take, with axum's own `Json` decoder
+/// as the extractors do, then runs the checks a handler makes before it needs the store. For
+/// the fuzz targets (`fuzz/`), through [`crate::fuzzing`]; a new `Json<...>` handler belongs here.
+pub(crate) fn decode_api_bodies(bytes: &[u8]) -> Vec<BodyOutcome> {
+    use axum::Json;
+    use serde::de::DeserializeOwned;
+
+    fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, (axum::http::StatusCode, String)> {
+        Json::<T>::from_bytes(bytes)
+            .map(|Json(value)| value)
+            .map_err(|e| (e.status(), e.body_text()))
+    }
+    fn done<T>(
+        r: Result<T, (axum::http::StatusCode, String)>,
+    ) -> Result<(), (axum::http::StatusCode, String)> {
+        r.map(|_| ())
+    }
+    let mut out: Vec<BodyOutcome> = Vec::new();
+    out.push(("ApiLogin", done(decode::<auth::ApiLogin>(bytes))));
+    out.push(("StepBody", done(decode::<campaigns::StepBody>(bytes))));
+    let definition = decode::<campaigns::DefinitionBody>(bytes).map(|body| {
+        let _ = crate::campaigns::Campaign::parse(&body.definition, "the request body");
+    });
+    out.push(("DefinitionBody", definition));
+    out.push(("PresenceBody", done(decode::<agent::PresenceBody>(bytes))));
+    let preview = decode::<agent::PreviewBody>(bytes).map(|body| {
+        let _ = crate::dialer::preview::Decision::parse(&body.decision);
+    });
+    out.push(("PreviewBody", preview));
+    let wrap_up = decode::<crate::desktop::WrapUp>(bytes).map(|body| {
+        let _ = body.callback_at.as_deref().map(crate::desktop::parse_when);
+    });
+    out.push(("WrapUp", wrap_up));
+    out.push(("ActBody", done(decode::<tickets::ActBody>(bytes))));
+    // `POST /api/tickets`: any JSON value, an `actor` added to an object, then the ticket.
+    let ticket = decode::<serde_json::Value>(bytes).and_then(|mut body| {
+        if let Some(fields) = body.as_object_mut() {
+            fields
+                .entry("actor")
+                .or_insert_with(|| serde_json::Value::String("agent".into()));
+        }
+        let again = serde_json::to_vec(&body).expect("a JSON value serialises");
+        done(decode::<crate::tickets::OpenTicket>(&again))
+    });
+    out.push(("OpenTicket", ticket));
+    let reply = decode::<messages::SmsReply>(bytes).map(|reply| {
+        let _ = crate::phone::Phone::parse(&reply.from);
+        let _ = (reply.to.len(), crate::channels::text::intent(&reply.text));
+    });
+    out.push(("SmsReply", reply));
+    out
+}
+
+/// The reply webhook's body (`POST /api/sms/inbound`) as its handler decodes it:
+/// `(from, to, text)`. For the fuzz targets, through [`crate::fuzzing`].
+pub(crate) fn decode_sms_reply(
+    bytes: &[u8],
+) -> Result<(String, String, String), (axum::http::StatusCode, String)> {
+    axum::Json::<messages::SmsReply>::from_bytes(bytes)
+        .map(|axum::Json(reply)| (reply.from, reply.to, reply.text))
+        .map_err(|e| (e.status(), e.body_text()))
+}

@@ -22,7 +22,7 @@ pub(super) fn router() -> Router<AppState> {
 /// Who acts and why, for the life-cycle calls; both optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ActBody {
+pub(super) struct ActBody {
     #[serde(default)]
     actor: Option<String>,
     #[serde(default)]

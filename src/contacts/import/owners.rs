@@ -28,6 +28,8 @@ pub(crate) struct OwnerRow {
 }
 
 /// Imports owners.
+/// `Default`: no units known, as [`super::check_rows`] has no store.
+#[derive(Default)]
 pub(crate) struct Owners {
     units: HashMap<String, i64>,
     /// Codes given so far in this file.

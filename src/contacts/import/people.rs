@@ -105,6 +105,8 @@ pub(crate) struct StaffRow {
 
 /// Imports staff; responsible persons' `categories` in their `project` fill the matrix, and
 /// `head_code` names the department head escalations of those go to.
+/// `Default`: no regions or projects known, as [`super::check_rows`] has no store.
+#[derive(Default)]
 pub(crate) struct StaffImport {
     codes: FirstSeen,
     regions: HashMap<String, i64>,

@@ -200,6 +200,8 @@ pub(crate) struct ComponentRow {
 }
 
 /// Imports per-unit components; units and suppliers must exist.
+/// `Default`: no units or suppliers known, as [`super::check_rows`] has no store.
+#[derive(Default)]
 pub(crate) struct Components {
     seen: FirstSeen,
     units: HashMap<String, i64>,

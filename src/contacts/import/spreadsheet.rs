@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use calamine::{Data, Reader, open_workbook_auto};
+use calamine::{Data, Reader, Sheets, open_workbook_auto, open_workbook_auto_from_rs};
 
 use super::ImportError;
 
@@ -24,7 +24,30 @@ pub(crate) fn first_sheet_as_csv(path: &Path) -> Result<Vec<u8>, ImportError> {
         file: file.clone(),
         reason,
     };
-    let mut workbook = open_workbook_auto(path).map_err(|e| unreadable(e.to_string()))?;
+    let workbook = open_workbook_auto(path).map_err(|e| unreadable(e.to_string()))?;
+    sheet_as_csv(workbook, &file)
+}
+
+/// The first sheet of a workbook in memory (its format found from its bytes) as CSV bytes; for
+/// the fuzz targets (`fuzz/`), through [`crate::fuzzing`].
+pub(crate) fn bytes_as_csv(bytes: &[u8], file: &str) -> Result<Vec<u8>, ImportError> {
+    let workbook = open_workbook_auto_from_rs(std::io::Cursor::new(bytes)).map_err(|e| {
+        ImportError::Spreadsheet {
+            file: file.into(),
+            reason: e.to_string(),
+        }
+    })?;
+    sheet_as_csv(workbook, file)
+}
+
+fn sheet_as_csv<R: std::io::Read + std::io::Seek>(
+    mut workbook: Sheets<R>,
+    file: &str,
+) -> Result<Vec<u8>, ImportError> {
+    let unreadable = |reason: String| ImportError::Spreadsheet {
+        file: file.into(),
+        reason,
+    };
     let range = workbook
         .worksheet_range_at(0)
         .ok_or_else(|| unreadable("the workbook has no sheet".into()))?
