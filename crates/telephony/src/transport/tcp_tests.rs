@@ -346,3 +346,83 @@ async fn an_agent_without_tcp_refuses_connections() {
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
     ua.shutdown();
 }
+
+/// The phone simulator on loopback (TCP on), answering at once.
+async fn phones() -> UserAgent {
+    let ua = UserAgent::start(UserAgentConfig::new("127.0.0.1:0".parse().unwrap()))
+        .await
+        .unwrap();
+    let config = crate::simulator::PhoneConfig {
+        answer_delay: (Duration::from_millis(10), Duration::from_millis(20)),
+        ..crate::simulator::PhoneConfig::default()
+    };
+    tokio::spawn(crate::simulator::serve(ua.clone(), config));
+    ua
+}
+
+/// Dials `sip:answer@phones` over TCP; waits for the answer.
+async fn answered_over_tcp(dialer: &UserAgent, phones: &UserAgent) -> crate::transport::Call {
+    let mut request =
+        crate::transport::DialRequest::new(format!("sip:answer@{}", phones.local_addr()));
+    request.transport = crate::sip::Transport::Tcp;
+    let mut call = dialer.dial(request).await.unwrap();
+    tokio::time::timeout(BOUND, async {
+        loop {
+            match call.next_update().await {
+                Some(crate::transport::CallUpdate::Answered) => return,
+                Some(crate::transport::CallUpdate::Ended { .. }) | None => {
+                    panic!("ended unanswered")
+                }
+                Some(_) => {}
+            }
+        }
+    })
+    .await
+    .expect("no answer over TCP");
+    call
+}
+
+fn answered_and_ended(update: Option<&crate::transport::CallUpdate>) -> bool {
+    matches!(
+        update,
+        Some(crate::transport::CallUpdate::Ended {
+            disposition: crate::sip::Disposition::Answered,
+            ..
+        })
+    )
+}
+
+/// A dialer whose trunks are all UDP has no TCP listener, yet a call it places over TCP
+/// (`huifang call --transport tcp` with such a config) goes out and ends cleanly.
+#[tokio::test]
+async fn a_call_over_tcp_works_without_a_listener() {
+    let phones = phones().await;
+    let mut config = UserAgentConfig::new("127.0.0.1:0".parse().unwrap());
+    config.tcp = false;
+    config.takes_calls = false;
+    let dialer = UserAgent::start(config).await.unwrap();
+    let mut call = answered_over_tcp(&dialer, &phones).await;
+    let ended = call.hangup().await;
+    assert!(answered_and_ended(ended.as_ref()), "{ended:?}");
+    assert_eq!(dialer.tcp_counters().open, 1);
+    dialer.shutdown();
+    phones.shutdown();
+}
+
+/// Our connection to a TCP trunk closed while the call is up (idle): the BYE opens a new one.
+#[tokio::test]
+async fn a_bye_after_our_idle_connection_closed_goes_over_a_new_one() {
+    let phones = phones().await;
+    let mut config = UserAgentConfig::new("127.0.0.1:0".parse().unwrap());
+    config.takes_calls = false;
+    config.tcp_limits.idle = Duration::from_millis(300);
+    let dialer = UserAgent::start(config).await.unwrap();
+    let mut call = answered_over_tcp(&dialer, &phones).await;
+    eventually(&dialer, |c| c.idle_closed == 1 && c.open == 0).await;
+    let ended = call.hangup().await;
+    assert!(answered_and_ended(ended.as_ref()), "{ended:?}");
+    // The BYE went out over a fresh connection.
+    eventually(&dialer, |c| c.open == 1).await;
+    dialer.shutdown();
+    phones.shutdown();
+}
