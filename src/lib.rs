@@ -12,7 +12,7 @@
 //!
 //! | line | rooms | what they are |
 //! |---|---|---|
-//! | 1 | `cli` | the command line: parse arguments, call the domain (and the console's server), print |
+//! | 1 | `cli`, `fuzzing` | the command line: parse arguments, call the domain (and the console's server), print; the fuzz targets' door to private parsers |
 //! | 2 | `web` | the console: pages, JSON API and live streams over the domain |
 //! | 3 | `demo` | a simulated day of the hotline on an accelerated clock, then its callback round |
 //! | 4 | `dialer` | the campaign engine: hopper, one call placed, messages, survey lines, verdicts, the node |

@@ -1,5 +1,6 @@
 //! `huifang campaign validate|create|start|pause|resume|stop|status|list|run`.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,7 +16,7 @@ use crate::campaigns::lifecycle::{Action, State};
 use crate::campaigns::repo::{Campaigns, RepoError, StoredCampaign};
 use crate::campaigns::{Campaign, companions, wallboard};
 use crate::clock::SystemClock;
-use crate::config::Config;
+use crate::config::{Config, TrunkConfig};
 use crate::dialer::agents::AgentConfig;
 use crate::dialer::{DialerNode, NodeConfig, lists};
 use crate::outbox::worker::Worker;
@@ -433,6 +434,18 @@ fn agents(config: &Config, extra: &[String]) -> anyhow::Result<Option<AgentConfi
     }))
 }
 
+/// The user agent of a dialer node. It places calls and takes none (the hotline's inbound
+/// numbers are not served here yet): a stranger's INVITE is refused at once and leaves no
+/// state. It listens on TCP only when a trunk uses TCP (that trunk's requests of a call may
+/// come over a connection it opens); otherwise a TCP listener is only a door for strangers'
+/// connections, which hold descriptors the RTP sockets need.
+fn dialer_agent(listen: SocketAddr, trunks: &BTreeMap<String, TrunkConfig>) -> UserAgentConfig {
+    let mut config = UserAgentConfig::new(listen);
+    config.takes_calls = false;
+    config.tcp = trunks.values().any(|trunk| trunk.transport == "tcp");
+    config
+}
+
 async fn run_node(config: &Config, store: Store, options: RunOptions) -> anyhow::Result<ExitCode> {
     let RunOptions {
         codes,
@@ -461,11 +474,7 @@ async fn run_node(config: &Config, store: Store, options: RunOptions) -> anyhow:
     let node_name = node
         .or_else(|| dialer.node.clone())
         .unwrap_or_else(host_name);
-    // A dialer node places calls and takes none (the hotline's inbound numbers are not
-    // served here yet): a stranger's INVITE is refused at once and leaves no state.
-    let mut ua_config = UserAgentConfig::new(listen);
-    ua_config.takes_calls = false;
-    let ua = UserAgent::start(ua_config).await?;
+    let ua = UserAgent::start(dialer_agent(listen, &config.trunks)).await?;
     let node_config = NodeConfig {
         node: node_name.clone(),
         lease: Duration::from_secs(dialer.lease_secs.max(60)),
@@ -521,4 +530,44 @@ async fn run_node(config: &Config, store: Store, options: RunOptions) -> anyhow:
     result?;
     ua.shutdown();
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trunks(transports: &[&str]) -> BTreeMap<String, TrunkConfig> {
+        transports
+            .iter()
+            .enumerate()
+            .map(|(i, transport)| {
+                let trunk = toml::from_str(&format!("transport = \"{transport}\"")).unwrap();
+                (format!("t{i}"), trunk)
+            })
+            .collect()
+    }
+
+    /// Whether the agent a dialer node starts with these trunks takes TCP connections.
+    async fn takes_tcp(trunks: &BTreeMap<String, TrunkConfig>) -> bool {
+        let ua = UserAgent::start(dialer_agent("127.0.0.1:0".parse().unwrap(), trunks))
+            .await
+            .unwrap();
+        let connected = tokio::net::TcpStream::connect(ua.local_addr()).await;
+        ua.shutdown();
+        match connected {
+            Ok(_) => true,
+            Err(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => false,
+            Err(err) => panic!("connect: {err}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dialer_listens_on_tcp_only_when_a_trunk_uses_it() {
+        assert!(
+            !takes_tcp(&trunks(&["udp", "udp"])).await,
+            "UDP trunks only"
+        );
+        assert!(!takes_tcp(&trunks(&[])).await, "no trunks");
+        assert!(takes_tcp(&trunks(&["udp", "tcp"])).await, "a TCP trunk");
+    }
 }

@@ -113,6 +113,8 @@ pub(super) async fn run(
     ))?;
     let mut dialer = UserAgentConfig::new("127.0.0.1:0".parse()?);
     dialer.takes_calls = false;
+    // As `huifang campaign run`: TCP only when the trunk uses it.
+    dialer.tcp = trunk.transport == "tcp";
     let ua = UserAgent::start(dialer).await?;
     let config = NodeConfig {
         node: "demo".into(),

@@ -8,8 +8,10 @@
 mod call;
 mod log_budget;
 mod sip_task;
+mod tcp;
 
 pub use call::{Call, CallUpdate, Collect, CollectEnd, Collected, Incoming, PlayEnd};
+pub use tcp::{TcpCounters, TcpLimits};
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -28,8 +30,12 @@ use super::sip::{AccessList, CallKey, Dial, EndpointConfig, RegState, Register, 
 pub struct UserAgentConfig {
     /// SIP address to bind (UDP, and TCP on the same port). Port 0 picks a free one.
     pub sip_listen: SocketAddr,
-    /// Whether to listen on TCP as well.
+    /// Whether to listen on TCP as well. Calls placed over TCP work without it (we connect
+    /// out), but the far end's own requests of the call may come over a connection it opens:
+    /// a dialer listens when one of its trunks uses TCP, and only then.
     pub tcp: bool,
+    /// Timeouts and caps on TCP connections (see [`TcpLimits`]'s defaults).
+    pub tcp_limits: TcpLimits,
     /// The IP RTP sockets bind to (and that SDP advertises).
     pub media_ip: IpAddr,
     /// The user part of our Contact.
@@ -53,6 +59,7 @@ impl UserAgentConfig {
             contact_user: "huifang".into(),
             takes_calls: true,
             allow: None,
+            tcp_limits: TcpLimits::default(),
         }
     }
 }
@@ -172,6 +179,7 @@ struct Inner {
     incoming: tokio::sync::Mutex<mpsc::UnboundedReceiver<call::IncomingRaw>>,
     malformed: Arc<std::sync::atomic::AtomicU64>,
     refused: Arc<std::sync::atomic::AtomicU64>,
+    tcp: Arc<tcp::Counters>,
 }
 
 impl UserAgent {
@@ -186,13 +194,16 @@ impl UserAgent {
         let media = MediaEngine::new(config.media_ip);
         let malformed = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let refused = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let (commands, incoming) = sip_task::spawn(
-            endpoint_config,
+        let tcp_counters = Arc::new(tcp::Counters::default());
+        let (commands, incoming) = sip_task::spawn(sip_task::Setup {
+            config: endpoint_config,
             udp,
             tcp,
-            malformed.clone(),
-            refused.clone(),
-        );
+            malformed: malformed.clone(),
+            refused: refused.clone(),
+            tcp_limits: config.tcp_limits,
+            tcp_counters: tcp_counters.clone(),
+        });
         Ok(UserAgent {
             inner: Arc::new(Inner {
                 commands,
@@ -202,6 +213,7 @@ impl UserAgent {
                 incoming: tokio::sync::Mutex::new(incoming),
                 malformed,
                 refused,
+                tcp: tcp_counters,
             }),
         })
     }
@@ -227,6 +239,13 @@ impl UserAgent {
         self.inner
             .malformed
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// TCP connections refused by the caps and closed by the timeouts of
+    /// [`UserAgentConfig::tcp_limits`] since the start, and those open now (each refusal or
+    /// close is logged only a few a second).
+    pub fn tcp_counters(&self) -> TcpCounters {
+        self.inner.tcp.snapshot()
     }
 
     /// The media engine (for its statistics).

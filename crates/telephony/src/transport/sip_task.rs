@@ -2,27 +2,24 @@
 //! and routes the endpoint's events to the calls' channels.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
 use super::Command;
 use super::call::{IncomingRaw, SipUpdate};
 use super::log_budget::{Admit, LogBudget};
-use crate::sip::message;
+use super::tcp::{Close, Connection, Counters, TcpEvent, TcpLimits};
 use crate::sip::{
     CallEvent, CallKey, Endpoint, EndpointConfig, Event, RegKey, RegState, Transport,
 };
 
 /// Most datagrams or commands handled before the loop flushes and looks at its timers.
 const BATCH: usize = 64;
-
-type Frames = mpsc::UnboundedSender<(SocketAddr, Vec<u8>)>;
 
 struct Task {
     endpoint: Endpoint,
@@ -31,8 +28,10 @@ struct Task {
     calls: HashMap<CallKey, mpsc::UnboundedSender<SipUpdate>, foldhash::fast::RandomState>,
     registrations: HashMap<RegKey, mpsc::UnboundedSender<RegState>>,
     incoming: mpsc::UnboundedSender<IncomingRaw>,
-    tcp_out: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
-    tcp_in: Frames,
+    /// Open TCP connections by peer (accepted or ours), each with its id.
+    tcp_out: HashMap<SocketAddr, (u64, mpsc::UnboundedSender<Vec<u8>>)>,
+    tcp_in: mpsc::UnboundedSender<TcpEvent>,
+    tcp: TcpState,
     /// Malformed SIP messages received, for [`super::UserAgent::malformed_sip`].
     malformed: Arc<AtomicU64>,
     /// Keeps a flood of malformed messages from filling the log.
@@ -41,13 +40,40 @@ struct Task {
     refused: Arc<AtomicU64>,
 }
 
+/// The TCP side's limits and books: accepted connections by source, the ids, the counters.
+struct TcpState {
+    limits: TcpLimits,
+    counters: Arc<Counters>,
+    /// Accepted connections open now, and per source IP.
+    accepted: usize,
+    per_ip: HashMap<IpAddr, usize>,
+    next_id: u64,
+    /// Keeps a flood of refused or timed-out connections from filling the log.
+    log: LogBudget,
+}
+
+/// What the SIP task is started with.
+pub(super) struct Setup {
+    pub(super) config: EndpointConfig,
+    pub(super) udp: UdpSocket,
+    pub(super) tcp: Option<TcpListener>,
+    pub(super) malformed: Arc<AtomicU64>,
+    pub(super) refused: Arc<AtomicU64>,
+    pub(super) tcp_limits: TcpLimits,
+    pub(super) tcp_counters: Arc<Counters>,
+}
+
 /// Starts the task; returns its command sender and the stream of incoming calls.
 pub(super) fn spawn(
-    config: EndpointConfig,
-    udp: UdpSocket,
-    tcp: Option<TcpListener>,
-    malformed: Arc<AtomicU64>,
-    refused: Arc<AtomicU64>,
+    Setup {
+        config,
+        udp,
+        tcp,
+        malformed,
+        refused,
+        tcp_limits,
+        tcp_counters,
+    }: Setup,
 ) -> (
     mpsc::UnboundedSender<Command>,
     mpsc::UnboundedReceiver<IncomingRaw>,
@@ -69,6 +95,14 @@ pub(super) fn spawn(
         incoming,
         tcp_out: HashMap::new(),
         tcp_in,
+        tcp: TcpState {
+            limits: tcp_limits,
+            counters: tcp_counters,
+            accepted: 0,
+            per_ip: HashMap::new(),
+            next_id: 0,
+            log: LogBudget::new(),
+        },
         malformed,
         malformed_log: LogBudget::new(),
         refused,
@@ -81,7 +115,7 @@ impl Task {
     async fn run(
         mut self,
         mut commands: mpsc::UnboundedReceiver<Command>,
-        mut tcp_rx: mpsc::UnboundedReceiver<(SocketAddr, Vec<u8>)>,
+        mut tcp_rx: mpsc::UnboundedReceiver<TcpEvent>,
         tcp: Option<TcpListener>,
     ) {
         let mut buf = vec![0u8; 65_536];
@@ -99,7 +133,12 @@ impl Task {
                     Ok(()) => self.drain_udp(&mut buf),
                     Err(err) => tracing::debug!(%err, "SIP UDP receive error"),
                 },
-                Some((from, bytes)) = tcp_rx.recv() => self.receive(from, Transport::Tcp, &bytes),
+                Some(event) = tcp_rx.recv() => match event {
+                    TcpEvent::Message(from, bytes) => self.receive(from, Transport::Tcp, &bytes),
+                    TcpEvent::Closed { peer, id, accepted, why } => {
+                        self.closed(peer, id, accepted, &why);
+                    }
+                },
                 accepted = accept => match accepted {
                     Ok((stream, peer)) => self.adopt(stream, peer),
                     Err(err) => {
@@ -321,75 +360,81 @@ impl Task {
 
     /// Sends over the TCP connection to `to`, connecting first when there is none.
     fn send_tcp(&mut self, to: SocketAddr, bytes: Vec<u8>) {
-        if let Some(tx) = self.tcp_out.get(&to)
+        if let Some((_, tx)) = self.tcp_out.get(&to)
             && tx.send(bytes.clone()).is_ok()
         {
             return;
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let _ = tx.send(bytes);
-        self.tcp_out.insert(to, tx);
-        let frames = self.tcp_in.clone();
-        tokio::spawn(async move {
-            match TcpStream::connect(to).await {
-                Ok(stream) => serve_connection(stream, to, rx, frames).await,
-                Err(err) => tracing::warn!(%to, %err, "SIP TCP connect failed"),
-            }
-        });
+        let connection = self.connection(to, false);
+        self.tcp_out.insert(to, (connection.id, tx));
+        self.tcp.counters.set_open(self.tcp_out.len());
+        tokio::spawn(connection.connect_and_serve(rx));
     }
 
-    /// Takes an accepted connection: its writes go through `tcp_out`, its reads to the loop.
+    /// Takes an accepted connection, unless the limits are reached: then it is closed at once
+    /// and counted. Its writes go through `tcp_out`, its reads to the loop.
     fn adopt(&mut self, stream: TcpStream, peer: SocketAddr) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        self.tcp_out.insert(peer, tx);
-        tokio::spawn(serve_connection(stream, peer, rx, self.tcp_in.clone()));
-    }
-}
-
-/// Reads framed messages from a connection into `frames` and writes what `outgoing` brings.
-async fn serve_connection(
-    stream: TcpStream,
-    peer: SocketAddr,
-    mut outgoing: mpsc::UnboundedReceiver<Vec<u8>>,
-    frames: Frames,
-) {
-    let (mut reader, mut writer) = stream.into_split();
-    let read = async move {
-        let mut buf = Vec::with_capacity(8192);
-        let mut chunk = vec![0u8; 8192];
-        loop {
-            match reader.read(&mut chunk).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        let limits = self.tcp.limits;
+        let from_ip = self.tcp.per_ip.get(&peer.ip()).copied().unwrap_or(0);
+        let full = if self.tcp.accepted >= limits.max_connections {
+            Some("max_connections")
+        } else if from_ip >= limits.max_per_ip {
+            Some("max_per_ip")
+        } else {
+            None
+        };
+        if let Some(limit) = full {
+            drop(stream);
+            self.tcp.counters.refused();
+            if let Admit::Log { suppressed } = self.tcp.log.admit(Instant::now()) {
+                tracing::warn!(%peer, limit, suppressed, "refused a SIP TCP connection");
             }
-            loop {
-                match message::frame(&buf) {
-                    Ok(Some(len)) => {
-                        let msg: Vec<u8> = buf.drain(..len).collect();
-                        if frames.send((peer, msg)).is_err() {
-                            return;
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(err) => {
-                        // A stream that lost framing cannot be resynchronised: close it.
-                        tracing::warn!(%peer, %err, "closing SIP TCP connection");
-                        return;
-                    }
+            return;
+        }
+        self.tcp.accepted += 1;
+        *self.tcp.per_ip.entry(peer.ip()).or_default() += 1;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let connection = self.connection(peer, true);
+        self.tcp_out.insert(peer, (connection.id, tx));
+        self.tcp.counters.set_open(self.tcp_out.len());
+        tokio::spawn(connection.serve(stream, rx));
+    }
+
+    fn connection(&mut self, peer: SocketAddr, accepted: bool) -> Connection {
+        self.tcp.next_id += 1;
+        Connection {
+            peer,
+            id: self.tcp.next_id,
+            accepted,
+            limits: self.tcp.limits,
+            counters: self.tcp.counters.clone(),
+            events: self.tcp_in.clone(),
+        }
+    }
+
+    /// A connection ended: it leaves `tcp_out` (unless a newer one to the peer took its
+    /// place) and frees its place under the limits.
+    fn closed(&mut self, peer: SocketAddr, id: u64, accepted: bool, why: &Close) {
+        if self.tcp_out.get(&peer).is_some_and(|(open, _)| *open == id) {
+            self.tcp_out.remove(&peer);
+            self.tcp.counters.set_open(self.tcp_out.len());
+        }
+        if accepted {
+            self.tcp.accepted = self.tcp.accepted.saturating_sub(1);
+            if let Some(n) = self.tcp.per_ip.get_mut(&peer.ip()) {
+                *n -= 1;
+                if *n == 0 {
+                    self.tcp.per_ip.remove(&peer.ip());
                 }
             }
         }
-    };
-    let write = async move {
-        while let Some(bytes) = outgoing.recv().await {
-            if writer.write_all(&bytes).await.is_err() {
-                break;
-            }
+        if why.worth_a_line()
+            && let Admit::Log { suppressed } = self.tcp.log.admit(Instant::now())
+        {
+            tracing::warn!(%peer, ?why, suppressed, "closed a SIP TCP connection");
         }
-    };
-    tokio::select! {
-        () = read => {},
-        () = write => {},
     }
 }
 
