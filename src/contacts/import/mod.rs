@@ -107,6 +107,21 @@ pub struct ImportReport {
     pub rejected: Vec<RowError>,
 }
 
+impl ImportReport {
+    /// The report of a file before its first row: read by the import and by its parse-only
+    /// twin alike.
+    fn empty(kind: ImportKind, file: &str) -> ImportReport {
+        ImportReport {
+            kind,
+            file: file.to_string(),
+            rows: 0,
+            accepted: 0,
+            created: 0,
+            rejected: Vec::new(),
+        }
+    }
+}
+
 /// Why a whole file could not be imported.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -372,14 +387,7 @@ impl Job<'_> {
             .from_reader(reader);
         let columns = check_columns::<I>(file, &mut csv)?;
         let before = count_rows(store, I::TABLE).await.map_err(db(0))?;
-        let mut report = ImportReport {
-            kind,
-            file: file.to_string(),
-            rows: 0,
-            accepted: 0,
-            created: 0,
-            rejected: Vec::new(),
-        };
+        let mut report = ImportReport::empty(kind, file);
         let mut batch = Vec::with_capacity(BATCH);
         let mut record = csv::StringRecord::new();
         while let Some(line) = next_row(&mut csv, &mut record, file, columns.len(), &mut report)? {
@@ -503,14 +511,7 @@ fn check_rows_of<I: Importer>(
         .trim(csv::Trim::Headers)
         .from_reader(reader);
     let columns = check_columns::<I>(file, &mut csv)?;
-    let mut report = ImportReport {
-        kind,
-        file: file.to_string(),
-        rows: 0,
-        accepted: 0,
-        created: 0,
-        rejected: Vec::new(),
-    };
+    let mut report = ImportReport::empty(kind, file);
     let mut record = csv::StringRecord::new();
     while let Some(line) = next_row(&mut csv, &mut record, file, columns.len(), &mut report)? {
         let row = Row {

@@ -68,10 +68,6 @@ fn reinvite(invite: &Parsed, cseq: u32, from_tag: &str, sdp: &str) -> String {
     in_dialog(invite, "INVITE", cseq, from_tag, extra, sdp)
 }
 
-fn statuses(out: &[Transmit]) -> Vec<String> {
-    lines(out)
-}
-
 #[test]
 fn a_reinvite_from_another_address_is_refused_and_the_media_stays() {
     let mut s = Solo::new();
@@ -103,7 +99,7 @@ fn a_reinvite_from_another_address_is_refused_and_the_media_stays() {
 #[test]
 fn an_info_digit_from_another_address_or_tag_is_not_a_rating() {
     let mut s = Solo::new();
-    let (call, invite) = survey_call(&mut s);
+    let (_, invite) = survey_call(&mut s);
     s.feed_from(attacker(), &info_5(&invite, 2, THEIR_TAG));
     only(&s.sent(), "SIP/2.0 403 ");
     s.feed(&info_5(&invite, 3, "forged"));
@@ -116,7 +112,6 @@ fn an_info_digit_from_another_address_or_tag_is_not_a_rating() {
         call_events(&s.events()),
         vec![CallEvent::Digit(crate::Digit::parse('5').unwrap())]
     );
-    let _ = call;
 }
 
 #[test]
@@ -210,12 +205,7 @@ fn a_node_that_takes_no_calls_keeps_nothing_for_an_invite() {
         s.feed_from(attacker(), &stranger_invite(n));
     }
     let out = s.sent();
-    assert_eq!(
-        out.len(),
-        5,
-        "a few refusals a second: {:?}",
-        statuses(&out)
-    );
+    assert_eq!(out.len(), 5, "a few refusals a second: {:?}", lines(&out));
     assert!(out.iter().all(|t| text(t).starts_with("SIP/2.0 403 ")));
     assert!(
         !text(&out[0]).contains("User-Agent"),
