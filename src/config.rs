@@ -154,6 +154,37 @@ pub struct TrunkConfig {
     /// Calls the trunk carries at once (its channels).
     #[serde(default = "default_trunk_channels")]
     pub channels: usize,
+    /// Other addresses the trunk sends requests from (`"203.0.113.7"`, `"10.1.2.0/28"`), as a
+    /// carrier's SBC cluster does; the proxy's (else the domain's) own addresses are always in.
+    #[serde(default)]
+    pub addresses: Vec<Net>,
+}
+
+/// An IP network of an address list: `10.1.2.0/28`, or one address (`203.0.113.7`, `::1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Net(pub ipnet::IpNet);
+
+impl std::str::FromStr for Net {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Net, String> {
+        let text = text.trim();
+        if let Ok(net) = text.parse::<ipnet::IpNet>() {
+            return Ok(Net(net.trunc()));
+        }
+        text.parse::<std::net::IpAddr>()
+            .map(|ip| Net(ipnet::IpNet::from(ip)))
+            .map_err(|_| {
+                format!("`{text}` is not an IP address or network (203.0.113.7, 10.1.2.0/28)")
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for Net {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Net, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 fn default_trunk_rate() -> f64 {
@@ -190,6 +221,56 @@ pub struct DialerConfig {
     /// Longest conversation in seconds; then the owner is hung up (agents end calls sooner by
     /// pressing `#` on their phone).
     pub talk_limit_secs: u64,
+    /// Who besides the trunks may send this node requests outside a call (a monitoring host's
+    /// OPTIONS); everyone else gets a few stateless 403s a second and no state.
+    pub allow: Vec<Net>,
+    /// Seconds an answered owner's call may go without RTP before it is hung up (the phone
+    /// is gone without a BYE); 0: never. Agents' nailed-up legs are never hung up for it.
+    pub rtp_timeout_secs: u64,
+    /// Send RTP back to where the owner's latched stream comes from, not to the SDP's
+    /// address (for trunks behind NAT). Off: a trunk sends from where its SDP says.
+    pub symmetric_rtp: bool,
+    /// Limits on SIP over TCP (used when a trunk's transport is `tcp`).
+    pub tcp: TcpLimitsConfig,
+}
+
+/// `[dialer.tcp]`: limits on SIP TCP connections (defaults as Kamailio's and Asterisk's, see
+/// `TcpLimits`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TcpLimitsConfig {
+    /// Seconds a connection may carry no complete message before it is closed.
+    pub idle_secs: u64,
+    /// Seconds a begun message (headers and body) may take to arrive.
+    pub header_secs: u64,
+    /// Accepted connections open at once.
+    pub max_connections: usize,
+    /// Accepted connections open at once from one IP address.
+    pub max_per_ip: usize,
+}
+
+impl Default for TcpLimitsConfig {
+    fn default() -> Self {
+        let limits = huifang_telephony::transport::TcpLimits::default();
+        TcpLimitsConfig {
+            idle_secs: limits.idle.as_secs(),
+            header_secs: limits.header.as_secs(),
+            max_connections: limits.max_connections,
+            max_per_ip: limits.max_per_ip,
+        }
+    }
+}
+
+impl TcpLimitsConfig {
+    /// The transport's limits (zero seconds or connections are taken as one).
+    pub fn limits(&self) -> huifang_telephony::transport::TcpLimits {
+        huifang_telephony::transport::TcpLimits {
+            idle: std::time::Duration::from_secs(self.idle_secs.max(1)),
+            header: std::time::Duration::from_secs(self.header_secs.max(1)),
+            max_connections: self.max_connections.max(1),
+            max_per_ip: self.max_per_ip.max(1),
+        }
+    }
 }
 
 impl Default for DialerConfig {
@@ -204,6 +285,10 @@ impl Default for DialerConfig {
             agents: BTreeMap::new(),
             wrap_secs: 20,
             talk_limit_secs: 1800,
+            allow: Vec::new(),
+            rtp_timeout_secs: 30,
+            symmetric_rtp: false,
+            tcp: TcpLimitsConfig::default(),
         }
     }
 }

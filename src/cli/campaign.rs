@@ -16,11 +16,12 @@ use crate::campaigns::lifecycle::{Action, State};
 use crate::campaigns::repo::{Campaigns, RepoError, StoredCampaign};
 use crate::campaigns::{Campaign, companions, wallboard};
 use crate::clock::SystemClock;
-use crate::config::{Config, TrunkConfig};
+use crate::config::{Config, DialerConfig, TrunkConfig};
 use crate::dialer::agents::AgentConfig;
 use crate::dialer::{DialerNode, NodeConfig, lists};
 use crate::outbox::worker::Worker;
 use crate::store::Store;
+use crate::telephony::sip::AccessList;
 use crate::telephony::transport::{UserAgent, UserAgentConfig};
 
 /// The campaign subcommands.
@@ -436,14 +437,68 @@ fn agents(config: &Config, extra: &[String]) -> anyhow::Result<Option<AgentConfi
 
 /// The user agent of a dialer node. It places calls and takes none (the hotline's inbound
 /// numbers are not served here yet): a stranger's INVITE is refused at once and leaves no
-/// state. It listens on TCP only when a trunk uses TCP (that trunk's requests of a call may
-/// come over a connection it opens); otherwise a TCP listener is only a door for strangers'
-/// connections, which hold descriptors the RTP sockets need.
-fn dialer_agent(listen: SocketAddr, trunks: &BTreeMap<String, TrunkConfig>) -> UserAgentConfig {
+/// state. Requests outside a call are taken only from the trunks' addresses (the proxy's, else
+/// the domain's, and `addresses`) and `[dialer] allow`. It listens on TCP only when a trunk
+/// uses TCP (that trunk's requests of a call may come over a connection it opens); otherwise a
+/// TCP listener is only a door for strangers' connections, which hold descriptors the RTP
+/// sockets need.
+async fn dialer_agent(
+    listen: SocketAddr,
+    dialer: &DialerConfig,
+    trunks: &BTreeMap<String, TrunkConfig>,
+) -> UserAgentConfig {
     let mut config = UserAgentConfig::new(listen);
     config.takes_calls = false;
     config.tcp = trunks.values().any(|trunk| trunk.transport == "tcp");
+    config.tcp_limits = dialer.tcp.limits();
+    config.allow = Some(access_list(dialer, trunks).await);
+    config.media.rtp_timeout =
+        (dialer.rtp_timeout_secs > 0).then(|| Duration::from_secs(dialer.rtp_timeout_secs));
+    config.media.symmetric_rtp = dialer.symmetric_rtp;
     config
+}
+
+/// Who may send the node requests outside a call: every trunk's far end and the configured
+/// extras. A trunk host that does not resolve now is left out with a warning (its calls fail
+/// with their own error; a node still serves its other trunks).
+async fn access_list(dialer: &DialerConfig, trunks: &BTreeMap<String, TrunkConfig>) -> AccessList {
+    let mut list = AccessList::default();
+    for net in &dialer.allow {
+        list.push(net.0);
+    }
+    for (name, trunk) in trunks {
+        for net in &trunk.addresses {
+            list.push(net.0);
+        }
+        let Some(host) = trunk.proxy.as_deref().or(trunk.domain.as_deref()) else {
+            continue;
+        };
+        match far_end_ips(host).await {
+            Ok(ips) => ips.into_iter().for_each(|ip| list.push(ip.into())),
+            Err(err) => tracing::warn!(
+                trunk = %name,
+                "cannot resolve `{host}` ({err}): its requests outside a call will be refused"
+            ),
+        }
+    }
+    list
+}
+
+/// The IP addresses of a trunk's `host[:port]` (default port 5060).
+async fn far_end_ips(host: &str) -> std::io::Result<Vec<std::net::IpAddr>> {
+    if let Ok(addr) = host.parse::<SocketAddr>() {
+        return Ok(vec![addr.ip()]);
+    }
+    if let Ok(ip) = host.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
+        return Ok(vec![ip]);
+    }
+    let target = if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:5060")
+    };
+    let ips = tokio::net::lookup_host(target).await?.map(|addr| addr.ip());
+    Ok(ips.collect())
 }
 
 async fn run_node(config: &Config, store: Store, options: RunOptions) -> anyhow::Result<ExitCode> {
@@ -474,7 +529,7 @@ async fn run_node(config: &Config, store: Store, options: RunOptions) -> anyhow:
     let node_name = node
         .or_else(|| dialer.node.clone())
         .unwrap_or_else(host_name);
-    let ua = UserAgent::start(dialer_agent(listen, &config.trunks)).await?;
+    let ua = UserAgent::start(dialer_agent(listen, dialer, &config.trunks).await).await?;
     let node_config = NodeConfig {
         node: node_name.clone(),
         lease: Duration::from_secs(dialer.lease_secs.max(60)),
@@ -549,9 +604,9 @@ mod tests {
 
     /// Whether the agent a dialer node starts with these trunks takes TCP connections.
     async fn takes_tcp(trunks: &BTreeMap<String, TrunkConfig>) -> bool {
-        let ua = UserAgent::start(dialer_agent("127.0.0.1:0".parse().unwrap(), trunks))
-            .await
-            .unwrap();
+        let dialer = DialerConfig::default();
+        let agent = dialer_agent("127.0.0.1:0".parse().unwrap(), &dialer, trunks).await;
+        let ua = UserAgent::start(agent).await.unwrap();
         let connected = tokio::net::TcpStream::connect(ua.local_addr()).await;
         ua.shutdown();
         match connected {
@@ -569,5 +624,55 @@ mod tests {
         );
         assert!(!takes_tcp(&trunks(&[])).await, "no trunks");
         assert!(takes_tcp(&trunks(&["udp", "tcp"])).await, "a TCP trunk");
+    }
+
+    #[tokio::test]
+    async fn a_dialer_takes_requests_outside_calls_only_from_its_trunks_and_allow() {
+        let config: Config = toml::from_str(
+            r#"
+            [dialer]
+            allow = ["192.0.2.9"]
+            [trunks.carrier]
+            proxy = "127.0.0.5:5070"
+            domain = "ims.example.invalid"
+            addresses = ["10.1.2.0/28"]
+            [trunks.pbx]
+            domain = "localhost"
+            [trunks.lost]
+            domain = "no-such-host.invalid"
+            "#,
+        )
+        .unwrap();
+        let list = access_list(&config.dialer, &config.trunks).await;
+        for ip in [
+            "192.0.2.9",
+            "127.0.0.5",
+            "10.1.2.1",
+            "10.1.2.15",
+            "127.0.0.1",
+        ] {
+            assert!(
+                list.contains(ip.parse().unwrap()),
+                "{ip} may talk to the node"
+            );
+        }
+        for ip in ["192.0.2.10", "10.1.2.16", "127.0.0.2", "203.0.113.7"] {
+            assert!(!list.contains(ip.parse().unwrap()), "{ip} is a stranger");
+        }
+    }
+
+    #[test]
+    fn a_bad_address_in_a_list_is_named_with_its_line() {
+        let err = Config::parse(
+            "[trunks.main]\ndomain = \"x\"\naddresses = [\"10.1.2\"]\n",
+            "huifang.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`10.1.2` is not an IP address or network"),
+            "{err}"
+        );
+        assert!(err.contains("line 3"), "{err}");
     }
 }

@@ -474,6 +474,9 @@ impl LegTask {
             let mut request = DialRequest::new(self.uri.clone());
             request.caller_id = self.config.caller_id.clone();
             request.display_name = Some("huifang agent leg".into());
+            // An idle agent's phone may suppress silence for minutes: its leg is not ended
+            // for want of RTP (the owner's call is).
+            request.end_when_silent = false;
             let mut leg = match self.ua.dial(request).await {
                 Ok(leg) => leg,
                 Err(e) => {

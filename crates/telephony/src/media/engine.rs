@@ -325,6 +325,11 @@ impl MediaEngine {
         MediaEngine::with_config(ip, MediaConfig::default())
     }
 
+    /// The tunables it runs with.
+    pub fn config(&self) -> MediaConfig {
+        self.inner.config
+    }
+
     /// Same, with explicit tunables.
     pub fn with_config(ip: IpAddr, config: MediaConfig) -> MediaEngine {
         MediaEngine {

@@ -134,6 +134,13 @@ pub struct Call {
     observer: Option<Observer>,
     /// Whether SIP INFO digits count (see [`super::DialRequest::sip_info_dtmf`]).
     info_digits: bool,
+    /// Whether an answered call whose far end falls silent is hung up (see
+    /// [`super::DialRequest::end_when_silent`]).
+    end_when_silent: bool,
+    /// Whether the far end answered (silence before that is the ring time-out's business).
+    answered: bool,
+    /// Why we hung up, when we did so on our own (it replaces the BYE's plain reason).
+    hung_up_because: Option<String>,
 }
 
 type Observer = Box<dyn FnMut(&CallUpdate) + Send>;
@@ -162,7 +169,16 @@ impl Call {
             pending: VecDeque::new(),
             observer: None,
             info_digits: false,
+            end_when_silent: false,
+            answered: false,
+            hung_up_because: None,
         }
+    }
+
+    /// Hangs up (or not) when the answered far end sends no RTP for the media engine's
+    /// [`crate::media::engine::MediaConfig::rtp_timeout`].
+    pub fn end_when_silent(&mut self, end: bool) {
+        self.end_when_silent = end;
     }
 
     /// Takes (or ignores) digits the far end sends by SIP INFO from now on.
@@ -214,7 +230,12 @@ impl Call {
                     sip = self.sip.recv() => sip,
                     media = leg.next_event() => {
                         match media.and_then(on_media) {
-                            Some(update) => return Some(update),
+                            Some(update) => {
+                                if update == CallUpdate::RtpTimeout {
+                                    self.on_silence();
+                                }
+                                return Some(update);
+                            }
                             None => continue,
                         }
                     }
@@ -251,6 +272,32 @@ impl Call {
         }
     }
 
+    /// The far end sent no RTP for the engine's time-out: a phone gone without a BYE (out of
+    /// coverage, a crashed gateway) would otherwise hold the line, a trunk channel and an
+    /// agent's wait until the campaign's longest call.
+    fn on_silence(&mut self) {
+        if !self.end_when_silent || !self.answered || self.hung_up_because.is_some() {
+            return;
+        }
+        let limit = self
+            .ua
+            .media_engine()
+            .config()
+            .rtp_timeout
+            .unwrap_or_default();
+        let why = if limit.as_secs() > 0 {
+            format!("no RTP from the far end for {} s; hung up", limit.as_secs())
+        } else {
+            format!(
+                "no RTP from the far end for {} ms; hung up",
+                limit.as_millis()
+            )
+        };
+        tracing::info!(call = %self.key, "{why}");
+        self.hung_up_because = Some(why);
+        let _ = self.ua.send(Command::Hangup(self.key));
+    }
+
     fn on_sip(&mut self, event: SipUpdate) -> Option<CallUpdate> {
         match event {
             CallEvent::Trying => Some(CallUpdate::Trying),
@@ -263,6 +310,7 @@ impl Call {
                 if let Some(sdp) = sdp {
                     self.connect(&sdp);
                 }
+                self.answered = true;
                 Some(CallUpdate::Answered)
             }
             CallEvent::Digit(digit) => {
@@ -290,7 +338,7 @@ impl Call {
                     disposition,
                     status,
                     by,
-                    reason,
+                    reason: self.hung_up_because.clone().or(reason),
                 };
                 self.ended = Some(update.clone());
                 Some(update)
@@ -617,6 +665,7 @@ impl Incoming {
         let updates = self.updates.take().ok_or(UaError::Ended)?;
         let mut call = Call::new(self.key, self.ua.clone(), updates, leg);
         call.media = Some(params);
+        call.answered = true;
         Ok(call)
     }
 }

@@ -20,6 +20,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::media::PromptLibrary;
+pub use super::media::engine::MediaConfig;
 use super::media::engine::{MediaEngine, MediaError};
 use super::sip::auth::Credentials;
 use super::sip::endpoint::{CallError, DialError};
@@ -47,6 +48,9 @@ pub struct UserAgentConfig {
     /// Who may send requests outside a dialog (the trunks' addresses); `None` lets anyone.
     /// Strangers get a few stateless 403s a second and no state (see [`AccessList`]).
     pub allow: Option<AccessList>,
+    /// The media engine's tunables: how long a silent far end may stay silent
+    /// ([`MediaConfig::rtp_timeout`]), symmetric RTP, in-band DTMF.
+    pub media: MediaConfig,
 }
 
 impl UserAgentConfig {
@@ -60,6 +64,7 @@ impl UserAgentConfig {
             takes_calls: true,
             allow: None,
             tcp_limits: TcpLimits::default(),
+            media: MediaConfig::default(),
         }
     }
 }
@@ -123,6 +128,10 @@ pub struct DialRequest {
     /// Whether digits the far end sends by SIP INFO count (RFC 4733 and in-band always do).
     /// Off by default: a survey takes keys only from the channels its campaign allows.
     pub sip_info_dtmf: bool,
+    /// Whether to hang up an answered call whose far end sends no RTP for the agent's
+    /// [`MediaConfig::rtp_timeout`] (gone without a BYE, or never sending at all). On for
+    /// owners' calls; off for an agent's nailed-up leg, whose phone may suppress silence.
+    pub end_when_silent: bool,
 }
 
 impl DialRequest {
@@ -138,6 +147,7 @@ impl DialRequest {
             credentials: None,
             headers: Vec::new(),
             sip_info_dtmf: false,
+            end_when_silent: true,
         }
     }
 }
@@ -191,7 +201,7 @@ impl UserAgent {
         endpoint_config.contact_user = config.contact_user.clone();
         endpoint_config.takes_calls = config.takes_calls;
         endpoint_config.allow = config.allow.clone();
-        let media = MediaEngine::new(config.media_ip);
+        let media = MediaEngine::with_config(config.media_ip, config.media);
         let malformed = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let refused = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let tcp_counters = Arc::new(tcp::Counters::default());
@@ -289,6 +299,7 @@ impl UserAgent {
         let (key, updates) = answer.await.map_err(|_| UaError::Stopped)??;
         let mut call = Call::new(key, self.clone(), updates, leg);
         call.take_info_digits(request.sip_info_dtmf);
+        call.end_when_silent(request.end_when_silent);
         Ok(call)
     }
 
@@ -432,6 +443,7 @@ pub(crate) fn session_id() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sip::Side;
 
     #[tokio::test]
     async fn a_port_taken_on_tcp_is_a_clear_error_and_any_port_still_starts() {
@@ -523,6 +535,104 @@ mod tests {
         .await
         .expect("no final response to the INVITE");
         assert!(final_status.starts_with("SIP/2.0 403"), "{final_status}");
+        ua.shutdown();
+    }
+
+    /// A phone on a raw socket that answers every INVITE and BYE with 200 and never sends RTP
+    /// (our own agent would send silence); returns its SIP address.
+    async fn silent_phone() -> SocketAddr {
+        let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let me = sock.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 65_536];
+            while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+                let text = String::from_utf8_lossy(&buf[..n]).to_string();
+                let header = |name: &str| {
+                    text.lines()
+                        .find(|line| line.to_ascii_lowercase().starts_with(&format!("{name}:")))
+                        .map(|line| line.to_string())
+                        .unwrap_or_default()
+                };
+                let (to, body) = if text.starts_with("INVITE ") {
+                    // An RTP port nothing listens on, that never sends.
+                    let sdp = format!(
+                        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n\
+                         t=0 0\r\nm=audio {} RTP/AVP 0 101\r\n\
+                         a=rtpmap:101 telephone-event/8000\r\n",
+                        me.port() + 2
+                    );
+                    (format!("{};tag=silent", header("to")), sdp)
+                } else if text.starts_with("BYE ") {
+                    (header("to"), String::new())
+                } else {
+                    continue;
+                };
+                let content_type = if body.is_empty() {
+                    String::new()
+                } else {
+                    "Content-Type: application/sdp\r\n".to_string()
+                };
+                let reply = format!(
+                    "SIP/2.0 200 OK\r\n{}\r\n{}\r\n{to}\r\n{}\r\n{}\r\n\
+                     Contact: <sip:owner@{me}>\r\n{content_type}Content-Length: {}\r\n\r\n{body}",
+                    header("via"),
+                    header("from"),
+                    header("call-id"),
+                    header("cseq"),
+                    body.len()
+                );
+                let _ = sock.send_to(reply.as_bytes(), from).await;
+            }
+        });
+        me
+    }
+
+    /// A phone that answers and then sends no RTP (gone without a BYE) is hung up after the
+    /// media time-out, with the reason said; a call asked not to (an agent's leg) goes on.
+    #[tokio::test]
+    async fn an_answered_call_whose_far_end_never_sends_is_hung_up() {
+        let phone = silent_phone().await;
+        let mut config = UserAgentConfig::new("127.0.0.1:0".parse().unwrap());
+        config.takes_calls = false;
+        config.media.rtp_timeout = Some(Duration::from_millis(400));
+        let ua = UserAgent::start(config).await.unwrap();
+        let to = format!("sip:owner@{phone}");
+        let mut call = ua.dial(DialRequest::new(to.clone())).await.unwrap();
+        assert!(call.wait_answer().await);
+        let mut seen = Vec::new();
+        let ended = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(update) = call.next_update().await {
+                seen.push(update);
+            }
+        })
+        .await;
+        assert!(ended.is_ok(), "still up after 10 s of silence: {seen:?}");
+        assert!(seen.contains(&CallUpdate::RtpTimeout), "{seen:?}");
+        match call.ended() {
+            Some(CallUpdate::Ended {
+                by: Side::Local,
+                reason: Some(reason),
+                ..
+            }) => assert!(
+                reason.contains("no RTP from the far end for 400 ms"),
+                "{reason}"
+            ),
+            other => panic!("ended as {other:?}"),
+        }
+
+        let mut request = DialRequest::new(to);
+        request.end_when_silent = false;
+        let mut leg = ua.dial(request).await.unwrap();
+        assert!(leg.wait_answer().await);
+        let first = tokio::time::timeout(Duration::from_secs(10), leg.next_update()).await;
+        assert_eq!(first.ok().flatten(), Some(CallUpdate::RtpTimeout));
+        let more = tokio::time::timeout(Duration::from_millis(800), leg.next_update()).await;
+        assert!(
+            more.is_err(),
+            "the leg went on after the time-out: {more:?}"
+        );
+        assert!(leg.ended().is_none());
+        leg.hangup().await;
         ua.shutdown();
     }
 }
