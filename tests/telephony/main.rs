@@ -4,6 +4,7 @@
 //! (`tests/run.sh` installs them); `HUIFANG_SKIP_PEERS=1` skips instead of failing.
 //! One test binary for the area keeps link time down.
 
+mod attack;
 mod baresip;
 mod bridge;
 mod kamailio;
