@@ -144,7 +144,7 @@ impl Endpoint {
     }
 
     /// The dialog of a request from one of its far ends (see [`Endpoint::dialog_of`]).
-    fn call_of(&self, req: &Parsed, from: SocketAddr) -> Option<CallKey> {
+    pub(super) fn call_of(&self, req: &Parsed, from: SocketAddr) -> Option<CallKey> {
         self.dialog_of(req).filter(|&key| self.trusts(key, from))
     }
 

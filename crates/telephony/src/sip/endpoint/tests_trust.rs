@@ -219,6 +219,53 @@ fn a_node_that_takes_no_calls_keeps_nothing_for_an_invite() {
     assert_eq!((stats.refused, stats.silenced), (5, 995));
 }
 
+/// A node with no access list (a dialer's) answers what changes nothing here without keeping a
+/// transaction: each one kept ~1 KB for 32 s, 90 MB for a 20 s flood of OPTIONS at 5,000 a
+/// second (`benches/invite_flood.sh`). The answers are those the transactions gave.
+#[test]
+fn a_flood_of_requests_that_change_nothing_keeps_nothing() {
+    let mut s = Solo::new();
+    let mut config = EndpointConfig::new(tests::addr(5060));
+    config.takes_calls = false;
+    s.ep = Endpoint::new(config, 7);
+    let request = |method: &str, to_tag: &str, n: u32| {
+        format!(
+            "{method} sip:huifang@127.0.0.1:5060 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bK{method}{n}\r\n\
+             From: <sip:x@127.0.0.2>;tag=f{n}\r\nTo: <sip:huifang@127.0.0.1>{to_tag}\r\n\
+             Call-ID: {method}{n}\r\nCSeq: 1 {method}\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let kinds = [
+        ("OPTIONS", "", "SIP/2.0 200 "),
+        ("REGISTER", "", "SIP/2.0 405 "),
+        ("MESSAGE", "", "SIP/2.0 405 "),
+        ("BYE", ";tag=nosuch", "SIP/2.0 481 "),
+        ("INFO", ";tag=nosuch", "SIP/2.0 481 "),
+        ("UPDATE", ";tag=nosuch", "SIP/2.0 481 "),
+        ("INVITE", ";tag=nosuch", "SIP/2.0 481 "),
+        ("CANCEL", "", "SIP/2.0 481 "),
+    ];
+    for n in 0..1000 {
+        for (method, to_tag, answer) in kinds {
+            s.feed_from(attacker(), &request(method, to_tag, n));
+            let (_, parsed) = only(&s.sent(), answer);
+            assert_eq!(parsed.call_id, format!("{method}{n}"));
+        }
+    }
+    assert_eq!((s.ep.call_count(), s.ep.servers.len()), (0, 0));
+    assert!(s.ep.poll_timeout().is_none(), "no timer armed");
+    // A retransmitted OPTIONS gets the same 200 again, and an OPTIONS still says what we take.
+    s.feed_from(attacker(), &request("OPTIONS", "", 1));
+    let first = text(&only(&s.sent(), "SIP/2.0 200 ").0);
+    s.feed_from(attacker(), &request("OPTIONS", "", 1));
+    assert_eq!(text(&only(&s.sent(), "SIP/2.0 200 ").0), first);
+    assert!(first.contains("Allow: INVITE, ACK, CANCEL"), "{first}");
+    assert!(first.contains(";tag=opt"), "{first}");
+    // Nothing was refused: these are answers, not the gate's 403s.
+    assert_eq!(s.ep.admission_stats(), AdmissionStats::default());
+}
+
 #[test]
 fn strangers_outside_the_access_list_get_no_state_and_no_options_answer() {
     let mut s = Solo::new();

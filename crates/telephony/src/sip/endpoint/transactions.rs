@@ -163,10 +163,20 @@ impl Endpoint {
         status: u16,
         to_tag: Option<&str>,
     ) {
-        let mut headers = message::response_headers(request, to_tag);
-        headers.push(message::other("User-Agent", self.config.user_agent.clone()));
+        let headers = self.reply_headers(request, to_tag);
         let bytes = message::build_response(status, headers, b"");
         self.respond(now, request, status, bytes);
+    }
+
+    /// The headers of a [`Endpoint::reply`] to `request`.
+    pub(super) fn reply_headers(
+        &self,
+        request: &Parsed,
+        to_tag: Option<&str>,
+    ) -> Vec<rsip::Header> {
+        let mut headers = message::response_headers(request, to_tag);
+        headers.push(message::other("User-Agent", self.config.user_agent.clone()));
+        headers
     }
 
     pub(super) fn server_outputs(&mut self, now: Instant, key: TxKey, out: Vec<TxOutput>) {
