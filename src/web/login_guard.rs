@@ -98,12 +98,12 @@ impl Default for LoginGuard {
 impl LoginGuard {
     /// Whether an attempt on `account` from `address` may go on to the password check.
     pub fn admit(&self, address: Option<IpAddr>, account: &str) -> Result<(), Refusal> {
-        if let Some(addr) = address {
-            if let Err(not_until) = self.attempts.check_key(&addr) {
-                return Err(Refusal::Flood(
-                    not_until.wait_time_from(DefaultClock::default().now()),
-                ));
-            }
+        if let Some(addr) = address
+            && let Err(not_until) = self.attempts.check_key(&addr)
+        {
+            return Err(Refusal::Flood(
+                not_until.wait_time_from(DefaultClock::default().now()),
+            ));
         }
         let backoff = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
         match backoff.check(address, account, Instant::now()) {
