@@ -54,6 +54,24 @@ pub struct Config {
     pub email: Option<crate::channels::email::EmailConfig>,
     /// How the outbox worker sends.
     pub outbox: OutboxConfig,
+    /// The audit log (`[audit]`).
+    pub audit: AuditConfig,
+}
+
+/// `[audit]`: how long the audit log keeps its rows.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Rows older than this many days are deleted by `serve` (default 365).
+    pub retention_days: i64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            retention_days: crate::audit::DEFAULT_RETENTION_DAYS,
+        }
+    }
 }
 
 /// `[sms]`: one gateway, SMPP or HTTP; without one, SMS wait in the outbox.

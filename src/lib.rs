@@ -23,13 +23,14 @@
 //! | 9 | `outbox` | SMS and email to send, their receipts, replies and opt-outs; the worker that sends |
 //! | 10 | `contacts`, `metrics`, `users`, `callbacks` | owners, units, DNC; the figures; console accounts; callback tasks |
 //! | 11 | `config`, `sample` | the node's configuration file; the fictional sample data set |
-//! | 12 | `channels`, `surveys`, `limits` | SMPP/HTTP/SMTP gateways; survey scripts and their walk; rate limits |
+//! | 12 | `channels`, `surveys`, `limits`, `audit` | SMPP/HTTP/SMTP gateways; survey scripts and their walk; rate limits; the append-only audit log |
 //! | 13 | `store`, `vocab`, `phone`, `clock` | sqlx on SQLite or PostgreSQL; the closed vocabularies; phone numbers; the injected clock |
 //! | pure | `pacing`, `telephony` | how many calls to place now (no tokio, sqlx or clock); the SIP/RTP crate `huifang-telephony` |
 //!
 //! Where a room's files have an order of their own, its `mod.rs` says so (see [`dialer`],
 //! [`pacing`]).
 
+pub mod audit;
 pub mod callbacks;
 pub mod campaigns;
 pub mod channels;

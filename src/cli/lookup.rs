@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::output::{json, table, ticket_table};
+use crate::audit::{AuditAction, AuditEntry, AuditLog};
 use crate::contacts::component_info;
 use crate::desktop::screen_pop;
 use crate::phone::Phone;
@@ -35,6 +36,17 @@ pub(crate) async fn run(store: &Store, args: LookupArgs) -> anyhow::Result<ExitC
             eprintln!("no owner has the number {phone}");
             return Ok(ExitCode::from(1));
         };
+        let actor = super::user::cli_actor();
+        let entry = AuditEntry {
+            actor: &actor,
+            action: AuditAction::OwnerLookup,
+            target: &format!("owner:{}", pop.owner.owner_id),
+            address: "",
+            detail: &phone.to_string(),
+        };
+        AuditLog::new(store)
+            .record(&entry, chrono::Utc::now())
+            .await?;
         if args.json {
             json(&pop)?;
             return Ok(ExitCode::SUCCESS);

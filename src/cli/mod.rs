@@ -1,5 +1,6 @@
 //! The command line: parse, load configuration, call the library, print.
 
+mod audit;
 mod bench;
 mod call;
 mod campaign;
@@ -64,9 +65,11 @@ pub enum Command {
     Escalate(ticket::EscalateArgs),
     /// Serve the web console and its JSON API (and run the escalation worker).
     Serve(crate::web::ServeArgs),
-    /// Console accounts: add (admin, supervisor, agent), list.
+    /// Console accounts: add (admin, supervisor, agent), list, disable, enable, unlock.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Search the audit log (logins, owner look-ups, ticket, campaign and account changes).
+    Audit(audit::AuditArgs),
     /// Telephony load generators for the benchmark (see benches/telephony.sh).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -111,6 +114,7 @@ impl Command {
             | Command::Simulate(_)
             | Command::Metrics(_)
             | Command::User(_)
+            | Command::Audit(_)
             | Command::Sample { .. } => true,
             Command::Campaign(command) => !matches!(command, campaign::CampaignCommand::Run { .. }),
             Command::Outbox(command) => command.prints_a_report(),
@@ -167,6 +171,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Metrics(args) => metrics::run(&config, args).await,
         Command::Dnc(command) => dnc::run(&open(&config).await?, command).await,
         Command::User(command) => user::run(&open(&config).await?, command).await,
+        Command::Audit(args) => audit::run(&open(&config).await?, args).await,
         Command::Outbox(command) => outbox::run(&config, open(&config).await?, command).await,
         Command::Escalate(args) => ticket::escalate_overdue(&desk(&config).await?, args).await,
         Command::Serve(args) => crate::web::serve(config, args)

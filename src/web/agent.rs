@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use super::auth::Viewer;
 use super::pages::{self, PageError};
 use super::{ApiError, AppState};
+use crate::audit::AuditAction;
 use crate::desktop::{self, AgentCall, DesktopError, Wanted, WrapUp};
 use crate::dialer::preview::{self, DecideError};
 
@@ -117,6 +118,7 @@ async fn call_json(
 ) -> Result<Json<Value>, ApiError> {
     let call = visible_call(&state, &viewer, id).await?;
     let screen = desktop::screen(state.store(), call, state.desk.now()).await?;
+    audit_pop(&state, &viewer, screen.owner.as_ref(), id).await?;
     Ok(Json(json!(screen)))
 }
 
@@ -145,9 +147,23 @@ async fn render_screen(
     let screen = desktop::screen(state.store(), call, state.desk.now())
         .await
         .map_err(ApiError::from)?;
+    audit_pop(state, viewer, screen.owner.as_ref(), id).await?;
     let mut ctx = tera::Context::new();
     ctx.insert("screen", &screen);
     pages::render(state, viewer, nav, template, ctx)
+}
+
+/// Records that `viewer` saw the owner's screen pop of call `id`.
+async fn audit_pop(
+    state: &AppState,
+    viewer: &Viewer,
+    pop: Option<&crate::desktop::ScreenPop>,
+    call: i64,
+) -> Result<(), ApiError> {
+    let Some(pop) = pop else { return Ok(()) };
+    let target = super::audit::owner(pop.owner.owner_id);
+    let detail = format!("call {call}");
+    super::audit::record(state, viewer, AuditAction::ScreenPop, &target, &detail).await
 }
 
 /// The screen pop alone, for the desktop's script to put in place.

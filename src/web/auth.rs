@@ -15,8 +15,10 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::login_guard::{ClientAddress, NAME_CAP, Refusal};
 use super::pages::{self, PageError};
 use super::{ApiError, AppState};
+use crate::audit::{AuditAction, AuditEntry, AuditLog};
 use crate::users::{Role, SESSION_HOURS, Session, User, Users, same_secret};
 
 /// The session cookie's name. It has no Max-Age: closing the browser of a shared desk ends
@@ -47,6 +49,8 @@ pub struct Viewer {
     token: String,
     /// Whether it came by cookie (then writes need the CSRF token) or bearer header.
     by_cookie: bool,
+    /// Where the request came from.
+    pub address: ClientAddress,
 }
 
 /// How often a long-lived response (an event stream) checks that its session still stands.
@@ -241,6 +245,7 @@ impl FromRequestParts<AppState> for Viewer {
             csrf,
             token,
             by_cookie,
+            address: ClientAddress::of(parts),
         })
     }
 }
@@ -311,6 +316,7 @@ fn cross_site(headers: &axum::http::HeaderMap) -> bool {
 
 async fn login(
     State(state): State<AppState>,
+    address: ClientAddress,
     jar: CookieJar,
     headers: axum::http::HeaderMap,
     Form(form): Form<LoginForm>,
@@ -324,17 +330,19 @@ async fn login(
     }
     let users = Users::new(state.store());
     let now = state.desk.now();
-    let user = users
-        .verify(form.username.trim(), &form.password)
+    let attempt = attempt(&state, address, form.username.trim(), &form.password)
         .await
         .map_err(PageError::internal)?;
-    let Some(user) = user else {
-        let mut ctx = tera::Context::new();
-        ctx.insert("next", local_next(Some(&form.next)).unwrap_or(""));
-        ctx.insert("username", form.username.trim());
-        ctx.insert("error", "wrong username or password");
-        let page = pages::render_public(&state, "login.html", ctx)?;
-        return Ok((StatusCode::UNAUTHORIZED, page).into_response());
+    let user = match attempt {
+        Attempt::Ok(user) => user,
+        refused => {
+            let mut ctx = tera::Context::new();
+            ctx.insert("next", local_next(Some(&form.next)).unwrap_or(""));
+            ctx.insert("username", form.username.trim());
+            ctx.insert("error", &refused.message());
+            let page = pages::render_public(&state, "login.html", ctx)?;
+            return Ok(refused.respond(page));
+        }
     };
     let token = users
         .open_session(&user, now)
@@ -380,15 +388,21 @@ pub(super) struct ApiLogin {
 /// `POST /api/session`: for scripts; the token works as `Authorization: Bearer`.
 async fn api_login(
     State(state): State<AppState>,
+    address: ClientAddress,
     body: Result<Json<ApiLogin>, axum::extract::rejection::JsonRejection>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<Response, ApiError> {
     let Json(login) = body.map_err(|e| ApiError::Invalid(e.body_text()))?;
     let users = Users::new(state.store());
-    let user = users
-        .verify(login.username.trim(), &login.password)
+    let user = match attempt(&state, address, login.username.trim(), &login.password)
         .await
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .ok_or_else(|| ApiError::Unauthorized("wrong username or password".into()))?;
+        .map_err(ApiError::Internal)?
+    {
+        Attempt::Ok(user) => user,
+        refused => {
+            let body = Json(json!({ "error": refused.message() }));
+            return Ok(refused.respond(body));
+        }
+    };
     let token = users
         .open_session(&user, state.desk.now())
         .await
@@ -396,7 +410,122 @@ async fn api_login(
     Ok((
         StatusCode::CREATED,
         Json(json!({ "token": token, "user": user, "expires_in_hours": SESSION_HOURS })),
-    ))
+    )
+        .into_response())
+}
+
+/// How a login attempt ended.
+enum Attempt {
+    /// The password is right.
+    Ok(User),
+    /// Unknown name or wrong password (the same answer for both).
+    Wrong,
+    /// Refused before the password was looked at: back off for this long.
+    Held(std::time::Duration),
+}
+
+impl Attempt {
+    fn message(&self) -> String {
+        match self {
+            Attempt::Held(wait) => format!(
+                "too many failed logins: try again in {} s (an admin can unlock a locked account)",
+                retry_after(*wait)
+            ),
+            _ => "wrong username or password".into(),
+        }
+    }
+
+    /// 401, or 429 with `Retry-After`.
+    fn respond(&self, body: impl IntoResponse) -> Response {
+        match self {
+            Attempt::Held(wait) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, retry_after(*wait).to_string())],
+                body,
+            )
+                .into_response(),
+            _ => (StatusCode::UNAUTHORIZED, body).into_response(),
+        }
+    }
+}
+
+/// Whole seconds to wait, at least 1.
+fn retry_after(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+/// One login attempt: the throttle, the lock-out, the password; failures counted, logged and
+/// audited before the answer goes out.
+async fn attempt(
+    state: &AppState,
+    address: ClientAddress,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<Attempt> {
+    let name: String = username.chars().take(NAME_CAP).collect();
+    let from = address.text();
+    let users = Users::new(state.store());
+    let audit = AuditLog::new(state.store());
+    let now = state.desk.now();
+    if let Err(refusal) = state.login_guard.admit(address.0, &name) {
+        let why = match refusal {
+            Refusal::Flood(_) => "attempt rate",
+            Refusal::Backoff(crate::users::throttle::Held::Address(_)) => "address back-off",
+            Refusal::Backoff(crate::users::throttle::Held::Account(_)) => "account back-off",
+        };
+        tracing::warn!(address = %from, account = %name, reason = why, "login throttled");
+        return Ok(Attempt::Held(refusal.wait()));
+    }
+    if let Some(until) = users.locked_until(&name, now).await? {
+        tracing::warn!(address = %from, account = %name, "login refused: account locked");
+        let wait = (until - now).to_std().unwrap_or_default();
+        return Ok(Attempt::Held(wait));
+    }
+    if let Some(user) = users.verify(&name, password).await? {
+        users.record_login(&user, now).await?;
+        state.login_guard.succeeded(&name);
+        let entry = AuditEntry {
+            actor: &user.username,
+            action: AuditAction::LoginOk,
+            target: &format!("user:{}", user.username),
+            address: &from,
+            detail: "",
+        };
+        audit.record(&entry, now).await?;
+        return Ok(Attempt::Ok(user));
+    }
+    let failure = users.record_failure(&name, now).await?;
+    let (by_address, by_account) = state.login_guard.failed(address.0, &name);
+    tracing::warn!(
+        address = %from,
+        account = %name,
+        address_failures = by_address,
+        account_failures = by_account,
+        "login failed"
+    );
+    let target = format!("user:{name}");
+    let detail = match failure {
+        Some(f) => format!("wrong password ({} in a row)", f.failed_logins),
+        None => "unknown account".to_string(),
+    };
+    let entry = AuditEntry {
+        actor: &name,
+        action: AuditAction::LoginFailed,
+        target: &target,
+        address: &from,
+        detail: &detail,
+    };
+    audit.record(&entry, now).await?;
+    if failure.is_some_and(|f| f.locked_now) {
+        tracing::warn!(address = %from, account = %name, "account locked after {} wrong passwords", crate::users::LOCK_AFTER);
+        let entry = AuditEntry {
+            action: AuditAction::AccountLocked,
+            detail: "",
+            ..entry
+        };
+        audit.record(&entry, now).await?;
+    }
+    Ok(Attempt::Wrong)
 }
 
 async fn api_whoami(viewer: Viewer) -> Json<serde_json::Value> {

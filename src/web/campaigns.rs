@@ -20,10 +20,12 @@ use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::audit;
 use super::auth::{SessionWatch, Viewer};
 use super::campaign_form::{CampaignForm, FORM, FieldErrors, judge};
 use super::pages::{self, PageError};
 use super::{ApiError, AppState};
+use crate::audit::AuditAction::{CampaignCreate, CampaignStep};
 use crate::campaigns::Campaign;
 use crate::campaigns::lifecycle::Action;
 use crate::campaigns::repo::{Campaigns, RepoError, StoredCampaign};
@@ -140,6 +142,16 @@ async fn step_form(
             state.desk.now(),
         )
         .await;
+    if let Ok(c) = &done {
+        audit::record(
+            &state,
+            &viewer,
+            CampaignStep,
+            &audit::campaign(&c.code),
+            &audit::detail(action.as_str(), &form.reason),
+        )
+        .await?;
+    }
     let from_list = form.back == "list";
     match done {
         Ok(_) if from_list => Ok(Redirect::to("/campaigns").into_response()),
@@ -189,6 +201,14 @@ async fn api_step(
             state.desk.now(),
         )
         .await?;
+    audit::record(
+        &state,
+        &viewer,
+        CampaignStep,
+        &audit::campaign(&campaign.code),
+        &audit::detail(action.as_str(), &reason),
+    )
+    .await?;
     Ok(Json(summary(&campaign)))
 }
 
@@ -257,8 +277,9 @@ async fn create(
     campaign: &Campaign,
     text: &str,
     start: bool,
-    actor: &str,
+    viewer: &Viewer,
 ) -> Result<(StoredCampaign, lists::LoadReport), CreateFailure> {
+    let actor = viewer.user.username.as_str();
     let repo = Campaigns::new(state.store());
     let now = state.desk.now();
     // Relative paths are the campaigns folder's: the definition is stored as if it were a
@@ -269,6 +290,15 @@ async fn create(
     let stored = repo
         .create(campaign, text, Some(&source.to_string_lossy()), actor, now)
         .await?;
+    audit::record(
+        state,
+        viewer,
+        CampaignCreate,
+        &audit::campaign(&stored.code),
+        "",
+    )
+    .await
+    .map_err(CreateFailure::Other)?;
     let report = lists::load(
         state.store(),
         stored.campaign_id,
@@ -284,8 +314,19 @@ async fn create(
         ))
     })?;
     let stored = if start {
-        repo.apply(&stored.code, Action::Start, actor, "", now)
-            .await?
+        let started = repo
+            .apply(&stored.code, Action::Start, actor, "", now)
+            .await?;
+        audit::record(
+            state,
+            viewer,
+            CampaignStep,
+            &audit::campaign(&started.code),
+            "start",
+        )
+        .await
+        .map_err(CreateFailure::Other)?;
+        started
     } else {
         stored
     };
@@ -335,7 +376,7 @@ async fn new_submit(
         .into_response());
     }
     let start = form.start.is_some();
-    match create(&state, &campaign, &text, start, &viewer.user.username).await {
+    match create(&state, &campaign, &text, start, &viewer).await {
         Ok((stored, _)) => Ok(Redirect::to(&format!("/campaigns/{}", stored.code)).into_response()),
         Err(CreateFailure::Exists(message)) => {
             let field = if pasted { "definition" } else { "code" };
@@ -391,15 +432,7 @@ async fn api_create(
         Ok(campaign) => campaign,
         Err(errors) => return Ok(invalid_definition(errors)),
     };
-    match create(
-        &state,
-        &campaign,
-        &body.definition,
-        body.start,
-        &viewer.user.username,
-    )
-    .await
-    {
+    match create(&state, &campaign, &body.definition, body.start, &viewer).await {
         Ok((stored, report)) => {
             let body = json!({ "campaign": summary(&stored), "lists": report });
             Ok((StatusCode::CREATED, Json(body)).into_response())

@@ -6,8 +6,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::audit;
 use super::auth::Viewer;
 use super::{ApiError, AppState};
+use crate::audit::AuditAction;
 use crate::contacts::component_info;
 use crate::desktop::screen_pop;
 use crate::phone::Phone;
@@ -24,14 +26,20 @@ struct LookupQuery {
 }
 
 async fn lookup(
-    _viewer: Viewer,
+    viewer: Viewer,
     State(state): State<AppState>,
     Query(q): Query<LookupQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let phone = Phone::parse(&q.phone).map_err(|e| ApiError::Invalid(e.to_string()))?;
-    let pop = screen_pop(state.store(), &phone)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no owner has the number {phone}")))?;
+    let pop = screen_pop(state.store(), &phone).await?;
+    // Recorded before the owner's data goes out; a number nobody has is recorded too, so a
+    // sweep through numbers shows.
+    let (target, detail) = match &pop {
+        Some(pop) => (audit::owner(pop.owner.owner_id), phone.to_string()),
+        None => (format!("phone:{phone}"), "no owner".to_string()),
+    };
+    audit::record(&state, &viewer, AuditAction::OwnerLookup, &target, &detail).await?;
+    let pop = pop.ok_or_else(|| ApiError::NotFound(format!("no owner has the number {phone}")))?;
     Ok(Json(json!(pop)))
 }
 

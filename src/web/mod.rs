@@ -1,11 +1,14 @@
 //! `huifang serve`: the web console (pages for supervisors and agents, see [`pages`]), the
 //! JSON API they use, and the escalation worker. Thin: every handler parses, calls the domain and maps errors.
 
+mod accounts;
 mod agent;
+mod audit;
 pub mod auth;
 mod campaign_form;
 mod campaigns;
 mod error;
+mod login_guard;
 mod lookup;
 mod messages;
 pub mod openapi;
@@ -32,6 +35,7 @@ use crate::store::Store;
 use crate::tickets::TicketDesk;
 
 pub use error::ApiError;
+pub use login_guard::{ClientAddress, LoginGuard};
 
 /// Arguments of `serve`.
 #[derive(Debug, Args)]
@@ -61,6 +65,10 @@ pub struct AppState {
     /// Turns true when the server stops; long-lived responses (the wallboard's event stream)
     /// end then, so they do not hold up the graceful shutdown.
     pub shutdown: watch::Receiver<bool>,
+    /// The login throttle (attempt rate and failure back-off per address and account).
+    pub login_guard: Arc<login_guard::LoginGuard>,
+    /// Days the audit log keeps its rows (`[audit] retention_days`).
+    pub audit_retention_days: i64,
 }
 
 impl AppState {
@@ -93,6 +101,8 @@ pub fn router(state: AppState) -> Router {
         .merge(ticket_pages::router())
         .merge(reports::router())
         .merge(campaigns::router())
+        .merge(audit::router())
+        .merge(accounts::router())
         .with_state(state)
 }
 
@@ -129,6 +139,8 @@ impl Application {
                 .context("cannot resolve the campaigns folder")?,
             // Replaced by the real signal in `run`.
             shutdown: watch::channel(false).1,
+            login_guard: Arc::default(),
+            audit_retention_days: config.audit.retention_days,
         };
         Ok(Application {
             addr,
@@ -148,7 +160,10 @@ impl Application {
             shutdown: shutdown.clone(),
             ..self.state
         };
-        axum::serve(self.listener, router(state))
+        tokio::spawn(audit::pruner(state.clone(), shutdown.clone()));
+        // The peer's address reaches handlers (login throttle, audit log).
+        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app)
             .with_graceful_shutdown(async move {
                 let _ = shutdown.wait_for(|stop| *stop).await;
             })

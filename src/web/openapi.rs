@@ -8,10 +8,11 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 
 /// The fragments: `{ "paths": {...}, "components": { "schemas": {...} } }` each.
-const FRAGMENTS: [(&str, &str); 3] = [
+const FRAGMENTS: [(&str, &str); 4] = [
     ("tickets", include_str!("openapi/tickets.json")),
     ("campaigns", include_str!("openapi/campaigns.json")),
     ("console", include_str!("openapi/console.json")),
+    ("admin", include_str!("openapi/admin.json")),
 ];
 
 pub(super) fn router() -> axum::Router<AppState> {
@@ -64,8 +65,10 @@ mod tests {
     use super::*;
 
     /// The web modules' sources, to find every API route they declare.
-    const SOURCES: [&str; 9] = [
+    const SOURCES: [&str; 11] = [
+        include_str!("accounts.rs"),
         include_str!("agent.rs"),
+        include_str!("audit.rs"),
         include_str!("auth.rs"),
         include_str!("campaigns.rs"),
         include_str!("lookup.rs"),

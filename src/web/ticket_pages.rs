@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::Viewer;
 use super::pages::{self, PageError};
 use super::{ApiError, AppState};
+use crate::audit::AuditAction;
 use crate::contacts::{self, UnitRef};
 use crate::on_pool;
 use crate::store::Store;
@@ -474,6 +475,11 @@ async fn act(
             .await;
         }
     };
+    if done.is_ok() {
+        let detail = super::audit::detail(form.action.trim(), reason);
+        let target = super::audit::ticket(id);
+        super::audit::record(&state, &viewer, AuditAction::TicketChange, &target, &detail).await?;
+    }
     match done {
         Ok(()) => Ok(Redirect::to(&format!("/tickets/{id}")).into_response()),
         Err(TicketError::NotFound(_)) => {

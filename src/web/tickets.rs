@@ -8,8 +8,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::audit;
 use super::auth::Viewer;
 use super::{ApiError, AppState};
+use crate::audit::AuditAction;
 use crate::tickets::{Action, OpenTicket, TicketFilter, TicketRepo};
 
 pub(super) fn router() -> Router<AppState> {
@@ -46,6 +48,8 @@ async fn open(
     let Json(request) =
         Json::<OpenTicket>::from_bytes(&bytes).map_err(|e| ApiError::Invalid(e.body_text()))?;
     let ticket = state.desk.open(request).await?;
+    let target = audit::ticket(ticket.ticket_id);
+    audit::record(&state, &viewer, AuditAction::TicketOpen, &target, "").await?;
     Ok((StatusCode::CREATED, Json(json!(ticket))))
 }
 
@@ -85,8 +89,11 @@ async fn act(
     // The logged-in user acts; a script may name the person it acts for.
     let actor = actor.unwrap_or_else(|| viewer.user.username.clone());
     let reason = reason.unwrap_or_default();
+    let target = audit::ticket(id);
     if action == "escalate" {
         let done = state.desk.escalate(id, &actor, &reason).await?;
+        let detail = audit::detail("escalate", &reason);
+        audit::record(&state, &viewer, AuditAction::TicketChange, &target, &detail).await?;
         return Ok(Json(json!(done)));
     }
     let action = Action::ALL
@@ -104,5 +111,7 @@ async fn act(
             ))
         })?;
     let ticket = state.desk.act(id, &actor, action, &reason).await?;
+    let detail = audit::detail(action.as_str(), &reason);
+    audit::record(&state, &viewer, AuditAction::TicketChange, &target, &detail).await?;
     Ok(Json(json!(ticket)))
 }

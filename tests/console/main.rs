@@ -1,6 +1,8 @@
 //! The web console: pages and API over HTTP (every backend under test), and the browser tests
 //! (headless Chromium through chromedriver) of `browser.rs`.
 
+mod accounts;
+mod audit;
 mod browser;
 mod campaigns;
 mod desktop;
