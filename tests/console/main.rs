@@ -4,6 +4,7 @@
 mod browser;
 mod campaigns;
 mod desktop;
+mod headers;
 mod login;
 mod reports;
 mod support;
