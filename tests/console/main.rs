@@ -1,6 +1,7 @@
 //! The web console: pages and API over HTTP (every backend under test), and the browser tests
 //! (headless Chromium through chromedriver) of `browser.rs`.
 
+mod api_document;
 mod browser;
 mod campaigns;
 mod desktop;
