@@ -31,6 +31,15 @@ if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
   echo "tests/run.sh: installing aiosmtpd"
   python3 -m pip install --quiet aiosmtpd || need_apt+=(python3-aiosmtpd)
 fi
+# The API document's tests (tests/console/api_document.rs): openapi-spec-validator checks
+# /api/openapi.json, schemathesis runs against a live console. Both from PyPI; the tests fail,
+# never skip, without them.
+for pypi in openapi-spec-validator:openapi_spec_validator schemathesis:schemathesis; do
+  if ! python3 -c "import ${pypi#*:}" >/dev/null 2>&1; then
+    echo "tests/run.sh: installing ${pypi%%:*}"
+    python3 -m pip install --quiet "${pypi%%:*}"
+  fi
+done
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "tests/run.sh: installing ${need_apt[*]}"

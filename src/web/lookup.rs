@@ -30,7 +30,7 @@ async fn lookup(
     State(state): State<AppState>,
     Query(q): Query<LookupQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let phone = Phone::parse(&q.phone).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let phone = Phone::parse(&q.phone).map_err(|e| ApiError::Invalid(format!("phone: {e}")))?;
     let pop = screen_pop(state.store(), &phone).await?;
     // Recorded before the owner's data goes out; a number nobody has is recorded too, so a
     // sweep through numbers shows.

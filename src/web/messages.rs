@@ -35,8 +35,9 @@ fn checked(token: &str) -> Result<&str, ApiError> {
 fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title></head>\
-         <body style=\"font-family:sans-serif;max-width:32em;margin:3em auto\"><h1>{title}</h1>{body}</body></html>"
+         <meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title>\
+         <link rel=\"stylesheet\" href=\"/static/app.css\"></head>\
+         <body><main class=\"narrow\"><h1>{title}</h1>{body}</main></body></html>"
     ))
 }
 

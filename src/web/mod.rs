@@ -14,6 +14,7 @@ mod messages;
 pub mod openapi;
 pub mod pages;
 mod reports;
+mod security_headers;
 mod ticket_pages;
 mod tickets;
 
@@ -87,9 +88,9 @@ impl AppState {
     }
 }
 
-/// The routes of the API.
+/// The routes of the API and the pages, every answer with the security headers.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(tickets::router())
         .merge(lookup::router())
@@ -103,7 +104,8 @@ pub fn router(state: AppState) -> Router {
         .merge(campaigns::router())
         .merge(audit::router())
         .merge(accounts::router())
-        .with_state(state)
+        .with_state(state);
+    security_headers::apply(routes)
 }
 
 /// The folder, relative to the working directory, of the campaign definitions and their

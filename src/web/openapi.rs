@@ -7,7 +7,8 @@ use serde_json::{Map, Value, json};
 
 use super::AppState;
 
-/// The fragments: `{ "paths": {...}, "components": { "schemas": {...} } }` each.
+/// The fragments: `{ "paths": {...}, "components": { "schemas": {...}, ... } }` each; every
+/// kind of component (schemas, parameters, responses) a fragment declares is carried over.
 const FRAGMENTS: [(&str, &str); 4] = [
     ("tickets", include_str!("openapi/tickets.json")),
     ("campaigns", include_str!("openapi/campaigns.json")),
@@ -23,7 +24,7 @@ pub(super) fn router() -> axum::Router<AppState> {
 /// name used for two different schemas is a bug the unit test below catches.
 pub fn document() -> Value {
     let mut paths = Map::new();
-    let mut schemas = Map::new();
+    let mut components: Map<String, Value> = Map::new();
     for (name, text) in FRAGMENTS {
         let fragment: Value = serde_json::from_str(text)
             .unwrap_or_else(|e| panic!("openapi/{name}.json does not parse: {e}"));
@@ -32,12 +33,26 @@ pub fn document() -> Value {
                 paths.insert(path.clone(), item.clone());
             }
         }
-        if let Some(s) = fragment["components"]["schemas"].as_object() {
-            for (schema, body) in s {
-                schemas.insert(schema.clone(), body.clone());
+        if let Some(kinds) = fragment["components"].as_object() {
+            for (kind, entries) in kinds {
+                let into = components
+                    .entry(kind.clone())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let (Some(into), Some(entries)) = (into.as_object_mut(), entries.as_object()) {
+                    for (entry, body) in entries {
+                        into.insert(entry.clone(), body.clone());
+                    }
+                }
             }
         }
     }
+    components.insert(
+        "securitySchemes".into(),
+        json!({
+            "bearer": { "type": "http", "scheme": "bearer" },
+            "cookie": { "type": "apiKey", "in": "cookie", "name": super::auth::COOKIE }
+        }),
+    );
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -50,13 +65,7 @@ pub fn document() -> Value {
         },
         "security": [{ "bearer": [] }, { "cookie": [] }],
         "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {
-                "bearer": { "type": "http", "scheme": "bearer" },
-                "cookie": { "type": "apiKey", "in": "cookie", "name": super::auth::COOKIE }
-            }
-        }
+        "components": components
     })
 }
 
@@ -111,11 +120,30 @@ mod tests {
                 "{path} is described but no handler serves it"
             );
         }
-        let text = doc.to_string();
-        let schemas = doc["components"]["schemas"].as_object().unwrap();
-        for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
-            let name = piece.split('"').next().unwrap();
-            assert!(schemas.contains_key(name), "$ref to missing schema {name}");
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(found.len() > 50, "found only {} references", found.len());
+        let broken: Vec<&String> = found
+            .iter()
+            .filter(|r| {
+                r.strip_prefix('#')
+                    .is_none_or(|pointer| doc.pointer(pointer).is_none())
+            })
+            .collect();
+        assert!(broken.is_empty(), "unresolved references: {broken:?}");
+    }
+
+    /// Every `$ref` in `value`.
+    fn refs(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    out.push(r.clone());
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
         }
     }
 

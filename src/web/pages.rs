@@ -1,5 +1,6 @@
 //! Server-rendered pages: the tera templates (compiled into the binary, so `huifang serve`
-//! needs no files), the page error, and the two static files.
+//! needs no files), the page error, and the static files (the pages' only scripts and styles:
+//! the Content-Security-Policy of [`super::security_headers`] allows nothing inline).
 
 use std::sync::Arc;
 
@@ -60,32 +61,53 @@ fn pct(
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
-        .route("/static/app.css", get(css))
-        .route("/static/app.js", get(js))
+        .route("/static/{file}", get(static_file))
 }
+
+/// The static files, compiled in: name, content type, text.
+const STATIC_FILES: [(&str, &str, &str); 4] = [
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("static/app.css"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("static/app.js"),
+    ),
+    (
+        "agent.js",
+        "text/javascript; charset=utf-8",
+        include_str!("static/agent.js"),
+    ),
+    (
+        "campaign_live.js",
+        "text/javascript; charset=utf-8",
+        include_str!("static/campaign_live.js"),
+    ),
+];
 
 async fn home(viewer: Viewer) -> axum::response::Redirect {
     axum::response::Redirect::to(super::auth::home_of(&viewer.user))
 }
 
-async fn css() -> impl IntoResponse {
-    (
+/// A static file; they hold nothing private, so browsers may keep them a few minutes.
+async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    let Some((_, content_type, text)) = STATIC_FILES.iter().find(|(name, ..)| *name == file) else {
+        return PageError::not_found(format!("no static file {file}")).into_response();
+    };
+    let mut res = (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CONTENT_TYPE, *content_type),
             (header::CACHE_CONTROL, "max-age=300"),
         ],
-        include_str!("static/app.css"),
+        *text,
     )
-}
-
-async fn js() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "max-age=300"),
-        ],
-        include_str!("static/app.js"),
-    )
+        .into_response();
+    res.extensions_mut()
+        .insert(super::security_headers::Cacheable);
+    res
 }
 
 /// Renders a page for a logged-in user: the layout gets `user`, `csrf` and `nav`.

@@ -139,14 +139,60 @@ fn report_json(req: &Request, now: DateTime<Utc>, rows: &[(String, Figures)]) ->
     crate::metrics::report_json(req.first, req.last, req.by, now, rows)
 }
 
+/// The API's query: unlike the page's form, a parameter given is given in full (`to=` or
+/// `to=2024-1-5` is refused naming `to`, not taken for the default); one left out takes it.
+#[derive(Debug, Deserialize)]
+struct ApiReportQuery {
+    from: Option<String>,
+    to: Option<String>,
+    by: Option<String>,
+}
+
+impl ApiReportQuery {
+    fn strict(self) -> Result<ReportQuery, ApiError> {
+        for (field, value) in [("from", &self.from), ("to", &self.to)] {
+            if let Some(text) = value
+                && !is_full_date(text)
+            {
+                return Err(ApiError::Invalid(format!(
+                    "{field}: `{text}` is not a day: use YYYY-MM-DD"
+                )));
+            }
+        }
+        if self.by.as_deref() == Some("") {
+            return Err(ApiError::Invalid(
+                "by: empty; leave it out or give none, project, region, category, supplier".into(),
+            ));
+        }
+        Ok(ReportQuery {
+            from: self.from.unwrap_or_default(),
+            to: self.to.unwrap_or_default(),
+            by: self.by.unwrap_or_default(),
+        })
+    }
+}
+
+/// `YYYY-MM-DD` exactly (RFC 3339's full-date, the document's `format: date`).
+fn is_full_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
+}
+
 /// `GET /api/reports?from=&to=&by=`: supervisors' figures as JSON.
 async fn api(
     viewer: Viewer,
     State(state): State<AppState>,
-    query: Result<Query<ReportQuery>, QueryRejection>,
+    query: Result<Query<ApiReportQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     viewer.require_supervisor()?;
     let Query(q) = query.map_err(|e| ApiError::Invalid(e.body_text()))?;
+    let q = q.strict()?;
     let now = state.desk.now();
     let req = parse(&q, today(now)).map_err(|errors| {
         let text: Vec<String> = errors

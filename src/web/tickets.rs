@@ -53,12 +53,22 @@ async fn open(
     Ok((StatusCode::CREATED, Json(json!(ticket))))
 }
 
+/// The most tickets one `GET /api/tickets` answers (the document's `limit` maximum).
+const MAX_LIMIT: i64 = 10_000;
+
 async fn list(
     _viewer: Viewer,
     State(state): State<AppState>,
     filter: Result<Query<TicketFilter>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(filter) = filter.map_err(|e| ApiError::Invalid(e.body_text()))?;
+    if let Some(limit) = filter.limit
+        && !(1..=MAX_LIMIT).contains(&limit)
+    {
+        return Err(ApiError::Invalid(format!(
+            "limit: {limit} is out of range: give 1 to {MAX_LIMIT}"
+        )));
+    }
     let tickets = TicketRepo::new(state.store())
         .list(&filter, state.desk.now())
         .await?;

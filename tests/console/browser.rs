@@ -425,10 +425,108 @@ async fn supervisor_starts_the_campaign_and_the_agent_gets_the_screen_pop() {
             .await
             .unwrap();
         assert!(page.contains("403"), "{name}: {page}");
+        let violations = csp_violations(&sup).await;
+        assert!(
+            violations.is_empty(),
+            "{name}: the wallboard: {violations:?}"
+        );
 
         agent.close().await.unwrap();
         sup.close().await.unwrap();
     }
+}
+
+/// The Content-Security-Policy violations the page open in `client` has reported since it
+/// loaded (Chromium queues them for a `ReportingObserver` made later with `buffered: true`), as
+/// `directive blocked-url sample` lines.
+async fn csp_violations(client: &Client) -> Vec<String> {
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        const seen = [];
+        const note = (reports) => {
+            for (const r of reports) {
+                const b = r.body || {};
+                seen.push([b.effectiveDirective, b.blockedURL, b.sample].join(" "));
+            }
+        };
+        const observer = new ReportingObserver(note, { types: ["csp-violation"], buffered: true });
+        observer.observe();
+        setTimeout(() => { note(observer.takeRecords()); observer.disconnect(); done(seen); }, 500);
+    "#;
+    let found = client
+        .execute_async(script, vec![])
+        .await
+        .expect("the page runs the check");
+    serde_json::from_value(found).expect("a list of violations")
+}
+
+/// The pages' scripts run under the console's CSP (no inline script is left to block): the
+/// agent desktop shows a refused phone next to its field, the wallboard follows its live stream
+/// to a started campaign, and neither page reports a violation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_work_under_the_content_security_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let chrome = driver(dir.path());
+    let db = testkit::db::databases().await.remove(0);
+    let console = console_on(db, "", Arc::new(SystemClock)).await;
+    let base = console.base.clone();
+    let store = console.db.store.clone();
+    draft_campaign(&store, dir.path(), "csp-demo", "progressive", 2).await;
+
+    let agent = window(&chrome).await;
+    login(&agent, &base, "agent1").await;
+    agent.goto(&format!("{base}/agent")).await.unwrap();
+    fill(&agent, "f-sip_uri", "1001@pbx").await;
+    click(&agent, "ready").await;
+    let error = wait_text(
+        &agent,
+        "sip_uri-error",
+        Duration::from_secs(10),
+        "the script's error display",
+        |t| !t.is_empty(),
+    )
+    .await;
+    assert!(error.contains("not a SIP URI"), "{error}");
+
+    let sup = window(&chrome).await;
+    login(&sup, &base, "sup").await;
+    sup.goto(&format!("{base}/campaigns/csp-demo"))
+        .await
+        .unwrap();
+    wait_text(
+        &sup,
+        "campaign-state",
+        Duration::from_secs(5),
+        "draft",
+        |t| t.contains("draft"),
+    )
+    .await;
+    // Started elsewhere: only the page's script (its event stream) can bring the new state in.
+    Campaigns::new(&store)
+        .apply(
+            "csp-demo",
+            huifang::campaigns::lifecycle::Action::Start,
+            "sup",
+            "browser test",
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    wait_text(
+        &sup,
+        "campaign-state",
+        Duration::from_secs(15),
+        "the wallboard following its stream",
+        |t| t.contains("running"),
+    )
+    .await;
+
+    for (who, client) in [("agent desktop", &agent), ("wallboard", &sup)] {
+        let violations = csp_violations(client).await;
+        assert!(violations.is_empty(), "{who}: {violations:?}");
+    }
+    agent.close().await.unwrap();
+    sup.close().await.unwrap();
 }
 
 /// The owner of `phone` in the sample data.

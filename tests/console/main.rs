@@ -2,10 +2,12 @@
 //! (headless Chromium through chromedriver) of `browser.rs`.
 
 mod accounts;
+mod api_document;
 mod audit;
 mod browser;
 mod campaigns;
 mod desktop;
+mod headers;
 mod login;
 mod reports;
 mod support;

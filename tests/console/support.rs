@@ -157,6 +157,21 @@ impl Browser {
         Browser::finish(res).await
     }
 
+    /// GET with the session cookie, the whole response (headers and all).
+    pub(crate) async fn get_response(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The session cookie, `huifang_session=...`.
+    pub(crate) fn cookie(&self) -> &str {
+        &self.cookie
+    }
+
     /// POST a form; the CSRF field `csrf` is added.
     pub(crate) async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Page {
         let mut all: Vec<(&str, &str)> = fields.to_vec();
