@@ -152,7 +152,10 @@ async fn rows_cannot_be_rewritten_and_old_ones_are_pruned() {
             "{}: an update went through",
             console.db.name
         );
-        assert_eq!(log.prune(365, chrono::Utc::now()).await.unwrap(), 1);
-        assert_eq!(rows(&log, AuditAction::Export).await.len(), 1);
+        // The serve loop's own first pass may get to the old row first: either way it goes.
+        assert!(log.prune(365, chrono::Utc::now()).await.unwrap() <= 1);
+        let left = rows(&log, AuditAction::Export).await;
+        assert_eq!(left.len(), 1, "{}", console.db.name);
+        assert!(left[0].at > old + chrono::TimeDelta::days(300));
     }
 }
