@@ -387,6 +387,10 @@ pub fn page_count(total: i64) -> i64 {
     ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1)
 }
 
+/// The highest page number asked for: 1,000,000 pages of attempts is more than any campaign
+/// makes, and the offset it gives cannot overflow.
+pub const MAX_PAGE: i64 = 1_000_000;
+
 /// Page `page` (from 1) of the campaign's attempts with `outcome` (`open`: not ended; none:
 /// all), newest first.
 pub async fn attempts(
@@ -396,7 +400,7 @@ pub async fn attempts(
     page: i64,
 ) -> Result<AttemptPage, RepoError> {
     let filter = outcome.unwrap_or("");
-    let page = page.max(1);
+    let page = page.clamp(1, MAX_PAGE);
     let total: i64 = on_pool!(store, |pool| {
         sqlx::query_scalar(
             "select count(*) from attempts

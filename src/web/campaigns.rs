@@ -566,15 +566,17 @@ async fn attempts_of(
     code: &str,
     q: &AttemptQuery,
 ) -> Result<(StoredCampaign, wallboard::AttemptPage), ApiError> {
+    let page_number = q.page.unwrap_or(1);
+    if !(1..=wallboard::MAX_PAGE).contains(&page_number) {
+        return Err(ApiError::Invalid(format!(
+            "page: {page_number} is not a page from 1 to {}",
+            wallboard::MAX_PAGE
+        )));
+    }
     let campaign = Campaigns::new(state.store()).get(code).await?;
     let outcome = Some(q.outcome.trim()).filter(|o| !o.is_empty());
-    let page = wallboard::attempts(
-        state.store(),
-        campaign.campaign_id,
-        outcome,
-        q.page.unwrap_or(1),
-    )
-    .await?;
+    let page =
+        wallboard::attempts(state.store(), campaign.campaign_id, outcome, page_number).await?;
     Ok((campaign, page))
 }
 
