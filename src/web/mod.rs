@@ -6,11 +6,13 @@ pub mod auth;
 mod campaign_form;
 mod campaigns;
 mod error;
+mod live;
 mod lookup;
 mod messages;
 pub mod openapi;
 pub mod pages;
 mod reports;
+mod server;
 mod ticket_pages;
 mod tickets;
 
@@ -21,10 +23,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::routing::get;
 use clap::Args;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
@@ -32,6 +37,7 @@ use crate::store::Store;
 use crate::tickets::TicketDesk;
 
 pub use error::ApiError;
+pub use live::LiveHub;
 
 /// Arguments of `serve`.
 #[derive(Debug, Args)]
@@ -61,6 +67,8 @@ pub struct AppState {
     /// Turns true when the server stops; long-lived responses (the wallboard's event stream)
     /// end then, so they do not hold up the graceful shutdown.
     pub shutdown: watch::Receiver<bool>,
+    /// The live streams' shared feeds and each session's count of open streams.
+    pub live: Arc<live::LiveHub>,
 }
 
 impl AppState {
@@ -101,11 +109,22 @@ pub fn router(state: AppState) -> Router {
 pub const CAMPAIGNS_DIR: &str = "campaigns";
 
 /// A running server: bound first, so its real address is known (tests listen on port 0).
-#[derive(Debug)]
 pub struct Application {
     addr: SocketAddr,
     listener: TcpListener,
     state: AppState,
+    discipline: server::Discipline,
+    request_timeout: Duration,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("addr", &self.addr)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Application {
@@ -115,6 +134,11 @@ impl Application {
         listen: &str,
         clock: SharedClock,
     ) -> anyhow::Result<Application> {
+        let tls = match (&config.http.tls_cert, &config.http.tls_key) {
+            (Some(cert), Some(key)) => Some(server::tls_acceptor(cert, key)?),
+            (None, None) => None,
+            _ => anyhow::bail!("[http] tls_cert and tls_key go together: set both or neither"),
+        };
         let store = Store::open(config.database_url()).await?;
         let listener = TcpListener::bind(listen)
             .await
@@ -129,11 +153,15 @@ impl Application {
                 .context("cannot resolve the campaigns folder")?,
             // Replaced by the real signal in `run`.
             shutdown: watch::channel(false).1,
+            live: Arc::new(live::LiveHub::new(config.http.streams_per_session)),
         };
         Ok(Application {
             addr,
             listener,
             state,
+            discipline: server::Discipline::from(&config.http),
+            request_timeout: Duration::from_secs(config.http.request_secs.max(1)),
+            tls,
         })
     }
 
@@ -142,17 +170,29 @@ impl Application {
         self.addr
     }
 
+    /// `https` when the console serves TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
     /// Serves until `shutdown` turns true.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    pub async fn run(self, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
         let state = AppState {
             shutdown: shutdown.clone(),
             ..self.state
         };
-        axum::serve(self.listener, router(state))
-            .with_graceful_shutdown(async move {
-                let _ = shutdown.wait_for(|stop| *stop).await;
-            })
-            .await?;
+        let mut app = router(state).layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            self.request_timeout,
+        ));
+        if self.tls.is_some() {
+            // Browsers that once reached the console over HTTPS never try plain HTTP again.
+            app = app.layer(SetResponseHeaderLayer::overriding(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000"),
+            ));
+        }
+        server::serve(self.listener, app, self.discipline, self.tls, shutdown).await;
         Ok(())
     }
 
@@ -174,7 +214,7 @@ pub async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
             shutdown.clone(),
         ))
     });
-    eprintln!("huifang serving on http://{}", app.addr());
+    eprintln!("huifang serving on {}://{}", app.scheme(), app.addr());
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
         let _ = stop.send(true);

@@ -3,8 +3,10 @@
 
 mod browser;
 mod campaigns;
+mod connections;
 mod desktop;
 mod login;
 mod reports;
 mod support;
 mod tickets;
+mod tls;
