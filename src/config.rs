@@ -319,7 +319,7 @@ fn default_ring_seconds() -> u64 {
     30
 }
 
-/// `[http]`
+/// `[http]`: the console's listener, its connection discipline and TLS.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
@@ -328,6 +328,25 @@ pub struct HttpConfig {
     /// Mark the session cookie `Secure` (sent over HTTPS only). Browsers also send it to
     /// `http://localhost`; turn it off only to reach a console over plain HTTP elsewhere.
     pub secure_cookies: bool,
+    /// Seconds a client has to send a whole request head (and, on a kept-alive connection, the
+    /// next one) before the connection is closed; also the limit of a TLS handshake.
+    pub header_read_secs: u64,
+    /// Seconds a connection may go with no byte read or written (a client that stopped
+    /// reading an event stream, say) before it is closed.
+    pub idle_secs: u64,
+    /// Seconds a request may take from its head to its response's head (then 408).
+    pub request_secs: u64,
+    /// Open connections at most; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// Open connections from one client address at most (a reverse proxy is one address).
+    pub max_connections_per_address: usize,
+    /// Live streams (`/api/campaigns/CODE/live`, `/api/agent/live`) one session may hold
+    /// open at once; one more gets 429.
+    pub streams_per_session: usize,
+    /// A PEM certificate chain: with `tls_key`, the console speaks HTTPS only.
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of `tls_cert`.
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -335,6 +354,14 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: "127.0.0.1:8080".into(),
             secure_cookies: true,
+            header_read_secs: 10,
+            idle_secs: 60,
+            request_secs: 60,
+            max_connections: 4096,
+            max_connections_per_address: 256,
+            streams_per_session: 8,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }

@@ -15,7 +15,6 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -288,46 +287,76 @@ async fn state_json(
     Ok(Json(snapshot(&state, &viewer.user.username).await?))
 }
 
-/// Server-sent events: the desktop's snapshot whenever it changes (checked every 300 ms), and
-/// a keep-alive comment otherwise.
-async fn live(
-    State(state): State<AppState>,
-    viewer: Viewer,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+/// Server-sent events: the desktop's snapshot whenever it changes (one feed per agent,
+/// however many desktops they keep open: see [`super::live`]), and a keep-alive comment
+/// otherwise.
+async fn live(State(state): State<AppState>, viewer: Viewer) -> Result<Response, ApiError> {
     viewer.require_agent()?;
-    let agent = viewer.user.username.clone();
-    let session = viewer.watch();
+    let slot = match state.live.admit(&viewer) {
+        Ok(slot) => slot,
+        Err(too_many) => return Ok(too_many.into_response()),
+    };
+    let looker = state.clone();
+    let feed = state.live.agents.follow(
+        viewer.user.username.clone(),
+        LIVE_POLL,
+        &state.shutdown,
+        move |agent| look(looker.clone(), agent),
+    );
     let stream = futures_util::stream::unfold(
-        (state, agent, session, None::<String>),
-        |(state, agent, mut session, last)| async move {
+        (state, slot, feed, true),
+        |(state, slot, mut feed, mut fresh)| async move {
             loop {
                 // The stream ends with the server, and with the session (logout, expiry).
-                if session.lapsed(&state).await {
+                if slot.lapsed(&state).await {
                     return None;
                 }
-                match snapshot(&state, &agent).await {
-                    Ok(mut value) => {
-                        // `now` changes every time; compare without it.
-                        let now = value.as_object_mut().and_then(|o| o.remove("now"));
-                        let key = value.to_string();
-                        if last.as_deref() != Some(key.as_str()) {
-                            if let (Some(o), Some(now)) = (value.as_object_mut(), now) {
-                                o.insert("now".into(), now);
-                            }
-                            let event = Event::default().data(value.to_string());
-                            return Some((Ok(event), (state, agent, session, Some(key))));
-                        }
+                // `fresh`: not yet sent (the value at subscription, or one `changed` saw).
+                if fresh || feed.has_changed().unwrap_or(false) {
+                    let latest = feed.borrow_and_update().clone();
+                    if let Some(json) = latest {
+                        let event = Event::default().data(&*json);
+                        return Some((Ok::<_, Infallible>(event), (state, slot, feed, false)));
                     }
-                    Err(e) => tracing::warn!(%agent, "agent live snapshot failed: {e}"),
                 }
                 tokio::select! {
-                    () = tokio::time::sleep(LIVE_POLL) => {}
+                    changed = feed.changed() => {
+                        if changed.is_err() {
+                            return None;
+                        }
+                        fresh = true;
+                    }
+                    // Wake now and then to see the session still stands.
+                    () = tokio::time::sleep(Duration::from_secs(5)) => {}
                     () = state.stopping() => return None,
                 }
             }
         },
     );
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    // A comment every 5 s: a desktop closed without a word is noticed (its write fails) and
+    // its place among the session's streams given back within seconds.
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(5)))
+        .into_response())
+}
+
+/// One look of an agent's feed: the snapshot without its clock (to compare), and with it.
+async fn look(state: AppState, agent: String) -> Option<(String, String)> {
+    match snapshot(&state, &agent).await {
+        Ok(mut value) => {
+            // `now` changes every time; compare without it.
+            let now = value.as_object_mut().and_then(|o| o.remove("now"));
+            let key = value.to_string();
+            if let (Some(o), Some(now)) = (value.as_object_mut(), now) {
+                o.insert("now".into(), now);
+            }
+            Some((key, value.to_string()))
+        }
+        Err(e) => {
+            tracing::warn!(%agent, "agent live snapshot failed: {e}");
+            None
+        }
+    }
 }
 
 async fn dispose(

@@ -6,7 +6,8 @@
 //! taken from [`AppState::campaigns_dir`], the server's `campaigns/` folder.
 
 use std::convert::Infallible;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -16,13 +17,14 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use chrono::{DateTime, Utc};
-use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::sync::watch;
 
 use super::audit;
-use super::auth::{SessionWatch, Viewer};
+use super::auth::Viewer;
 use super::campaign_form::{CampaignForm, FORM, FieldErrors, judge};
+use super::live::{Latest, StreamSlot};
 use super::pages::{self, PageError};
 use super::{ApiError, AppState};
 use crate::audit::AuditAction::{CampaignCreate, CampaignStep};
@@ -480,19 +482,18 @@ async fn api_wallboard(
     Ok(Json(snapshot_of(&state, &viewer, &code).await?))
 }
 
-/// How often the live stream looks, and how long it stays silent while nothing changes.
+/// How often a wallboard's feed looks, and how long a stream stays silent while nothing
+/// changes (then it sends the same snapshot again).
 const LOOK_EVERY: Duration = Duration::from_millis(500);
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
 
-/// One follower of a wallboard: what it was last sent, and when.
+/// One follower of a wallboard's feed (shared by every viewer of the campaign with the same
+/// scope, see [`super::live`]).
 struct Follower {
     state: AppState,
-    viewer: Viewer,
-    session: SessionWatch,
-    code: String,
-    last: Option<String>,
-    sent_at: Instant,
-    first: bool,
+    slot: StreamSlot,
+    feed: watch::Receiver<Latest>,
+    sent: Option<Arc<str>>,
 }
 
 impl Follower {
@@ -501,28 +502,28 @@ impl Follower {
     /// the viewer's session ended (logout, expiry, account disabled).
     async fn next(&mut self) -> Option<Event> {
         loop {
-            if !self.first {
-                tokio::select! {
-                    _ = tokio::time::sleep(LOOK_EVERY) => {}
-                    _ = self.state.stopping() => return None,
-                }
+            let latest = self.feed.borrow_and_update().clone();
+            if let Some(json) = latest
+                && self.sent.as_ref() != Some(&json)
+            {
+                self.sent = Some(json.clone());
+                return Some(Event::default().data(&*json));
             }
-            self.first = false;
-            if self.session.lapsed(&self.state).await {
+            let resend = tokio::select! {
+                changed = self.feed.changed() => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                    false
+                }
+                () = tokio::time::sleep(KEEP_ALIVE) => true,
+                () = self.state.stopping() => return None,
+            };
+            if self.slot.lapsed(&self.state).await {
                 return None;
             }
-            let json = match snapshot_of(&self.state, &self.viewer, &self.code).await {
-                Ok(s) => serde_json::to_string(&s).unwrap_or_default(),
-                Err(e) => {
-                    tracing::warn!(code = %self.code, error = %e, "wallboard snapshot failed");
-                    continue;
-                }
-            };
-            let changed = self.last.as_deref() != Some(json.as_str());
-            if changed || self.sent_at.elapsed() >= KEEP_ALIVE {
-                self.sent_at = Instant::now();
-                self.last = Some(json.clone());
-                return Some(Event::default().data(json));
+            if resend && let Some(json) = self.sent.clone() {
+                return Some(Event::default().data(&*json));
             }
         }
     }
@@ -532,23 +533,60 @@ async fn api_live(
     viewer: Viewer,
     State(state): State<AppState>,
     Path(code): Path<String>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Response, ApiError> {
     viewer.require_supervisor()?;
     // An unknown code is a 404 now, not an empty stream.
     Campaigns::new(state.store()).get(&code).await?;
+    let slot = match state.live.admit(&viewer) {
+        Ok(slot) => slot,
+        Err(too_many) => return Ok(too_many.into_response()),
+    };
+    let team = match scope(&viewer) {
+        AgentScope::All => None,
+        AgentScope::Team(team) => Some(team.to_string()),
+    };
+    let looker = state.clone();
+    let feed = state.live.campaigns.follow(
+        (code, team),
+        LOOK_EVERY,
+        &state.shutdown,
+        move |(code, team)| look(looker.clone(), code, team),
+    );
     let follower = Follower {
-        session: viewer.watch(),
         state,
-        viewer,
-        code,
-        last: None,
-        sent_at: Instant::now(),
-        first: true,
+        slot,
+        feed,
+        sent: None,
     };
     let stream = futures_util::stream::unfold(follower, |mut f| async move {
-        f.next().await.map(|event| (Ok(event), f))
+        f.next().await.map(|event| (Ok::<_, Infallible>(event), f))
     });
-    Ok(Sse::new(stream))
+    Ok(Sse::new(stream).into_response())
+}
+
+/// One look of a wallboard's feed: the snapshot as JSON (twice: it has no clock to leave out
+/// of the comparison).
+async fn look(state: AppState, code: String, team: Option<String>) -> Option<(String, String)> {
+    let scope = match &team {
+        Some(team) => AgentScope::Team(team),
+        None => AgentScope::All,
+    };
+    let snapshot = match Campaigns::new(state.store()).get(&code).await {
+        Ok(campaign) => wallboard::snapshot(state.store(), &campaign, scope, state.desk.now())
+            .await
+            .map_err(ApiError::from),
+        Err(e) => Err(e.into()),
+    };
+    match snapshot {
+        Ok(s) => {
+            let json = serde_json::to_string(&s).unwrap_or_default();
+            Some((json.clone(), json))
+        }
+        Err(e) => {
+            tracing::warn!(%code, error = %e, "wallboard snapshot failed");
+            None
+        }
+    }
 }
 
 // ---- the drill-down ------------------------------------------------------------------

@@ -8,6 +8,7 @@ pub mod auth;
 mod campaign_form;
 mod campaigns;
 mod error;
+mod live;
 mod login_guard;
 mod lookup;
 mod messages;
@@ -15,6 +16,7 @@ pub mod openapi;
 pub mod pages;
 mod reports;
 mod security_headers;
+mod server;
 mod ticket_pages;
 mod tickets;
 
@@ -25,10 +27,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::routing::get;
 use clap::Args;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
@@ -36,6 +41,7 @@ use crate::store::Store;
 use crate::tickets::TicketDesk;
 
 pub use error::ApiError;
+pub use live::LiveHub;
 pub use login_guard::{ClientAddress, LoginGuard};
 
 /// Arguments of `serve`.
@@ -70,6 +76,8 @@ pub struct AppState {
     pub login_guard: Arc<login_guard::LoginGuard>,
     /// Days the audit log keeps its rows (`[audit] retention_days`).
     pub audit_retention_days: i64,
+    /// The live streams' shared feeds and each session's count of open streams.
+    pub live: Arc<live::LiveHub>,
 }
 
 impl AppState {
@@ -113,11 +121,22 @@ pub fn router(state: AppState) -> Router {
 pub const CAMPAIGNS_DIR: &str = "campaigns";
 
 /// A running server: bound first, so its real address is known (tests listen on port 0).
-#[derive(Debug)]
 pub struct Application {
     addr: SocketAddr,
     listener: TcpListener,
     state: AppState,
+    discipline: server::Discipline,
+    request_timeout: Duration,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("addr", &self.addr)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Application {
@@ -127,6 +146,11 @@ impl Application {
         listen: &str,
         clock: SharedClock,
     ) -> anyhow::Result<Application> {
+        let tls = match (&config.http.tls_cert, &config.http.tls_key) {
+            (Some(cert), Some(key)) => Some(server::tls_acceptor(cert, key)?),
+            (None, None) => None,
+            _ => anyhow::bail!("[http] tls_cert and tls_key go together: set both or neither"),
+        };
         let store = Store::open(config.database_url()).await?;
         let listener = TcpListener::bind(listen)
             .await
@@ -143,11 +167,15 @@ impl Application {
             shutdown: watch::channel(false).1,
             login_guard: Arc::default(),
             audit_retention_days: config.audit.retention_days,
+            live: Arc::new(live::LiveHub::new(config.http.streams_per_session)),
         };
         Ok(Application {
             addr,
             listener,
             state,
+            discipline: server::Discipline::from(&config.http),
+            request_timeout: Duration::from_secs(config.http.request_secs.max(1)),
+            tls,
         })
     }
 
@@ -156,20 +184,30 @@ impl Application {
         self.addr
     }
 
+    /// `https` when the console serves TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
     /// Serves until `shutdown` turns true.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    pub async fn run(self, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
         let state = AppState {
             shutdown: shutdown.clone(),
             ..self.state
         };
         tokio::spawn(audit::pruner(state.clone(), shutdown.clone()));
-        // The peer's address reaches handlers (login throttle, audit log).
-        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = shutdown.wait_for(|stop| *stop).await;
-            })
-            .await?;
+        let mut app = router(state).layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            self.request_timeout,
+        ));
+        if self.tls.is_some() {
+            // Browsers that once reached the console over HTTPS never try plain HTTP again.
+            app = app.layer(SetResponseHeaderLayer::overriding(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000"),
+            ));
+        }
+        server::serve(self.listener, app, self.discipline, self.tls, shutdown).await;
         Ok(())
     }
 
@@ -191,7 +229,7 @@ pub async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
             shutdown.clone(),
         ))
     });
-    eprintln!("huifang serving on http://{}", app.addr());
+    eprintln!("huifang serving on {}://{}", app.scheme(), app.addr());
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
         let _ = stop.send(true);

@@ -893,3 +893,69 @@ async fn agents_get_403_on_every_campaign_page_and_route() {
         assert_eq!(state[0]["state"], "draft");
     }
 }
+
+/// Opens `path` as a stream with `cookie`; the status, and the response to read on.
+async fn open_stream(
+    console: &Console,
+    http: &reqwest::Client,
+    cookie: &str,
+    path: &str,
+) -> reqwest::Response {
+    http.get(format!("{}{path}", console.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_session_holds_a_few_live_streams_and_gets_429_past_them() {
+    for db in testkit::db::databases().await {
+        let clock = std::sync::Arc::new(huifang::clock::SystemClock);
+        let console =
+            crate::support::console_on(db, "[http]\nstreams_per_session = 2\n", clock).await;
+        let store = &console.db.store;
+        let sup = console.login("sup").await;
+        let id = create(&sup, store, "capped").await;
+        live(store, id, "node-a", [1, 0, 0, 0], 0).await;
+        for (user, path) in [
+            ("sup", "/api/campaigns/capped/live"),
+            ("agent1", "/api/agent/live"),
+        ] {
+            let (http, cookie) = streaming_login(&console, user).await;
+            let mut open = Vec::new();
+            for _ in 0..2 {
+                let mut res = open_stream(&console, &http, &cookie, path).await;
+                assert_eq!(res.status(), 200, "{path}");
+                let mut buffer = String::new();
+                // Every viewer of the shared feed gets the snapshot.
+                until(&mut res, &mut buffer, Duration::from_secs(5), |_| true).await;
+                open.push(res);
+            }
+            let third = open_stream(&console, &http, &cookie, path).await;
+            assert_eq!(third.status(), 429, "{path}: a third stream of one session");
+            let body: Value = third.json().await.unwrap();
+            assert!(body["error"].as_str().unwrap().contains("2 live streams"));
+            // Another session of the same user has streams of its own.
+            let (other, other_cookie) = streaming_login(&console, user).await;
+            let res = open_stream(&console, &other, &other_cookie, path).await;
+            assert_eq!(res.status(), 200, "{path}: another session");
+            // Closing one gives its place back (once the server sees it closed: bounded).
+            drop(open.pop());
+            let admitted = tokio::time::timeout(Duration::from_secs(30), async {
+                loop {
+                    let res = open_stream(&console, &http, &cookie, path).await;
+                    if res.status() == 200 {
+                        return res;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            })
+            .await;
+            assert!(
+                admitted.is_ok(),
+                "{path}: a closed stream's place was not given back"
+            );
+        }
+    }
+}
