@@ -113,8 +113,11 @@ fn schemathesis(base: &str, who: &Browser, reports: &Path) -> String {
 async fn schemathesis_finds_nothing_against_a_live_console() {
     let console = consoles().await.remove(0);
     let reports = tempfile::tempdir().unwrap();
-    for who in ["sup", "agent1"] {
-        let browser = console.login(who).await;
+    // Both log in first: schemathesis tries wrong passwords at `POST /api/session`, and the
+    // login throttle then (rightly) holds this address back for a while.
+    let sup = console.login("sup").await;
+    let agent = console.login("agent1").await;
+    for (who, browser) in [("sup", sup), ("agent1", agent)] {
         let base = console.base.clone();
         let dir = reports.path().to_path_buf();
         let out = tokio::task::spawn_blocking(move || schemathesis(&base, &browser, &dir))
