@@ -271,6 +271,26 @@ async fn floor_of(db: testkit::db::TestDb, code: &str, mode: &str, extra: &str) 
     }
 }
 
+/// agent1 on the desktop, having asked to be ready with a phone that is no SIP URI: the
+/// error the desktop's script shows next to the field is checked.
+async fn agent_with_a_bad_phone(chrome: &Driver, base: &str) -> Client {
+    let agent = window(chrome).await;
+    login(&agent, base, "agent1").await;
+    agent.goto(&format!("{base}/agent")).await.unwrap();
+    fill(&agent, "f-sip_uri", "1001@pbx").await;
+    click(&agent, "ready").await;
+    let error = wait_text(
+        &agent,
+        "sip_uri-error",
+        Duration::from_secs(10),
+        "the bad phone's error",
+        |t| !t.is_empty(),
+    )
+    .await;
+    assert!(error.contains("not a SIP URI"), "{error}");
+    agent
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn supervisor_starts_the_campaign_and_the_agent_gets_the_screen_pop() {
     let shots = tempfile::tempdir().unwrap();
@@ -283,20 +303,7 @@ async fn supervisor_starts_the_campaign_and_the_agent_gets_the_screen_pop() {
 
         // The agent logs in, first with a phone that is no SIP URI: the error shows next to
         // the field; then with the real phone (sipp), and the node's leg comes up.
-        let agent = window(&chrome).await;
-        login(&agent, &base, "agent1").await;
-        agent.goto(&format!("{base}/agent")).await.unwrap();
-        fill(&agent, "f-sip_uri", "1001@pbx").await;
-        click(&agent, "ready").await;
-        let error = wait_text(
-            &agent,
-            "sip_uri-error",
-            Duration::from_secs(5),
-            "bad URI",
-            |t| !t.is_empty(),
-        )
-        .await;
-        assert!(error.contains("not a SIP URI"), "{name}: {error}");
+        let agent = agent_with_a_bad_phone(&chrome, &base).await;
         fill(&agent, "f-sip_uri", &floor.agent_phone).await;
         click(&agent, "ready").await;
         wait_text(
@@ -473,20 +480,8 @@ async fn pages_work_under_the_content_security_policy() {
     let store = console.db.store.clone();
     draft_campaign(&store, dir.path(), "csp-demo", "progressive", 2).await;
 
-    let agent = window(&chrome).await;
-    login(&agent, &base, "agent1").await;
-    agent.goto(&format!("{base}/agent")).await.unwrap();
-    fill(&agent, "f-sip_uri", "1001@pbx").await;
-    click(&agent, "ready").await;
-    let error = wait_text(
-        &agent,
-        "sip_uri-error",
-        Duration::from_secs(10),
-        "the script's error display",
-        |t| !t.is_empty(),
-    )
-    .await;
-    assert!(error.contains("not a SIP URI"), "{error}");
+    // The desktop's script shows the server's error next to the field.
+    let agent = agent_with_a_bad_phone(&chrome, &base).await;
 
     let sup = window(&chrome).await;
     login(&sup, &base, "sup").await;
