@@ -4,18 +4,25 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::Deserialize;
 use serde_json::{Value, json};
+use strum::IntoEnumIterator;
 use tokio::sync::watch;
 
 use super::auth::Viewer;
+use super::pages::{self, PageError};
 use super::{ApiError, AppState};
 use crate::audit::{AuditAction, AuditEntry, AuditFilter, AuditLog};
 use crate::users::Role;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/api/audit", get(search))
+    Router::new()
+        .route("/api/audit", get(search))
+        .route("/audit", get(page))
 }
 
 /// The audit target of a campaign.
@@ -103,4 +110,63 @@ pub(super) async fn pruner(state: AppState, mut shutdown: watch::Receiver<bool>)
         }
     }
     tracing::info!("audit pruner stopped");
+}
+
+/// Rows the page shows; the CLI reads further back.
+const PAGE_ROWS: i64 = 500;
+
+/// The page's search form: empty fields mean "any".
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+struct PageQuery {
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    action: String,
+}
+
+/// `GET /audit?actor=&action=`: the admins' page to search the log, newest first.
+async fn page(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Html<String>, PageError> {
+    if viewer.user.role != Role::Admin {
+        return Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            "the audit log is for admins",
+        ));
+    }
+    let Query(q) = query.map_err(|e| PageError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let mut filter = AuditFilter {
+        actor: Some(q.actor.trim().to_string()).filter(|a| !a.is_empty()),
+        limit: Some(PAGE_ROWS),
+        ..AuditFilter::default()
+    };
+    let mut error = None;
+    match q.action.trim() {
+        "" => {}
+        word => match word.parse::<AuditAction>() {
+            Ok(action) => filter.action = Some(action),
+            Err(_) => error = Some(format!("`{word}` is not an action: pick one from the list")),
+        },
+    }
+    let rows = match error {
+        Some(_) => Vec::new(),
+        None => AuditLog::new(state.store())
+            .search(&filter)
+            .await
+            .map_err(PageError::internal)?,
+    };
+    let mut ctx = tera::Context::new();
+    ctx.insert("q", &q);
+    ctx.insert("error", &error);
+    ctx.insert("rows", &rows);
+    ctx.insert("max_rows", &PAGE_ROWS);
+    ctx.insert(
+        "actions",
+        &AuditAction::iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>(),
+    );
+    pages::render(&state, &viewer, "audit", "audit.html", ctx)
 }

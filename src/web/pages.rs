@@ -23,6 +23,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("tickets.html", include_str!("templates/tickets.html")),
     ("ticket.html", include_str!("templates/ticket.html")),
     ("reports.html", include_str!("templates/reports.html")),
+    ("audit.html", include_str!("templates/audit.html")),
     ("campaigns.html", include_str!("templates/campaigns.html")),
     (
         "campaign_new.html",

@@ -111,6 +111,29 @@ async fn look_ups_ticket_changes_and_campaign_starts_are_on_record() {
         );
         assert_eq!(admin.get("/api/audit?action=nonsense").await.status, 422);
 
+        // The admins' page searches the same rows; others get 403; a wrong action is named.
+        assert_eq!(sup.get("/audit").await.status, 403);
+        let page = admin.get("/audit?actor=sup&action=campaign.step").await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        assert!(page.text.contains("campaign:audited") && page.text.contains("start: go"));
+        assert!(
+            !page.text.contains(&format!("owner:{owner_id}")),
+            "filtered by action"
+        );
+        assert!(page.text.contains("1 row,"), "{}", page.text);
+        let all = admin.get("/audit?actor=&action=").await;
+        assert!(
+            all.text.contains(&format!("owner:{owner_id}")),
+            "empty fields mean any"
+        );
+        let wrong = admin.get("/audit?action=nonsense").await;
+        assert_eq!(wrong.status, 200);
+        assert!(
+            wrong.text.contains("`nonsense` is not an action"),
+            "{}",
+            wrong.text
+        );
+
         // The command line reads the same rows.
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_huifang"))
             .args(["--database", &console.db.url(), "audit", "--actor", "sup"])
