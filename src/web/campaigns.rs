@@ -10,13 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -40,13 +39,11 @@ pub(super) fn router() -> Router<AppState> {
         .route("/campaigns", get(list_page))
         .route("/campaigns/new", get(new_page).post(new_submit))
         .route("/campaigns/{code}", get(wallboard_page))
-        .route("/campaigns/{code}/attempts", get(attempts_page))
         .route("/campaigns/{code}/{action}", post(step_form))
         .route("/api/campaigns", get(api_list).post(api_create))
         .route("/api/campaigns/validate", post(api_validate))
         .route("/api/campaigns/{code}/wallboard", get(api_wallboard))
         .route("/api/campaigns/{code}/live", get(api_live))
-        .route("/api/campaigns/{code}/attempts", get(api_attempts))
         .route("/api/campaigns/{code}/{action}", post(api_step))
 }
 
@@ -214,7 +211,7 @@ async fn api_step(
     Ok(Json(summary(&campaign)))
 }
 
-fn summary(c: &StoredCampaign) -> Value {
+pub(super) fn summary(c: &StoredCampaign) -> Value {
     json!({
         "code": c.code, "name": c.name, "kind": c.kind, "state": c.state,
         "actions": wallboard::allowed_steps(c.state),
@@ -586,129 +583,5 @@ async fn look(state: AppState, code: String, team: Option<String>) -> Option<(St
             tracing::warn!(%code, error = %e, "wallboard snapshot failed");
             None
         }
-    }
-}
-
-// ---- the drill-down ------------------------------------------------------------------
-
-/// `?outcome=..&page=..`: an outcome word (`open`: not ended; empty: all) and a page from 1.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct AttemptQuery {
-    outcome: String,
-    page: Option<i64>,
-}
-
-async fn attempts_of(
-    state: &AppState,
-    code: &str,
-    q: &AttemptQuery,
-) -> Result<(StoredCampaign, wallboard::AttemptPage), ApiError> {
-    let page_number = q.page.unwrap_or(1);
-    if !(1..=wallboard::MAX_PAGE).contains(&page_number) {
-        return Err(ApiError::Invalid(format!(
-            "page: {page_number} is not a page from 1 to {}",
-            wallboard::MAX_PAGE
-        )));
-    }
-    let campaign = Campaigns::new(state.store()).get(code).await?;
-    let outcome = Some(q.outcome.trim()).filter(|o| !o.is_empty());
-    let page =
-        wallboard::attempts(state.store(), campaign.campaign_id, outcome, page_number).await?;
-    Ok((campaign, page))
-}
-
-async fn attempts_page(
-    viewer: Viewer,
-    State(state): State<AppState>,
-    Path(code): Path<String>,
-    Query(q): Query<AttemptQuery>,
-) -> Result<Html<String>, PageError> {
-    viewer.require_supervisor()?;
-    let (campaign, page) = attempts_of(&state, &code, &q).await?;
-    let progress = Campaigns::new(state.store())
-        .progress(campaign.campaign_id)
-        .await?;
-    let mut ctx = tera::Context::new();
-    ctx.insert("c", &summary(&campaign));
-    ctx.insert(
-        "rows",
-        &page.attempts.iter().map(attempt_view).collect::<Vec<_>>(),
-    );
-    let q = page
-        .outcome
-        .as_ref()
-        .map_or(String::new(), |o| format!("outcome={o}&"));
-    ctx.insert("q", &q);
-    ctx.insert("p", &page);
-    ctx.insert("outcomes", &progress.attempts);
-    pages::render(&state, &viewer, "campaigns", "campaign_attempts.html", ctx)
-}
-
-/// An attempt as the page shows it: times as `MM-DD HH:MM:SS` (UTC), blanks for none.
-fn attempt_view(a: &wallboard::AttemptRow) -> Value {
-    let at = |t: Option<DateTime<Utc>>| {
-        t.map_or(String::new(), |t| t.format("%m-%d %H:%M:%S").to_string())
-    };
-    json!({
-        "attempt_id": a.attempt_id,
-        "contact_name": a.contact_name.as_deref().unwrap_or("—"),
-        "phone": a.phone, "channel": a.channel,
-        "queued": at(Some(a.queued_at)), "dialed": at(a.dialed_at),
-        "answered": at(a.answered_at), "bridged": at(a.bridged_at), "ended": at(a.ended_at),
-        "outcome": a.outcome.as_deref().unwrap_or("open"),
-        "sip_status": a.sip_status.map_or(String::new(), |s| s.to_string()),
-        "agent": a.agent.as_deref().unwrap_or(""),
-        "detail": a.detail.as_deref().unwrap_or(""),
-    })
-}
-
-async fn api_attempts(
-    viewer: Viewer,
-    State(state): State<AppState>,
-    Path(code): Path<String>,
-    Query(q): Query<AttemptQuery>,
-) -> Result<Json<wallboard::AttemptPage>, ApiError> {
-    viewer.require_supervisor()?;
-    Ok(Json(attempts_of(&state, &code, &q).await?.1))
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::Value;
-
-    /// Every `$ref` of the OpenAPI part resolves, and every JSON route is described.
-    #[test]
-    fn the_openapi_part_describes_every_json_route() {
-        let doc: Value = serde_json::from_str(include_str!("openapi/campaigns.json")).unwrap();
-        let text = doc.to_string();
-        for r in text.split("\"$ref\":\"#/components/").skip(1) {
-            let path = &r[..r.find('"').unwrap()];
-            let (kind, name) = path.split_once('/').unwrap();
-            assert!(doc["components"][kind].get(name).is_some(), "{path}");
-        }
-        let routes = [
-            ("/api/campaigns", "get"),
-            ("/api/campaigns", "post"),
-            ("/api/campaigns/validate", "post"),
-            ("/api/campaigns/{code}/{action}", "post"),
-            ("/api/campaigns/{code}/wallboard", "get"),
-            ("/api/campaigns/{code}/live", "get"),
-            ("/api/campaigns/{code}/attempts", "get"),
-        ];
-        for (path, method) in routes {
-            assert!(doc["paths"][path].get(method).is_some(), "{method} {path}");
-        }
-        let described: usize = doc["paths"]
-            .as_object()
-            .unwrap()
-            .values()
-            .map(|ops| ops.as_object().unwrap().len())
-            .sum();
-        assert_eq!(
-            described,
-            routes.len(),
-            "no route described that is not served"
-        );
     }
 }

@@ -5,6 +5,7 @@ mod accounts;
 mod agent;
 mod audit;
 pub mod auth;
+mod campaign_attempts;
 mod campaign_form;
 mod campaigns;
 mod error;
@@ -110,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ticket_pages::router())
         .merge(reports::router())
         .merge(campaigns::router())
+        .merge(campaign_attempts::router())
         .merge(audit::router())
         .merge(accounts::router())
         .with_state(state);
