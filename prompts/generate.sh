@@ -34,7 +34,25 @@ annual-intro|您好，这里是客户服务中心，正在进行年度业主满�
 rate-service|请问您对我们的物业服务整体是否满意？请按一到五，五代表非常满意。|How satisfied are you with our property services overall? Press one to five; five is very satisfied.
 rate-repairs|请问您对维修养护工作是否满意？请按一到五。|How satisfied are you with repairs and maintenance? Press one to five.
 rate-community|请问您对小区环境和安全秩序是否满意？请按一到五。|How satisfied are you with the community environment and security? Press one to five.
-press-9-no-more-calls|如果您不希望再接到此类来电，请按九；否则请按一。|If you do not wish to receive such calls again, press nine. Otherwise, press one.'
+press-9-no-more-calls|如果您不希望再接到此类来电，请按九；否则请按一。|If you do not wish to receive such calls again, press nine. Otherwise, press one.
+hotline-welcome|您好，欢迎致电客户服务中心热线。|Hello, welcome to the customer service center hotline.
+hotline-menu|报修请按一，投诉请按二，咨询请按三，人工服务请按零。英语服务请按九。|For repairs, press one. For complaints, press two. For other questions, press three. To speak to an agent, press zero.
+hotline-closed|您好，现在是非工作时间，我们的服务时间是每天早上八点到晚上十点。如需回电，请按一。|Hello, we are closed now. We are open every day from eight in the morning to ten in the evening. To be called back, press one.
+hotline-hold|请稍候，客服人员马上为您服务。|Please hold. An agent will be with you shortly.
+queue-position|您现在排在第|You are number
+queue-position-end|位，请耐心等候。|in line. Thank you for waiting.
+queue-callback-offer|现在来电较多。如需我们稍后给您回电，请按一；继续等候请不要挂机。|All our agents are busy. To be called back later, press one. To keep waiting, stay on the line.
+number-1|一|one
+number-2|二|two
+number-3|三|three
+number-4|四|four
+number-5|五|five
+number-6|六|six
+number-7|七|seven
+number-8|八|eight
+number-9|九|nine
+number-10|十|ten
+number-many|十多|more than ten'
 raw="/tmp/prompt-$$.wav"
 trap 'rm -f "$raw" zh-CN/.new-$$.wav en/.new-$$.wav' EXIT
 while IFS='|' read -r name zh en; do

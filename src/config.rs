@@ -56,6 +56,20 @@ pub struct Config {
     pub outbox: OutboxConfig,
     /// The audit log (`[audit]`).
     pub audit: AuditConfig,
+    /// The hotline's numbers (`[[inbound]] number = "4008108888"`, `menu = "FILE"`), answered
+    /// by `huifang campaign run` on the dialer's agents.
+    pub inbound: Vec<InboundNumberConfig>,
+}
+
+/// `[[inbound]]`: one number the node answers and the menu its callers hear.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundNumberConfig {
+    /// The number as the carrier sends it in the Request-URI or `To` (digits; a leading `+`
+    /// is ignored).
+    pub number: String,
+    /// The menu file (`campaigns/hotline/400.toml`).
+    pub menu: String,
 }
 
 /// `[audit]`: how long the audit log keeps its rows.

@@ -146,7 +146,7 @@ pub enum Problem {
     )]
     UnknownDay(String),
     /// A day covered by two keys.
-    #[error("{0} is already given by `windows.{1}`")]
+    #[error("{0} is already given by `{1}`")]
     DayTwice(&'static str, String),
     /// A holiday that is not a date or a date range.
     #[error("`{0}` is not a date YYYY-MM-DD or a range YYYY-MM-DD..YYYY-MM-DD")]
@@ -196,6 +196,40 @@ pub enum Problem {
         "a campaign without the voice channel places no calls: use mode = \"agentless\" or leave mode out"
     )]
     MessagesArePaced,
+    /// A prompt named in a file whose WAV is not in the prompts folder.
+    #[error("prompt `{name}` has no file {path} (see prompts/README.md)")]
+    MissingPrompt {
+        /// The prompt's name.
+        name: String,
+        /// The file looked for.
+        path: String,
+    },
+    /// A hotline menu names a queue it does not define.
+    #[error("no queue `{0}` in [queues] (defined: {1})")]
+    UnknownQueue(String, String),
+    /// Not one keypad key.
+    #[error("`{0}` is not a key: one of 0-9, * or #")]
+    BadKey(String),
+    /// A menu key that does neither or both of its two jobs.
+    #[error("give exactly one of queue = \"NAME\" or language = \"LANG\"")]
+    KeyAction,
+    /// A language the menu does not list in `languages`.
+    #[error("language `{0}` is not in languages = [{1}]")]
+    UnknownLanguage(String, String),
+    /// A word that is not one of a few.
+    #[error("unknown `{value}`: expected {expected}")]
+    NotOneOf {
+        /// The word given.
+        value: String,
+        /// The words accepted.
+        expected: &'static str,
+    },
+    /// A hotline menu without a queue: no caller could reach an agent.
+    #[error("a menu needs at least one [queues.NAME]")]
+    NoQueues,
+    /// A queue whose overflow is missing, or is itself.
+    #[error("after_max_wait = \"overflow\" needs overflow = \"OTHER-QUEUE\" (not itself)")]
+    BadOverflow,
 }
 
 /// `file:line: key` (each part only when known), the prefix of every message.
@@ -225,14 +259,14 @@ impl fmt::Display for Location<'_> {
 }
 
 /// Collects the problems of one file while it is validated.
-pub(super) struct Report<'a> {
+pub(crate) struct Report<'a> {
     text: &'a str,
     path: &'a str,
     errors: Vec<CampaignError>,
 }
 
 impl<'a> Report<'a> {
-    pub(super) fn new(text: &'a str, path: &'a str) -> Report<'a> {
+    pub(crate) fn new(text: &'a str, path: &'a str) -> Report<'a> {
         Report {
             text,
             path,
@@ -241,7 +275,7 @@ impl<'a> Report<'a> {
     }
 
     /// Records `problem` at `key`, on the line of `span` when given.
-    pub(super) fn add(
+    pub(crate) fn add(
         &mut self,
         key: impl Into<String>,
         span: Option<Range<usize>>,
@@ -256,12 +290,12 @@ impl<'a> Report<'a> {
     }
 
     /// How many problems are recorded so far.
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.errors.len()
     }
 
     /// The value of `result`, or `None` after recording its problem.
-    pub(super) fn check<T>(
+    pub(crate) fn check<T>(
         &mut self,
         key: impl Into<String>,
         span: Range<usize>,
@@ -271,7 +305,7 @@ impl<'a> Report<'a> {
     }
 
     /// Every problem recorded, in line order, or `Ok` when there were none.
-    pub(super) fn finish(mut self) -> Result<(), CampaignErrors> {
+    pub(crate) fn finish(mut self) -> Result<(), CampaignErrors> {
         self.errors.sort_by_key(|e| e.line().unwrap_or(usize::MAX));
         if self.errors.is_empty() {
             Ok(())
@@ -282,7 +316,7 @@ impl<'a> Report<'a> {
 }
 
 /// Turns the parser's error into ours, naming the key at the error's line when it can.
-pub(super) fn syntax(text: &str, path: &str, error: &toml::de::Error) -> CampaignError {
+pub(crate) fn syntax(text: &str, path: &str, error: &toml::de::Error) -> CampaignError {
     let line = error.span().map(|s| line_of(text, s.start));
     CampaignError::Syntax {
         path: path.to_string(),
@@ -293,7 +327,7 @@ pub(super) fn syntax(text: &str, path: &str, error: &toml::de::Error) -> Campaig
 }
 
 /// The 1-based line of byte `offset`.
-pub(super) fn line_of(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     let offset = offset.min(text.len());
     text.as_bytes()[..offset]
         .iter()

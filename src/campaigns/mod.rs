@@ -49,9 +49,9 @@
 //! ```
 
 pub mod companions;
-mod error;
+pub(crate) mod error;
 pub mod lifecycle;
-mod raw;
+pub(crate) mod raw;
 pub mod repo;
 pub mod retry;
 pub mod templates;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 /// A list of spanned strings (weekday windows, holidays, prompts, channels).
-pub(super) type Texts = Spanned<Vec<Spanned<String>>>;
+pub(crate) type Texts = Spanned<Vec<Spanned<String>>>;
 
 /// The whole file.
 #[derive(Debug, Deserialize)]

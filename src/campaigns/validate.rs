@@ -82,7 +82,7 @@ fn build(raw: RawCampaign, report: &mut Report<'_>) -> Campaign {
         timezone: number(raw.timezone, "timezone", Tz::Asia__Shanghai, zone, report),
         windows: {
             let problems_before = report.len();
-            let windows = CallWindows::from_raw(raw.windows, report);
+            let windows = CallWindows::from_raw(raw.windows, "windows", report);
             if windows.count() == 0 && report.len() == problems_before {
                 // A campaign never open would finish every contact after one attempt.
                 report.add("windows", None, Problem::NoWindows);

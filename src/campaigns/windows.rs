@@ -94,6 +94,18 @@ impl Default for CallWindows {
 }
 
 impl CallWindows {
+    /// Open every minute of every day, no holidays (a hotline without `[hours]`).
+    pub fn always() -> CallWindows {
+        let day = vec![TimeRange {
+            start: 0,
+            end: DAY_MINUTES,
+        }];
+        CallWindows {
+            days: std::array::from_fn(|_| day.clone()),
+            holidays: BTreeSet::new(),
+        }
+    }
+
     /// How many (weekday, range) windows there are in a week.
     pub fn count(&self) -> usize {
         self.days.iter().map(Vec::len).sum()
@@ -139,9 +151,11 @@ impl CallWindows {
         &self.days[day.weekday().num_days_from_monday() as usize]
     }
 
-    /// Builds the windows from `[windows]`, recording every problem in `report`.
-    pub(super) fn from_raw(
+    /// Builds the windows from a table written like a campaign's `[windows]` (named `table`
+    /// in the errors: a hotline menu calls it `hours`), recording every problem in `report`.
+    pub(crate) fn from_raw(
         raw: Option<std::collections::BTreeMap<String, Texts>>,
+        table: &str,
         report: &mut Report<'_>,
     ) -> CallWindows {
         let Some(raw) = raw else {
@@ -154,18 +168,18 @@ impl CallWindows {
         let mut owner: [Option<String>; 7] = Default::default();
         for (key, values) in raw {
             if key == "holidays" {
-                windows.add_holidays(&values, report);
+                windows.add_holidays(table, &values, report);
                 continue;
             }
-            let Some(days) = report.check(format!("windows.{key}"), values.span(), day_set(&key))
+            let Some(days) = report.check(format!("{table}.{key}"), values.span(), day_set(&key))
             else {
                 continue;
             };
-            let ranges = day_ranges(&key, &values, report);
+            let ranges = day_ranges(table, &key, &values, report);
             for day in days {
                 if let Some(other) = &owner[day] {
-                    let problem = Problem::DayTwice(DAYS[day], other.clone());
-                    report.add(format!("windows.{key}"), Some(values.span()), problem);
+                    let problem = Problem::DayTwice(DAYS[day], format!("{table}.{other}"));
+                    report.add(format!("{table}.{key}"), Some(values.span()), problem);
                     continue;
                 }
                 owner[day] = Some(key.clone());
@@ -175,9 +189,9 @@ impl CallWindows {
         windows
     }
 
-    fn add_holidays(&mut self, values: &Texts, report: &mut Report<'_>) {
+    fn add_holidays(&mut self, table: &str, values: &Texts, report: &mut Report<'_>) {
         for (i, value) in values.get_ref().iter().enumerate() {
-            let key = format!("windows.holidays[{i}]");
+            let key = format!("{table}.holidays[{i}]");
             if let Some(days) = report.check(key, value.span(), holiday(value.get_ref())) {
                 self.holidays.extend(days);
             }
@@ -186,10 +200,10 @@ impl CallWindows {
 }
 
 /// The ranges of one weekday key, sorted; bad and overlapping ones are reported and dropped.
-fn day_ranges(key: &str, values: &Texts, report: &mut Report<'_>) -> Vec<TimeRange> {
+fn day_ranges(table: &str, key: &str, values: &Texts, report: &mut Report<'_>) -> Vec<TimeRange> {
     let mut ranges: Vec<(TimeRange, usize)> = Vec::new();
     for (i, value) in values.get_ref().iter().enumerate() {
-        let at = format!("windows.{key}[{i}]");
+        let at = format!("{table}.{key}[{i}]");
         if let Some(range) = report.check(at, value.span(), TimeRange::parse(value.get_ref())) {
             ranges.push((range, i));
         }
@@ -200,7 +214,7 @@ fn day_ranges(key: &str, values: &Texts, report: &mut Report<'_>) -> Vec<TimeRan
         let ((a, i), (b, j)) = (pair[0], pair[1]);
         if b.start < a.end {
             let problem = Problem::Overlap(list[j].get_ref().clone(), list[i].get_ref().clone());
-            report.add(format!("windows.{key}[{j}]"), Some(list[j].span()), problem);
+            report.add(format!("{table}.{key}[{j}]"), Some(list[j].span()), problem);
         }
     }
     ranges.into_iter().map(|(r, _)| r).collect()

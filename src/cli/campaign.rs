@@ -435,9 +435,8 @@ fn agents(config: &Config, extra: &[String]) -> anyhow::Result<Option<AgentConfi
     }))
 }
 
-/// The user agent of a dialer node. It places calls and takes none (the hotline's inbound
-/// numbers are not served here yet): a stranger's INVITE is refused at once and leaves no
-/// state. Requests outside a call are taken only from the trunks' addresses (the proxy's, else
+/// The user agent of a dialer node. It places calls and, without `[[inbound]]` numbers,
+/// takes none: a stranger's INVITE is refused at once and leaves no state. Requests outside a call are taken only from the trunks' addresses (the proxy's, else
 /// the domain's, and `addresses`) and `[dialer] allow`. It listens on TCP only when a trunk
 /// uses TCP (that trunk's requests of a call may come over a connection it opens); otherwise a
 /// TCP listener is only a door for strangers' connections, which hold descriptors the RTP
@@ -529,7 +528,10 @@ async fn run_node(config: &Config, store: Store, options: RunOptions) -> anyhow:
     let node_name = node
         .or_else(|| dialer.node.clone())
         .unwrap_or_else(host_name);
-    let ua = UserAgent::start(dialer_agent(listen, dialer, &config.trunks).await).await?;
+    let numbers = super::hotline::menus(config)?;
+    let mut ua_config = dialer_agent(listen, dialer, &config.trunks).await;
+    ua_config.takes_calls = !numbers.is_empty();
+    let ua = UserAgent::start(ua_config).await?;
     let node_config = NodeConfig {
         node: node_name.clone(),
         lease: Duration::from_secs(dialer.lease_secs.max(60)),
@@ -573,6 +575,14 @@ async fn run_node(config: &Config, store: Store, options: RunOptions) -> anyhow:
         eprintln!("outbox worker sending {:?}", outbox.channels());
         tokio::spawn(outbox.clone().run(outbox_stopped))
     });
+    if !numbers.is_empty() {
+        let list: Vec<String> = numbers.keys().cloned().collect();
+        let store = node.store().clone();
+        let ua = ua.clone();
+        let hotline = super::hotline::start(config, store, &node, ua, numbers, stopped.clone());
+        let _hotline = hotline.await?;
+        eprintln!("hotline answering {list:?}");
+    }
     let result = node.run(&codes, exit_when_idle, stopped).await;
     let _ = stop_outbox.send(true);
     if let Some(sender) = sender {

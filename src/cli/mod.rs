@@ -10,6 +10,7 @@ mod lookup;
 mod metrics;
 mod outbox;
 
+mod hotline;
 mod output;
 mod phones;
 mod simulate;
@@ -83,6 +84,10 @@ pub enum Command {
     /// run a dialer node.
     #[command(subcommand)]
     Campaign(campaign::CampaignCommand),
+    /// The 400 hotline: validate menu files, list recent inbound calls (the hotline itself
+    /// runs in `campaign run`, from `[[inbound]]`).
+    #[command(subcommand)]
+    Hotline(hotline::HotlineCommand),
     /// The supervisors' figures over local days: closure, first-contact satisfaction, ratings,
     /// timeliness, escalation, callbacks and abandoned calls, per project, region, category or
     /// supplier.
@@ -115,6 +120,7 @@ impl Command {
             | Command::Metrics(_)
             | Command::User(_)
             | Command::Audit(_)
+            | Command::Hotline(_)
             | Command::Sample { .. } => true,
             Command::Campaign(command) => !matches!(command, campaign::CampaignCommand::Run { .. }),
             Command::Outbox(command) => command.prints_a_report(),
@@ -164,6 +170,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Phones(args) => phones::run(args).await,
         Command::Simulate(args) => simulate::run(args),
         Command::Campaign(command) => campaign::run(&config, command).await,
+        Command::Hotline(command) => hotline::run(&config, command).await,
         Command::Sample { out, seed, owners } => sample(out, seed, owners),
         Command::Import(args) => import::run(&open(&config).await?, args).await,
         Command::Ticket(command) => ticket::run(&desk(&config).await?, command).await,

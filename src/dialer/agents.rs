@@ -86,6 +86,23 @@ struct Seat {
     offers: mpsc::UnboundedSender<Offer>,
 }
 
+impl Seat {
+    /// Free for an owner: leg up, ready, not paused, not logging off.
+    fn takes_owners(&self) -> bool {
+        self.phase == Phase::Free && !self.paused && !self.retired
+    }
+}
+
+/// An agent free to take an owner or a hotline caller, and since when (the one idle longest
+/// is served first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FreeAgent {
+    /// The agent's name.
+    pub name: String,
+    /// When they became free.
+    pub idle_since: DateTime<Utc>,
+}
+
 /// What an agent asked for on the desktop: their phone, and ready or paused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WantedSeat {
@@ -126,6 +143,10 @@ struct Legs {
 pub struct AgentDesk {
     seats: Arc<Mutex<Vec<Seat>>>,
     changed: Arc<Notify>,
+    /// Hotline callers waiting now, each as the agents their queue lists (empty: anyone):
+    /// outbound answers get only a free agent none of them could take (inbound callers come
+    /// first; see `crate::inbound`).
+    inbound_waiting: Arc<Mutex<Vec<Vec<String>>>>,
     finished: Arc<Mutex<Vec<(f64, f64)>>>,
     legs: Arc<Legs>,
 }
@@ -149,6 +170,7 @@ impl AgentDesk {
         let desk = AgentDesk {
             seats: Arc::new(Mutex::new(Vec::new())),
             changed: Arc::new(Notify::new()),
+            inbound_waiting: Arc::new(Mutex::new(Vec::new())),
             finished: Arc::new(Mutex::new(Vec::new())),
             legs: Arc::new(Legs {
                 ua: ua.clone(),
@@ -351,15 +373,33 @@ impl AgentDesk {
 
     /// Reserves a free agent, waiting for one until `deadline` (the connect rule counts from
     /// the owner's answer, not from whenever the caller got round to asking).
+    ///
+    /// Among the free agents, the one idle longest gets the owner; agents are left free for
+    /// as many hotline callers as are waiting, who come first.
     pub async fn take_until(&self, deadline: tokio::time::Instant) -> Option<Reserved> {
         loop {
             let changed = self.changed.notified();
             {
                 let mut seats = self.lock();
-                if let Some(index) = seats
+                let mut free: Vec<usize> = (0..seats.len())
+                    .filter(|&i| seats[i].takes_owners())
+                    .collect();
+                free.sort_by_key(|&i| seats[i].since);
+                // The hotline's callers have first pick, oldest first.
+                for wanted in self
+                    .inbound_waiting
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
                     .iter()
-                    .position(|s| s.phase == Phase::Free && !s.paused && !s.retired)
                 {
+                    if let Some(at) = free
+                        .iter()
+                        .position(|&i| wanted.is_empty() || wanted.contains(&seats[i].name))
+                    {
+                        free.remove(at);
+                    }
+                }
+                if let Some(&index) = free.first() {
                     seats[index].phase = Phase::Reserved;
                     seats[index].since = self.now();
                     return Some(Reserved {
@@ -374,6 +414,37 @@ impl AgentDesk {
             }
         }
     }
+    /// Every agent free now for an owner (leg up, ready, not paused), and since when.
+    pub fn free_agents(&self) -> Vec<FreeAgent> {
+        self.lock()
+            .iter()
+            .filter(|s| s.takes_owners())
+            .map(|s| FreeAgent {
+                name: s.name.clone(),
+                idle_since: s.since,
+            })
+            .collect()
+    }
+
+    /// Tells outbound hand-overs which hotline callers wait now, oldest first, each as the
+    /// agents their queue lists (empty: anyone): those agents are theirs first.
+    pub fn set_inbound_waiting(&self, waiting: Vec<Vec<String>>) {
+        let mut current = self
+            .inbound_waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if *current != waiting {
+            *current = waiting;
+            drop(current);
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// Waits until a seat changes phase (an agent freed, paused, logged in or off).
+    pub async fn changed(&self) {
+        self.changed.notified().await;
+    }
+
     /// Desktop agents (not configured ones) free now: leg up, ready, not paused.
     pub fn free_desktop_agents(&self) -> Vec<String> {
         self.lock()

@@ -152,6 +152,16 @@ impl DialerNode {
         })
     }
 
+    /// The node's name on its rows.
+    pub fn name(&self) -> &str {
+        &self.config.node
+    }
+
+    /// The node's database.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     fn actor(&self) -> String {
         format!("dialer:{}", self.config.node)
     }
@@ -233,6 +243,29 @@ impl DialerNode {
         }
     }
 
+    /// The node's agents, their legs dialled on first use (and kept up until `shutdown`); none
+    /// without [`NodeConfig::agents`]. The hotline puts its callers through to these.
+    pub fn start_desk(&self, shutdown: &watch::Receiver<bool>) -> Option<AgentDesk> {
+        let agents = self.config.agents.as_ref()?;
+        if let Some(desk) = self.desk.get() {
+            return Some(desk.clone());
+        }
+        let desk = AgentDesk::start(&self.ua, agents, self.clock.clone(), shutdown.clone());
+        if self.desk.set(desk.clone()).is_err() {
+            return self.desk.get().cloned();
+        }
+        // Agents who log in on the web desktop get their legs from here.
+        tokio::spawn(super::presence::run(
+            self.store.clone(),
+            desk.clone(),
+            self.config.node.clone(),
+            self.clock.clone(),
+            self.config.poll.min(Duration::from_secs(1)),
+            shutdown.clone(),
+        ));
+        Some(desk)
+    }
+
     /// Runs until `shutdown` turns true — or, with `exit_when_idle`, until none of the
     /// campaigns it may work (`only`, or all when empty) is running, paused or scheduled.
     /// Call [`DialerNode::recover`] first, so the node's leftovers are settled before new calls.
@@ -242,21 +275,7 @@ impl DialerNode {
         exit_when_idle: bool,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), NodeError> {
-        if let Some(agents) = &self.config.agents
-            && self.desk.get().is_none()
-        {
-            let desk = AgentDesk::start(&self.ua, agents, self.clock.clone(), shutdown.clone());
-            let _ = self.desk.set(desk.clone());
-            // Agents who log in on the web desktop get their legs from here.
-            tokio::spawn(super::presence::run(
-                self.store.clone(),
-                desk,
-                self.config.node.clone(),
-                self.clock.clone(),
-                self.config.poll.min(Duration::from_secs(1)),
-                shutdown.clone(),
-            ));
-        }
+        self.start_desk(&shutdown);
         let campaigns = Campaigns::new(&self.store);
         let mut workers: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
         loop {

@@ -7,6 +7,7 @@
 mod attack;
 mod baresip;
 mod bridge;
+mod hotline;
 mod kamailio;
 mod kamailio_peer;
 mod peers;

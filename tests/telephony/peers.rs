@@ -164,12 +164,25 @@ impl SippUas {
     /// Starts `sipp -sf tests/sipp/<scenario>` on a free port with `extra` arguments (for
     /// example `-rtp_echo` or `-t t1`), and waits until it listens. `None` when skipping.
     pub(crate) fn start(scenario_name: &str, extra: &[&str]) -> Option<SippUas> {
+        SippUas::start_with(scenario_name, extra, &[])
+    }
+
+    /// [`SippUas::start`] with `files` (name, bytes) written into sipp's working folder first
+    /// (a capture its scenario plays by a relative path).
+    pub(crate) fn start_with(
+        scenario_name: &str,
+        extra: &[&str],
+        files: &[(&str, &[u8])],
+    ) -> Option<SippUas> {
         if !require(&["sipp"]) {
             return None;
         }
         let port = free_ports(1);
         let media = free_ports(4);
         let dir = tempfile::tempdir().expect("temp dir");
+        for (name, bytes) in files {
+            std::fs::write(dir.path().join(name), bytes).expect("write a file for sipp");
+        }
         let log = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
         let stdout = std::fs::File::create(dir.path().join("sipp.out")).expect("sipp.out");
         let stderr = stdout.try_clone().expect("sipp.out");

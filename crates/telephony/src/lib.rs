@@ -71,7 +71,7 @@ pub enum DigitError {
 }
 
 /// One DTMF key: `0`-`9`, `*`, `#` or `A`-`D`. Once a value exists it is valid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "char", into = "char")]
 pub struct Digit(char);
 

@@ -515,6 +515,23 @@ impl Call {
         self.ended.clone()
     }
 
+    /// Starts playing prompts without waiting: a [`CallUpdate::PlayFinished`] (or
+    /// `PlayInterrupted` with `barge_in`) arrives at the end, unless [`Call::stop_playing`]
+    /// came first. For audio under something else the caller waits on (hold music while a
+    /// queue finds an agent).
+    pub fn start_playing(&self, prompts: Vec<Arc<Prompt>>, barge_in: bool) {
+        if let Some(leg) = &self.leg {
+            leg.play(prompts, barge_in);
+        }
+    }
+
+    /// Stops whatever is playing or queued to play, without an event.
+    pub fn stop_playing(&self) {
+        if let Some(leg) = &self.leg {
+            leg.stop_playing();
+        }
+    }
+
     /// Plays `prompt` over and over (a load generator's call; ends with the call).
     pub fn leg_play_loop(&self, prompt: &Arc<Prompt>) {
         if let Some(leg) = &self.leg {
