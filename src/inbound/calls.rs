@@ -1,5 +1,5 @@
 //! The `inbound_calls` rows: one per call to the hotline, from the INVITE on, each step written
-//! before it is acted on (see `migrations/*/0009_inbound.sql`).
+//! before it is acted on (see `migrations/*/0011_inbound.sql`).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -1,4 +1,4 @@
--- huifang inbound hotline (SQLite). Keep in step with migrations/postgres/0009_inbound.sql:
+-- huifang inbound hotline (SQLite). Keep in step with migrations/postgres/0011_inbound.sql:
 -- tests/foundation/schema.rs compares the two.
 
 -- One row per call to the 400 number, written when the INVITE arrives and updated at every
