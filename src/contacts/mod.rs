@@ -95,6 +95,22 @@ pub async fn owner_by_phone(store: &Store, phone: &Phone) -> Result<Option<Owner
     })
 }
 
+/// Every owner who gave this phone (a family's landline may be several owners'), oldest
+/// first.
+pub async fn owners_by_phone(store: &Store, phone: &Phone) -> Result<Vec<Owner>, sqlx::Error> {
+    on_pool!(store, |pool| {
+        sqlx::query_as(
+            "select o.owner_id, o.code, o.name, o.email, o.language, o.time_zone,
+                    o.consent_voice, o.consent_sms, o.consent_email
+             from owner_phones p join owners o on o.owner_id = p.owner_id
+             where p.phone = $1 order by o.owner_id",
+        )
+        .bind(phone.as_str())
+        .fetch_all(pool)
+        .await
+    })
+}
+
 /// The owner with this import code, if any.
 pub async fn owner_by_code(store: &Store, code: &str) -> Result<Option<Owner>, sqlx::Error> {
     on_pool!(store, |pool| {

@@ -15,6 +15,7 @@ use crate::phone::Phone;
 use crate::store::Store;
 use crate::{on_pool, on_tx};
 
+pub mod inbound;
 mod screen_pop;
 
 /// A seat not reported for this long is taken to be on a node that died: another node may
@@ -22,7 +23,7 @@ mod screen_pop;
 /// node and the wallboard follow.
 pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(15);
 
-pub use screen_pop::{ScreenPop, screen_pop};
+pub use screen_pop::{ScreenPop, screen_pop, screen_pops};
 
 /// What an agent asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,7 +4,9 @@
 
 use serde::Serialize;
 
-use crate::contacts::{Owner, UnitInfo, owner_by_phone, owner_phones, owner_units};
+use crate::contacts::{
+    Owner, UnitInfo, owner_by_phone, owner_phones, owner_units, owners_by_phone,
+};
 use crate::phone::Phone;
 use crate::store::Store;
 use crate::tickets::{Ticket, TicketRepo};
@@ -30,6 +32,20 @@ pub async fn screen_pop(store: &Store, phone: &Phone) -> Result<Option<ScreenPop
     let Some(owner) = owner_by_phone(store, phone).await? else {
         return Ok(None);
     };
+    pop_of(store, owner).await.map(Some)
+}
+
+/// The screen pops of every owner of a calling number (none: an unknown caller), for the
+/// agent to choose from.
+pub async fn screen_pops(store: &Store, phone: &Phone) -> Result<Vec<ScreenPop>, sqlx::Error> {
+    let mut pops = Vec::new();
+    for owner in owners_by_phone(store, phone).await? {
+        pops.push(pop_of(store, owner).await?);
+    }
+    Ok(pops)
+}
+
+async fn pop_of(store: &Store, owner: Owner) -> Result<ScreenPop, sqlx::Error> {
     let phones = owner_phones(store, owner.owner_id).await?;
     let units = owner_units(store, owner.owner_id).await?;
     let (past_tickets, open_tickets) = TicketRepo::new(store)
@@ -37,11 +53,11 @@ pub async fn screen_pop(store: &Store, phone: &Phone) -> Result<Option<ScreenPop
         .await?
         .into_iter()
         .partition(|t| t.state == TicketState::Closed);
-    Ok(Some(ScreenPop {
+    Ok(ScreenPop {
         owner,
         phones,
         units,
         open_tickets,
         past_tickets,
-    }))
+    })
 }
