@@ -14,26 +14,8 @@ async fn try_login(
     username: &str,
     password: &str,
 ) -> (u16, Option<u64>, String) {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let res = http
-        .post(format!("{}/login", console.base))
-        .form(&[("username", username), ("password", password), ("next", "")])
-        .send()
-        .await
-        .unwrap();
-    let retry = res
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
-    (
-        res.status().as_u16(),
-        retry,
-        res.text().await.unwrap_or_default(),
-    )
+    let answer = console.post_login(username, password).await;
+    (answer.status, answer.retry_after, answer.text)
 }
 
 /// Runs `huifang` on the console's database; its stdout (the command must succeed).
