@@ -85,6 +85,18 @@ pub struct Session {
     pub user: User,
     /// The token forms and API writes must carry.
     pub csrf: String,
+    /// The account's password was generated: until its owner chooses one, the session may
+    /// only change it or log out.
+    pub must_change_password: bool,
+}
+
+/// A user whose password was just checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    /// Who.
+    pub user: User,
+    /// Their password was generated: they must choose their own before anything else.
+    pub must_change_password: bool,
 }
 
 /// Errors of the account operations.
@@ -96,6 +108,9 @@ pub enum UserError {
     /// A password too short to keep.
     #[error("the password must have at least {MIN_PASSWORD} characters")]
     WeakPassword,
+    /// A new password that is the one it replaces.
+    #[error("choose a new password, not the one you have now")]
+    SamePassword,
     /// The name is taken.
     #[error("user `{0}` already exists")]
     Exists(String),
@@ -160,23 +175,22 @@ impl Users {
         if !valid {
             return Err(UserError::BadUsername(new.username.into()));
         }
-        if new.password.chars().count() < MIN_PASSWORD {
-            return Err(UserError::WeakPassword);
-        }
-        let hash = hash_password(new.password)?;
+        let hash = strong_hash(new.password)?;
         let display = if new.display_name.is_empty() {
             new.username
         } else {
             new.display_name
         };
         let sql = if replace {
-            "insert into users (username, display_name, role, team, password_hash, active, created_at)
-             values ($1, $2, $3, $4, $5, true, $6)
+            "insert into users (username, display_name, role, team, password_hash, active, created_at,
+                                must_change_password)
+             values ($1, $2, $3, $4, $5, true, $6, $7)
              on conflict (username) do update set display_name = $2, role = $3, team = $4,
-                    password_hash = $5, active = true"
+                    password_hash = $5, active = true, must_change_password = $7"
         } else {
-            "insert into users (username, display_name, role, team, password_hash, active, created_at)
-             values ($1, $2, $3, $4, $5, true, $6) on conflict (username) do nothing"
+            "insert into users (username, display_name, role, team, password_hash, active, created_at,
+                                must_change_password)
+             values ($1, $2, $3, $4, $5, true, $6, $7) on conflict (username) do nothing"
         };
         let done = on_pool!(&self.store, |pool| {
             sqlx::query(sql)
@@ -186,6 +200,7 @@ impl Users {
                 .bind(new.team)
                 .bind(&hash)
                 .bind(now)
+                .bind(new.must_change)
                 .execute(pool)
                 .await
                 .map(|r| r.rows_affected())
@@ -227,14 +242,21 @@ impl Users {
 
     /// The user when `password` is theirs. Unknown names cost a hash too, so the answer's
     /// timing does not tell which names exist.
-    pub async fn verify(&self, username: &str, password: &str) -> Result<Option<User>, UserError> {
-        let row: Option<(String,)> = on_pool!(&self.store, |pool| {
-            sqlx::query_as("select password_hash from users where username = $1 and active")
-                .bind(username)
-                .fetch_optional(pool)
-                .await
+    pub async fn verify(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<Verified>, UserError> {
+        let row: Option<(String, bool)> = on_pool!(&self.store, |pool| {
+            sqlx::query_as(
+                "select password_hash, must_change_password from users
+                  where username = $1 and active",
+            )
+            .bind(username)
+            .fetch_optional(pool)
+            .await
         })?;
-        let Some((stored,)) = row else {
+        let Some((stored, must_change_password)) = row else {
             let _ = hash_password(password);
             return Ok(None);
         };
@@ -246,7 +268,10 @@ impl Users {
         if !ok {
             return Ok(None);
         }
-        self.get(username).await
+        Ok(self.get(username).await?.map(|user| Verified {
+            user,
+            must_change_password,
+        }))
     }
 
     /// Opens a session; returns the cookie's token (only its hash is stored).
@@ -276,10 +301,11 @@ impl Users {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Session>, UserError> {
-        let row: Option<(i64, String, String, String, String, String)> =
+        let row: Option<(i64, String, String, String, String, String, bool)> =
             on_pool!(&self.store, |pool| {
                 sqlx::query_as(
-                    "select u.user_id, u.username, u.display_name, u.role, u.team, s.csrf_token
+                    "select u.user_id, u.username, u.display_name, u.role, u.team, s.csrf_token,
+                            u.must_change_password
                        from web_sessions s join users u on u.user_id = s.user_id
                       where s.token_hash = $1 and s.expires_at > $2 and u.active",
                 )
@@ -288,10 +314,53 @@ impl Users {
                 .fetch_optional(pool)
                 .await
             })?;
-        Ok(row.and_then(|(id, username, display, role, team, csrf)| {
-            let user = user_of((id, username, display, role, team))?;
-            Some(Session { user, csrf })
-        }))
+        Ok(
+            row.and_then(|(id, username, display, role, team, csrf, must)| {
+                let user = user_of((id, username, display, role, team))?;
+                Some(Session {
+                    user,
+                    csrf,
+                    must_change_password: must,
+                })
+            }),
+        )
+    }
+
+    /// Sets the password its owner chose (`current` is the one it replaces, already
+    /// verified): the account no longer must change it, and its other sessions end (one
+    /// transaction), so whoever else knew the old password is logged out.
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current: &str,
+        new: &str,
+        keep_session: &str,
+    ) -> Result<(), UserError> {
+        if new == current {
+            return Err(UserError::SamePassword);
+        }
+        let hash = strong_hash(new)?;
+        on_pool!(&self.store, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                sqlx::query(
+                    "update users set password_hash = $2, must_change_password = false
+                      where user_id = $1",
+                )
+                .bind(user.user_id)
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("delete from web_sessions where user_id = $1 and token_hash <> $2")
+                    .bind(user.user_id)
+                    .bind(token_hash(keep_session))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await
+            }
+            .await
+        })?;
+        Ok(())
     }
 
     /// Ends a session (logout); expired ones are swept at the same time.
@@ -321,6 +390,17 @@ pub struct NewUser<'a> {
     pub team: &'a str,
     /// Password in clear, hashed before it is stored.
     pub password: &'a str,
+    /// The password was generated (and shown to whoever ran the command): its owner must
+    /// choose their own at the first login.
+    pub must_change: bool,
+}
+
+/// The hash of a password that obeys the rules ([`MIN_PASSWORD`] characters at least).
+fn strong_hash(password: &str) -> Result<String, UserError> {
+    if password.chars().count() < MIN_PASSWORD {
+        return Err(UserError::WeakPassword);
+    }
+    hash_password(password)
 }
 
 fn hash_password(password: &str) -> Result<String, UserError> {

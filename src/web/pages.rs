@@ -25,6 +25,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("reports.html", include_str!("templates/reports.html")),
     ("audit.html", include_str!("templates/audit.html")),
     ("accounts.html", include_str!("templates/accounts.html")),
+    ("password.html", include_str!("templates/password.html")),
     ("campaigns.html", include_str!("templates/campaigns.html")),
     (
         "campaign_new.html",

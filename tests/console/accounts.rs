@@ -20,20 +20,7 @@ async fn try_login(
 
 /// Runs `huifang` on the console's database; its stdout (the command must succeed).
 fn huifang(console: &Console, args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_huifang"))
-        .arg("--database")
-        .arg(console.db.url())
-        .args(args)
-        .env("USER", "ops")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "huifang {args:?}: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    crate::support::huifang(console, args, "")
 }
 
 #[tokio::test]

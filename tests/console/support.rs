@@ -51,6 +51,7 @@ pub(crate) async fn console_on(db: TestDb, config_toml: &str, clock: SharedClock
             role,
             team,
             password: PASSWORD,
+            must_change: false,
         };
         users.add(&new, false, clock.now()).await.unwrap();
     }
@@ -100,6 +101,8 @@ pub(crate) struct LoginAnswer {
     /// The client that posted it (it follows no redirects).
     pub(crate) http: reqwest::Client,
     pub(crate) status: u16,
+    /// Where it sends the browser (303 after a good login).
+    pub(crate) location: Option<String>,
     /// `Retry-After` in seconds (on a 429).
     pub(crate) retry_after: Option<u64>,
     /// The session cookie set, `huifang_session=...`.
@@ -126,7 +129,7 @@ impl Console {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
-        let retry_after = header("retry-after");
+        let (location, retry_after) = (header("location"), header("retry-after"));
         let cookie = res
             .headers()
             .get_all("set-cookie")
@@ -141,6 +144,7 @@ impl Console {
         LoginAnswer {
             http,
             status: res.status().as_u16(),
+            location,
             retry_after: retry_after.and_then(|v| v.parse().ok()),
             cookie,
             text: res.text().await.unwrap_or_default(),
@@ -243,4 +247,34 @@ impl Browser {
             .unwrap();
         Browser::finish(res).await
     }
+}
+
+/// Runs `huifang` on the console's database with `stdin`; its stdout (the command must
+/// succeed).
+pub(crate) fn huifang(console: &Console, args: &[&str], stdin: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_huifang"))
+        .arg("--database")
+        .arg(console.db.url())
+        .args(args)
+        .env("USER", "ops")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "huifang {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }
