@@ -181,6 +181,8 @@ async fn console_accounts(
             role,
             team: "demo",
             password: &password,
+            // The demo's accounts are for trying it out at once.
+            must_change: false,
         };
         users.add(&new, true, now).await?;
         made.push((username.to_string(), role.as_str(), password));

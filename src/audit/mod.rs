@@ -83,6 +83,10 @@ pub enum AuditAction {
     #[strum(serialize = "account.unlock")]
     #[serde(rename = "account.unlock")]
     AccountUnlock,
+    /// An account's owner chose a new password (a generated one at the first login).
+    #[strum(serialize = "account.password")]
+    #[serde(rename = "account.password")]
+    AccountPassword,
     /// Figures or records taken out of the console (reports).
     #[strum(serialize = "export")]
     #[serde(rename = "export")]

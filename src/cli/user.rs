@@ -17,7 +17,8 @@ use crate::users::{NewUser, Role, Users, random_token};
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Create an account (or with `--reset`, set a new password, role and team on one).
-    /// Without `--password-stdin` a password is generated and printed once.
+    /// Without `--password-stdin` a password is generated and printed once; its owner must
+    /// choose their own at the first login.
     Add {
         /// Login name (letters, digits, `.`, `_`, `-`); an agent's name on their calls.
         username: String,
@@ -114,6 +115,7 @@ pub(crate) async fn run(store: &Store, command: UserCommand) -> anyhow::Result<E
                 role,
                 team: &team,
                 password: &password,
+                must_change: generated,
             };
             let detail = format!(
                 "role {role}, team `{team}`{}",
@@ -128,7 +130,7 @@ pub(crate) async fn run(store: &Store, command: UserCommand) -> anyhow::Result<E
                 user.role
             );
             if generated {
-                println!("password: {password}");
+                println!("password: {password} (to be changed at the first login)");
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -73,6 +73,28 @@ pub struct OfferView {
     pub offered_at: DateTime<Utc>,
     /// `dial` or `skip` once decided (the node has not acted on it yet).
     pub decision: Option<String>,
+    /// When the desktop first showed it with its owner (and the screen pop went on record).
+    #[serde(skip)]
+    pub shown_at: Option<DateTime<Utc>>,
+}
+
+/// Notes that the desktop showed offer `preview_id` at `now` (its audit row written); true
+/// the first time.
+pub async fn mark_shown(
+    store: &Store,
+    preview_id: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    on_pool!(store, |pool| {
+        sqlx::query(
+            "update agent_previews set shown_at = $2 where preview_id = $1 and shown_at is null",
+        )
+        .bind(preview_id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected() == 1)
+    })
 }
 
 /// Records that `node` offers contact `contact_id` of `campaign_id` to `agent`; returns the
@@ -165,7 +187,7 @@ pub async fn current(
     on_pool!(store, |pool| {
         sqlx::query_as(
             "select p.preview_id, c.code as campaign, c.name as campaign_name,
-                    p.campaign_contact_id, cc.phone, p.offered_at, p.decision
+                    p.campaign_contact_id, cc.phone, p.offered_at, p.decision, p.shown_at
                from agent_previews p
                join campaign_contacts cc on cc.campaign_contact_id = p.campaign_contact_id
                join campaigns c on c.campaign_id = p.campaign_id

@@ -15,7 +15,10 @@ use sha2::{Digest, Sha256};
 use crate::on_pool;
 use crate::store::Store;
 
+mod state;
 pub mod throttle;
+
+pub use state::{Account, AccountState, Failure, LOCK_AFTER, LOCK_MINUTES};
 
 /// What a console user may do.
 #[derive(
@@ -82,6 +85,18 @@ pub struct Session {
     pub user: User,
     /// The token forms and API writes must carry.
     pub csrf: String,
+    /// The account's password was generated: until its owner chooses one, the session may
+    /// only change it or log out.
+    pub must_change_password: bool,
+}
+
+/// A user whose password was just checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    /// Who.
+    pub user: User,
+    /// Their password was generated: they must choose their own before anything else.
+    pub must_change_password: bool,
 }
 
 /// Errors of the account operations.
@@ -93,6 +108,9 @@ pub enum UserError {
     /// A password too short to keep.
     #[error("the password must have at least {MIN_PASSWORD} characters")]
     WeakPassword,
+    /// A new password that is the one it replaces.
+    #[error("choose a new password, not the one you have now")]
+    SamePassword,
     /// The name is taken.
     #[error("user `{0}` already exists")]
     Exists(String),
@@ -105,50 +123,6 @@ pub enum UserError {
     /// The database failed.
     #[error(transparent)]
     Db(#[from] sqlx::Error),
-}
-
-/// Wrong passwords in a row after which an account is locked.
-pub const LOCK_AFTER: i64 = 50;
-
-/// How long a lock-out lasts unless an admin unlocks the account sooner.
-pub const LOCK_MINUTES: i64 = 60;
-
-/// Whether an account may log in.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::Display, strum::AsRefStr, strum::EnumString,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum AccountState {
-    /// It may.
-    Active,
-    /// Switched off by an admin (`huifang user disable`).
-    Disabled,
-    /// Too many wrong passwords: until an admin unlocks it or [`LOCK_MINUTES`] pass.
-    Locked,
-}
-
-/// An account as `user list` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Account {
-    /// The account.
-    #[serde(flatten)]
-    pub user: User,
-    /// Whether it may log in.
-    pub state: AccountState,
-    /// Its last good login.
-    pub last_login_at: Option<DateTime<Utc>>,
-    /// Wrong passwords since its last good one.
-    pub failed_logins: i64,
-}
-
-/// What a wrong password did to its account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Failure {
-    /// Wrong passwords in a row now.
-    pub failed_logins: i64,
-    /// This one locked the account.
-    pub locked_now: bool,
 }
 
 /// The shortest password accepted.
@@ -201,23 +175,22 @@ impl Users {
         if !valid {
             return Err(UserError::BadUsername(new.username.into()));
         }
-        if new.password.chars().count() < MIN_PASSWORD {
-            return Err(UserError::WeakPassword);
-        }
-        let hash = hash_password(new.password)?;
+        let hash = strong_hash(new.password)?;
         let display = if new.display_name.is_empty() {
             new.username
         } else {
             new.display_name
         };
         let sql = if replace {
-            "insert into users (username, display_name, role, team, password_hash, active, created_at)
-             values ($1, $2, $3, $4, $5, true, $6)
+            "insert into users (username, display_name, role, team, password_hash, active, created_at,
+                                must_change_password)
+             values ($1, $2, $3, $4, $5, true, $6, $7)
              on conflict (username) do update set display_name = $2, role = $3, team = $4,
-                    password_hash = $5, active = true"
+                    password_hash = $5, active = true, must_change_password = $7"
         } else {
-            "insert into users (username, display_name, role, team, password_hash, active, created_at)
-             values ($1, $2, $3, $4, $5, true, $6) on conflict (username) do nothing"
+            "insert into users (username, display_name, role, team, password_hash, active, created_at,
+                                must_change_password)
+             values ($1, $2, $3, $4, $5, true, $6, $7) on conflict (username) do nothing"
         };
         let done = on_pool!(&self.store, |pool| {
             sqlx::query(sql)
@@ -227,6 +200,7 @@ impl Users {
                 .bind(new.team)
                 .bind(&hash)
                 .bind(now)
+                .bind(new.must_change)
                 .execute(pool)
                 .await
                 .map(|r| r.rows_affected())
@@ -266,187 +240,23 @@ impl Users {
         Ok(rows.into_iter().filter_map(user_of).collect())
     }
 
-    /// Every account, active or not, by name, with its state.
-    pub async fn accounts(&self, now: DateTime<Utc>) -> Result<Vec<Account>, UserError> {
-        type Row = (
-            i64,
-            String,
-            String,
-            String,
-            String,
-            bool,
-            Option<DateTime<Utc>>,
-            i64,
-            Option<DateTime<Utc>>,
-        );
-        let rows: Vec<Row> = on_pool!(&self.store, |pool| {
-            sqlx::query_as(
-                "select user_id, username, display_name, role, team, active, last_login_at,
-                        failed_logins, locked_at
-                   from users order by username",
-            )
-            .fetch_all(pool)
-            .await
-        })?;
-        Ok(rows
-            .into_iter()
-            .filter_map(
-                |(id, name, display, role, team, active, last, failed, locked)| {
-                    let user = user_of((id, name, display, role, team))?;
-                    let state = if !active {
-                        AccountState::Disabled
-                    } else if lock_stands(locked, now) {
-                        AccountState::Locked
-                    } else {
-                        AccountState::Active
-                    };
-                    Some(Account {
-                        user,
-                        state,
-                        last_login_at: last,
-                        failed_logins: failed,
-                    })
-                },
-            )
-            .collect())
-    }
-
-    /// Switches an account off and ends its sessions at once (one transaction: no request
-    /// finds the account off but a session still open).
-    pub async fn disable(&self, username: &str) -> Result<(), UserError> {
-        let done = on_pool!(&self.store, |pool| {
-            async {
-                let mut tx = pool.begin().await?;
-                let n = sqlx::query("update users set active = false where username = $1")
-                    .bind(username)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                sqlx::query(
-                    "delete from web_sessions
-                      where user_id in (select user_id from users where username = $1)",
-                )
-                .bind(username)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok::<u64, sqlx::Error>(n)
-            }
-            .await
-        })?;
-        if done == 0 {
-            return Err(UserError::NotFound(username.into()));
-        }
-        Ok(())
-    }
-
-    /// Switches an account on again.
-    pub async fn enable(&self, username: &str) -> Result<(), UserError> {
-        self.update(
-            username,
-            "update users set active = true where username = $1",
-        )
-        .await
-    }
-
-    /// Ends an account's lock-out and its count of wrong passwords.
-    pub async fn unlock(&self, username: &str) -> Result<(), UserError> {
-        self.update(
-            username,
-            "update users set failed_logins = 0, locked_at = null where username = $1",
-        )
-        .await
-    }
-
-    async fn update(&self, username: &str, sql: &'static str) -> Result<(), UserError> {
-        let done = on_pool!(&self.store, |pool| {
-            sqlx::query(sql)
-                .bind(username)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        if done == 0 {
-            return Err(UserError::NotFound(username.into()));
-        }
-        Ok(())
-    }
-
-    /// When the account `username` is locked out at `now`, until when.
-    pub async fn locked_until(
+    /// The user when `password` is theirs. Unknown names cost a hash too, so the answer's
+    /// timing does not tell which names exist.
+    pub async fn verify(
         &self,
         username: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<DateTime<Utc>>, UserError> {
-        let row: Option<(Option<DateTime<Utc>>,)> = on_pool!(&self.store, |pool| {
-            sqlx::query_as("select locked_at from users where username = $1")
-                .bind(username)
-                .fetch_optional(pool)
-                .await
-        })?;
-        let locked = row.and_then(|(at,)| at);
-        Ok(locked.map(lock_end).filter(|end| *end > now))
-    }
-
-    /// Counts a wrong password against `username` (nothing, for an unknown name: the same
-    /// statement runs, so the answer takes about as long). Locks the account at [`LOCK_AFTER`];
-    /// a lock that has run out starts the count again.
-    pub async fn record_failure(
-        &self,
-        username: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Failure>, UserError> {
-        let expired = now - TimeDelta::minutes(LOCK_MINUTES);
-        let row: Option<(i64, Option<DateTime<Utc>>)> = on_pool!(&self.store, |pool| {
+        password: &str,
+    ) -> Result<Option<Verified>, UserError> {
+        let row: Option<(String, bool)> = on_pool!(&self.store, |pool| {
             sqlx::query_as(
-                "update users set
-                    failed_logins = case when locked_at is not null and locked_at <= $3 then 1
-                                         else failed_logins + 1 end,
-                    locked_at = case when locked_at is not null and locked_at <= $3 then null
-                                     when locked_at is null and failed_logins + 1 >= $4 then $2
-                                     else locked_at end
-                  where username = $1
-                  returning failed_logins, locked_at",
+                "select password_hash, must_change_password from users
+                  where username = $1 and active",
             )
             .bind(username)
-            .bind(now)
-            .bind(expired)
-            .bind(LOCK_AFTER)
             .fetch_optional(pool)
             .await
         })?;
-        Ok(row.map(|(failed_logins, locked_at)| Failure {
-            failed_logins,
-            locked_now: locked_at.is_some() && failed_logins == LOCK_AFTER,
-        }))
-    }
-
-    /// Notes a good login: when, and the end of the wrong-password count.
-    pub async fn record_login(&self, user: &User, now: DateTime<Utc>) -> Result<(), UserError> {
-        on_pool!(&self.store, |pool| {
-            sqlx::query(
-                "update users set last_login_at = $2, failed_logins = 0, locked_at = null
-                  where user_id = $1",
-            )
-            .bind(user.user_id)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })?;
-        Ok(())
-    }
-
-    /// The user when `password` is theirs. Unknown names cost a hash too, so the answer's
-    /// timing does not tell which names exist.
-    pub async fn verify(&self, username: &str, password: &str) -> Result<Option<User>, UserError> {
-        let row: Option<(String,)> = on_pool!(&self.store, |pool| {
-            sqlx::query_as("select password_hash from users where username = $1 and active")
-                .bind(username)
-                .fetch_optional(pool)
-                .await
-        })?;
-        let Some((stored,)) = row else {
+        let Some((stored, must_change_password)) = row else {
             let _ = hash_password(password);
             return Ok(None);
         };
@@ -458,7 +268,10 @@ impl Users {
         if !ok {
             return Ok(None);
         }
-        self.get(username).await
+        Ok(self.get(username).await?.map(|user| Verified {
+            user,
+            must_change_password,
+        }))
     }
 
     /// Opens a session; returns the cookie's token (only its hash is stored).
@@ -488,10 +301,11 @@ impl Users {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Session>, UserError> {
-        let row: Option<(i64, String, String, String, String, String)> =
+        let row: Option<(i64, String, String, String, String, String, bool)> =
             on_pool!(&self.store, |pool| {
                 sqlx::query_as(
-                    "select u.user_id, u.username, u.display_name, u.role, u.team, s.csrf_token
+                    "select u.user_id, u.username, u.display_name, u.role, u.team, s.csrf_token,
+                            u.must_change_password
                        from web_sessions s join users u on u.user_id = s.user_id
                       where s.token_hash = $1 and s.expires_at > $2 and u.active",
                 )
@@ -500,10 +314,53 @@ impl Users {
                 .fetch_optional(pool)
                 .await
             })?;
-        Ok(row.and_then(|(id, username, display, role, team, csrf)| {
-            let user = user_of((id, username, display, role, team))?;
-            Some(Session { user, csrf })
-        }))
+        Ok(
+            row.and_then(|(id, username, display, role, team, csrf, must)| {
+                let user = user_of((id, username, display, role, team))?;
+                Some(Session {
+                    user,
+                    csrf,
+                    must_change_password: must,
+                })
+            }),
+        )
+    }
+
+    /// Sets the password its owner chose (`current` is the one it replaces, already
+    /// verified): the account no longer must change it, and its other sessions end (one
+    /// transaction), so whoever else knew the old password is logged out.
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current: &str,
+        new: &str,
+        keep_session: &str,
+    ) -> Result<(), UserError> {
+        if new == current {
+            return Err(UserError::SamePassword);
+        }
+        let hash = strong_hash(new)?;
+        on_pool!(&self.store, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                sqlx::query(
+                    "update users set password_hash = $2, must_change_password = false
+                      where user_id = $1",
+                )
+                .bind(user.user_id)
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("delete from web_sessions where user_id = $1 and token_hash <> $2")
+                    .bind(user.user_id)
+                    .bind(token_hash(keep_session))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await
+            }
+            .await
+        })?;
+        Ok(())
     }
 
     /// Ends a session (logout); expired ones are swept at the same time.
@@ -533,14 +390,17 @@ pub struct NewUser<'a> {
     pub team: &'a str,
     /// Password in clear, hashed before it is stored.
     pub password: &'a str,
+    /// The password was generated (and shown to whoever ran the command): its owner must
+    /// choose their own at the first login.
+    pub must_change: bool,
 }
 
-fn lock_end(at: DateTime<Utc>) -> DateTime<Utc> {
-    at + TimeDelta::minutes(LOCK_MINUTES)
-}
-
-fn lock_stands(locked_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
-    locked_at.is_some_and(|at| lock_end(at) > now)
+/// The hash of a password that obeys the rules ([`MIN_PASSWORD`] characters at least).
+fn strong_hash(password: &str) -> Result<String, UserError> {
+    if password.chars().count() < MIN_PASSWORD {
+        return Err(UserError::WeakPassword);
+    }
+    hash_password(password)
 }
 
 fn hash_password(password: &str) -> Result<String, UserError> {

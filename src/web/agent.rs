@@ -206,8 +206,8 @@ async fn set_presence(
 }
 
 /// What the desktop shows: the seat, the call on now (or awaiting its disposition) with its
-/// screen pop, and the agent's open callbacks.
-async fn snapshot(state: &AppState, agent: &str) -> Result<Value, ApiError> {
+/// screen pop, and the agent's open callbacks. `address` is where the agent watches from.
+async fn snapshot(state: &AppState, agent: &str, address: &str) -> Result<Value, ApiError> {
     let store = state.store();
     let now = state.desk.now();
     let presence = desktop::presence(store, agent, now).await?;
@@ -216,7 +216,7 @@ async fn snapshot(state: &AppState, agent: &str) -> Result<Value, ApiError> {
         None => None,
     };
     let callbacks = desktop::callbacks_of(store, agent).await?;
-    let preview = preview_of(store, agent, now).await?;
+    let preview = preview_of(state, agent, address).await?;
     Ok(
         json!({ "presence": presence, "call": call, "preview": preview, "callbacks": callbacks,
                "now": now }),
@@ -224,12 +224,14 @@ async fn snapshot(state: &AppState, agent: &str) -> Result<Value, ApiError> {
 }
 
 /// The contact offered to the agent before dialling (preview mode), with the owner's screen
-/// pop; `null` when none is.
+/// pop; `null` when none is. The pop goes on record the first time it is shown (the desktop
+/// looks every [`LIVE_POLL`]; one row per offer, written before the owner's data goes out).
 async fn preview_of(
-    store: &crate::store::Store,
+    state: &AppState,
     agent: &str,
-    now: chrono::DateTime<chrono::Utc>,
+    address: &str,
 ) -> Result<Option<Value>, ApiError> {
+    let (store, now) = (state.store(), state.desk.now());
     let Some(offer) = preview::current(store, agent, now)
         .await
         .map_err(|e| ApiError::Internal(e.into()))?
@@ -242,6 +244,17 @@ async fn preview_of(
             .map_err(|e| ApiError::Internal(e.into()))?,
         Err(_) => None,
     };
+    if let Some(pop) = &owner
+        && offer.shown_at.is_none()
+    {
+        let target = super::audit::owner(pop.owner.owner_id);
+        let detail = format!("preview {}", offer.preview_id);
+        let pop = AuditAction::ScreenPop;
+        super::audit::record_as(state, agent, address, pop, &target, &detail).await?;
+        preview::mark_shown(store, offer.preview_id, now)
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?;
+    }
     Ok(Some(json!({ "offer": offer, "owner": owner })))
 }
 
@@ -284,7 +297,10 @@ async fn state_json(
     viewer: Viewer,
 ) -> Result<Json<Value>, ApiError> {
     viewer.require_agent()?;
-    Ok(Json(snapshot(&state, &viewer.user.username).await?))
+    let address = viewer.address.text();
+    Ok(Json(
+        snapshot(&state, &viewer.user.username, &address).await?,
+    ))
 }
 
 /// Server-sent events: the desktop's snapshot whenever it changes (one feed per agent,
@@ -297,11 +313,14 @@ async fn live(State(state): State<AppState>, viewer: Viewer) -> Result<Response,
         Err(too_many) => return Ok(too_many.into_response()),
     };
     let looker = state.clone();
+    // The feed is the agent's, shared by their open desktops: the first one's address is
+    // the one its audit rows name.
+    let address = viewer.address.text();
     let feed = state.live.agents.follow(
         viewer.user.username.clone(),
         LIVE_POLL,
         &state.shutdown,
-        move |agent| look(looker.clone(), agent),
+        move |agent| look(looker.clone(), agent, address.clone()),
     );
     let stream = futures_util::stream::unfold(
         (state, slot, feed, true),
@@ -341,8 +360,8 @@ async fn live(State(state): State<AppState>, viewer: Viewer) -> Result<Response,
 }
 
 /// One look of an agent's feed: the snapshot without its clock (to compare), and with it.
-async fn look(state: AppState, agent: String) -> Option<(String, String)> {
-    match snapshot(&state, &agent).await {
+async fn look(state: AppState, agent: String, address: String) -> Option<(String, String)> {
+    match snapshot(&state, &agent, &address).await {
         Ok(mut value) => {
             // `now` changes every time; compare without it.
             let now = value.as_object_mut().and_then(|o| o.remove("now"));

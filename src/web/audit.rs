@@ -57,11 +57,32 @@ pub(super) async fn record(
     detail: &str,
 ) -> Result<(), ApiError> {
     let address = viewer.address.text();
-    let entry = AuditEntry {
-        actor: &viewer.user.username,
+    record_as(
+        state,
+        &viewer.user.username,
+        &address,
         action,
         target,
-        address: &address,
+        detail,
+    )
+    .await
+}
+
+/// Appends a row for what `actor` did from `address` (a feed shared by one user's streams has
+/// no single request to name).
+pub(super) async fn record_as(
+    state: &AppState,
+    actor: &str,
+    address: &str,
+    action: AuditAction,
+    target: &str,
+    detail: &str,
+) -> Result<(), ApiError> {
+    let entry = AuditEntry {
+        actor,
+        action,
+        target,
+        address,
         detail,
     };
     AuditLog::new(state.store())

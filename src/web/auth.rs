@@ -3,7 +3,9 @@
 //! checks the CSRF token of every write made with the cookie.
 //!
 //! Pages that need a login send the browser to `/login`; API calls get 401. A role that may not
-//! do a thing gets 403.
+//! do a thing gets 403. A session whose password was generated reaches only the password
+//! change (see [`super::password`]) and logout: they take a [`PendingViewer`]; every other
+//! handler's [`Viewer`] sends a page to `/password` and answers an API call 403.
 
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
@@ -19,7 +21,7 @@ use super::login_guard::{ClientAddress, NAME_CAP, Refusal};
 use super::pages::{self, PageError};
 use super::{ApiError, AppState};
 use crate::audit::{AuditAction, AuditEntry, AuditLog};
-use crate::users::{Role, SESSION_HOURS, Session, User, Users, same_secret};
+use crate::users::{Role, SESSION_HOURS, Session, User, Users, Verified, same_secret};
 
 /// The session cookie's name. It has no Max-Age: closing the browser of a shared desk ends
 /// it, and the server ends it after [`SESSION_HOURS`] anyway.
@@ -51,7 +53,19 @@ pub struct Viewer {
     by_cookie: bool,
     /// Where the request came from.
     pub address: ClientAddress,
+    /// The account's password was generated and is still to be changed.
+    pub must_change_password: bool,
 }
+
+/// The logged-in user of a request whose session may still wait for its password change:
+/// only the change itself and logout take it.
+#[derive(Debug, Clone)]
+pub struct PendingViewer(pub Viewer);
+
+/// What an API call of a session that must change its password first is told.
+const CHANGE_FIRST: &str = "this account's password was generated: choose your own first \
+    (POST /api/session/password with current_password and new_password, or the page \
+    /password); until then the session may only do that or log out (DELETE /api/session)";
 
 /// How often a long-lived response (an event stream) checks that its session still stands.
 const SESSION_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
@@ -83,6 +97,11 @@ impl SessionWatch {
 }
 
 impl Viewer {
+    /// The token of this request's session (a password change keeps this one open).
+    pub(super) fn session_token(&self) -> &str {
+        &self.token
+    }
+
     /// A watch on this request's session, for event streams.
     pub fn watch(&self) -> SessionWatch {
         SessionWatch {
@@ -153,6 +172,12 @@ pub enum AuthRejection {
         /// An API call.
         api: bool,
     },
+    /// The password must be changed first: a page goes to the password form, an API call
+    /// gets 403 saying so.
+    PasswordChange {
+        /// An API call.
+        api: bool,
+    },
     /// A cookie write without the CSRF header.
     Csrf,
     /// The store failed.
@@ -170,6 +195,14 @@ impl IntoResponse for AuthRejection {
             AuthRejection::Missing { next, api: false } => {
                 let to = format!("/login?next={}", encode_next(&next));
                 Redirect::to(&to).into_response()
+            }
+            AuthRejection::PasswordChange { api: true } => (
+                StatusCode::FORBIDDEN,
+                Json(json!({ "error": CHANGE_FIRST, "password_change_required": true })),
+            )
+                .into_response(),
+            AuthRejection::PasswordChange { api: false } => {
+                Redirect::to("/password").into_response()
             }
             AuthRejection::Csrf => ApiError::Forbidden(format!(
                 "writes made with the session cookie need the {CSRF_HEADER} header"
@@ -204,6 +237,22 @@ impl FromRequestParts<AppState> for Viewer {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Viewer, AuthRejection> {
+        let PendingViewer(viewer) = PendingViewer::from_request_parts(parts, state).await?;
+        if viewer.must_change_password {
+            let api = parts.uri.path().starts_with("/api/");
+            return Err(AuthRejection::PasswordChange { api });
+        }
+        Ok(viewer)
+    }
+}
+
+impl FromRequestParts<AppState> for PendingViewer {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<PendingViewer, AuthRejection> {
         let api = parts.uri.path().starts_with("/api/");
         let missing = || AuthRejection::Missing {
             next: parts
@@ -224,7 +273,12 @@ impl FromRequestParts<AppState> for Viewer {
             .session(&token, state.desk.now())
             .await
             .map_err(|e| AuthRejection::Internal(ApiError::Internal(e.into())))?;
-        let Some(Session { user, csrf }) = session else {
+        let Some(Session {
+            user,
+            csrf,
+            must_change_password,
+        }) = session
+        else {
             return Err(missing());
         };
         // API writes made with the cookie carry the CSRF token in a header (pages' forms
@@ -240,13 +294,14 @@ impl FromRequestParts<AppState> for Viewer {
                 return Err(AuthRejection::Csrf);
             }
         }
-        Ok(Viewer {
+        Ok(PendingViewer(Viewer {
             user,
             csrf,
             token,
             by_cookie,
             address: ClientAddress::of(parts),
-        })
+            must_change_password,
+        }))
     }
 }
 
@@ -256,7 +311,7 @@ struct NextQuery {
 }
 
 /// Only a local path may be come back to (no `//evil.example`).
-fn local_next(next: Option<&str>) -> Option<&str> {
+pub(super) fn local_next(next: Option<&str>) -> Option<&str> {
     next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
 }
 
@@ -333,8 +388,8 @@ async fn login(
     let attempt = attempt(&state, address, form.username.trim(), &form.password)
         .await
         .map_err(PageError::internal)?;
-    let user = match attempt {
-        Attempt::Ok(user) => user,
+    let verified = match attempt {
+        Attempt::Ok(verified) => verified,
         refused => {
             let mut ctx = tera::Context::new();
             ctx.insert("next", local_next(Some(&form.next)).unwrap_or(""));
@@ -345,12 +400,15 @@ async fn login(
         }
     };
     let token = users
-        .open_session(&user, now)
+        .open_session(&verified.user, now)
         .await
         .map_err(PageError::internal)?;
-    let to = local_next(Some(&form.next))
-        .unwrap_or(home_of(&user))
-        .to_string();
+    let next = local_next(Some(&form.next));
+    let to = match (verified.must_change_password, next) {
+        (true, Some(next)) => format!("/password?next={}", encode_next(next)),
+        (true, None) => "/password".to_string(),
+        (false, next) => next.unwrap_or(home_of(&verified.user)).to_string(),
+    };
     Ok((jar.add(session_cookie(&state, token)), Redirect::to(&to)).into_response())
 }
 
@@ -362,7 +420,7 @@ struct LogoutForm {
 
 async fn logout(
     State(state): State<AppState>,
-    viewer: Viewer,
+    PendingViewer(viewer): PendingViewer,
     jar: CookieJar,
     Form(form): Form<LogoutForm>,
 ) -> Result<Response, PageError> {
@@ -393,23 +451,26 @@ async fn api_login(
 ) -> Result<Response, ApiError> {
     let Json(login) = body.map_err(|e| ApiError::Invalid(e.body_text()))?;
     let users = Users::new(state.store());
-    let user = match attempt(&state, address, login.username.trim(), &login.password)
+    let verified = match attempt(&state, address, login.username.trim(), &login.password)
         .await
         .map_err(ApiError::Internal)?
     {
-        Attempt::Ok(user) => user,
+        Attempt::Ok(verified) => verified,
         refused => {
             let body = Json(json!({ "error": refused.message() }));
             return Ok(refused.respond(body));
         }
     };
     let token = users
-        .open_session(&user, state.desk.now())
+        .open_session(&verified.user, state.desk.now())
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "token": token, "user": user, "expires_in_hours": SESSION_HOURS })),
+        Json(
+            json!({ "token": token, "user": verified.user, "expires_in_hours": SESSION_HOURS,
+                     "must_change_password": verified.must_change_password }),
+        ),
     )
         .into_response())
 }
@@ -417,7 +478,7 @@ async fn api_login(
 /// How a login attempt ended.
 enum Attempt {
     /// The password is right.
-    Ok(User),
+    Ok(Verified),
     /// Unknown name or wrong password (the same answer for both).
     Wrong,
     /// Refused before the password was looked at: back off for this long.
@@ -481,8 +542,9 @@ async fn attempt(
         let wait = (until - now).to_std().unwrap_or_default();
         return Ok(Attempt::Held(wait));
     }
-    if let Some(user) = users.verify(&name, password).await? {
-        users.record_login(&user, now).await?;
+    if let Some(verified) = users.verify(&name, password).await? {
+        let user = &verified.user;
+        users.record_login(user, now).await?;
         state.login_guard.succeeded(&name);
         let entry = AuditEntry {
             actor: &user.username,
@@ -492,7 +554,7 @@ async fn attempt(
             detail: "",
         };
         audit.record(&entry, now).await?;
-        return Ok(Attempt::Ok(user));
+        return Ok(Attempt::Ok(verified));
     }
     let failure = users.record_failure(&name, now).await?;
     let (by_address, by_account) = state.login_guard.failed(address.0, &name);
@@ -532,7 +594,10 @@ async fn api_whoami(viewer: Viewer) -> Json<serde_json::Value> {
     Json(json!({ "user": viewer.user, "csrf": viewer.csrf }))
 }
 
-async fn api_logout(State(state): State<AppState>, viewer: Viewer) -> Result<StatusCode, ApiError> {
+async fn api_logout(
+    State(state): State<AppState>,
+    PendingViewer(viewer): PendingViewer,
+) -> Result<StatusCode, ApiError> {
     Users::new(state.store())
         .close_session(&viewer.token, state.desk.now())
         .await

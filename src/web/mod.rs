@@ -15,6 +15,7 @@ mod lookup;
 mod messages;
 pub mod openapi;
 pub mod pages;
+mod password;
 mod reports;
 mod security_headers;
 mod server;
@@ -114,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         .merge(campaign_attempts::router())
         .merge(audit::router())
         .merge(accounts::router())
+        .merge(password::router())
         .with_state(state);
     security_headers::apply(routes)
 }
@@ -285,6 +287,10 @@ pub(crate) fn decode_api_bodies(bytes: &[u8]) -> Vec<BodyOutcome> {
     }
     let mut out: Vec<BodyOutcome> = Vec::new();
     out.push(("ApiLogin", done(decode::<auth::ApiLogin>(bytes))));
+    out.push((
+        "PasswordBody",
+        done(decode::<password::PasswordBody>(bytes)),
+    ));
     out.push(("StepBody", done(decode::<campaigns::StepBody>(bytes))));
     let definition = decode::<campaigns::DefinitionBody>(bytes).map(|body| {
         let _ = crate::campaigns::Campaign::parse(&body.definition, "the request body");

@@ -24,6 +24,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("ticket.html", include_str!("templates/ticket.html")),
     ("reports.html", include_str!("templates/reports.html")),
     ("audit.html", include_str!("templates/audit.html")),
+    ("accounts.html", include_str!("templates/accounts.html")),
+    ("password.html", include_str!("templates/password.html")),
     ("campaigns.html", include_str!("templates/campaigns.html")),
     (
         "campaign_new.html",

@@ -14,44 +14,13 @@ async fn try_login(
     username: &str,
     password: &str,
 ) -> (u16, Option<u64>, String) {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let res = http
-        .post(format!("{}/login", console.base))
-        .form(&[("username", username), ("password", password), ("next", "")])
-        .send()
-        .await
-        .unwrap();
-    let retry = res
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
-    (
-        res.status().as_u16(),
-        retry,
-        res.text().await.unwrap_or_default(),
-    )
+    let answer = console.post_login(username, password).await;
+    (answer.status, answer.retry_after, answer.text)
 }
 
 /// Runs `huifang` on the console's database; its stdout (the command must succeed).
 fn huifang(console: &Console, args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_huifang"))
-        .arg("--database")
-        .arg(console.db.url())
-        .args(args)
-        .env("USER", "ops")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "huifang {args:?}: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    crate::support::huifang(console, args, "")
 }
 
 #[tokio::test]
@@ -212,5 +181,147 @@ async fn a_disabled_account_loses_its_open_session_and_cannot_log_in() {
             .unwrap();
         assert_eq!(by_admin.len(), 1);
         assert_eq!(by_admin[0].address, "127.0.0.1");
+    }
+}
+
+/// The row of `username` on the accounts page.
+fn account_row<'a>(page: &'a str, username: &str) -> &'a str {
+    let start = page
+        .find(&format!("<tr id=\"account-{username}\">"))
+        .unwrap_or_else(|| panic!("no row for {username}:\n{page}"));
+    let end = page[start..].find("</tr>").unwrap() + start;
+    &page[start..end]
+}
+
+#[tokio::test]
+async fn an_admin_disables_an_agent_from_the_accounts_page_and_its_session_ends() {
+    for console in consoles().await {
+        let name = &console.db.name;
+        let agent = console.login("agent1").await;
+        let sup = console.login("sup").await;
+        let admin = console.login("admin").await;
+        // The page and its nav link are the admins'.
+        assert_eq!(sup.get("/accounts").await.status, 403, "{name}");
+        assert_eq!(agent.get("/accounts").await.status, 403, "{name}");
+        assert!(
+            !sup.get("/tickets")
+                .await
+                .text
+                .contains("href=\"/accounts\"")
+        );
+        let page = admin.get("/accounts").await;
+        assert_eq!(page.status, 200, "{name}: {}", page.text);
+        assert!(page.text.contains("href=\"/accounts\" class=\"on\""));
+        let row = account_row(&page.text, "agent1");
+        assert!(
+            row.contains("<td>agent</td>") && row.contains("active"),
+            "{row}"
+        );
+        assert!(row.contains("/accounts/agent1/disable"), "{row}");
+        assert!(!row.contains("never"), "agent1 logged in: {row}");
+        assert!(account_row(&page.text, "agent3").contains("never"));
+        // An admin is offered no button to switch themself off.
+        assert!(!account_row(&page.text, "admin").contains("/disable"));
+
+        // A form without the session's CSRF token changes nothing.
+        let forged = agent.post_form("/accounts/agent1/disable", &[]).await;
+        assert_eq!(forged.status, 403);
+        let stale = reqwest::Client::new()
+            .post(format!("{}/accounts/agent1/disable", console.base))
+            .header("cookie", admin.cookie())
+            .form(&[("csrf", "not-the-token")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stale.status().as_u16(), 403);
+        assert_eq!(agent.get("/api/session").await.status, 200, "{name}");
+
+        let done = admin.post_form("/accounts/agent1/disable", &[]).await;
+        assert_eq!(done.status, 303, "{name}: {}", done.text);
+        assert_eq!(done.location.as_deref(), Some("/accounts"));
+        // The agent's open session: 401 on its next request.
+        assert_eq!(agent.get("/api/session").await.status, 401, "{name}");
+        let page = admin.get("/accounts").await;
+        let row = account_row(&page.text, "agent1");
+        assert!(row.contains("disabled"), "{row}");
+        assert!(row.contains("/accounts/agent1/enable"), "{row}");
+        let rows = AuditLog::new(&console.db.store)
+            .search(&AuditFilter {
+                actor: Some("admin".into()),
+                action: Some(AuditAction::AccountDisable),
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "{name}");
+        assert_eq!(
+            (rows[0].target.as_str(), rows[0].address.as_str()),
+            ("user:agent1", "127.0.0.1")
+        );
+
+        // Enable and unlock from the page too, each on record.
+        assert_eq!(
+            admin.post_form("/accounts/agent1/enable", &[]).await.status,
+            303
+        );
+        assert_eq!(
+            console
+                .login("agent1")
+                .await
+                .get("/api/session")
+                .await
+                .status,
+            200
+        );
+        let users = Users::new(&console.db.store);
+        for _ in 0..LOCK_AFTER {
+            users
+                .record_failure("agent2", chrono::Utc::now())
+                .await
+                .unwrap();
+        }
+        let page = admin.get("/accounts").await;
+        let row = account_row(&page.text, "agent2");
+        assert!(
+            row.contains("locked") && row.contains("/accounts/agent2/unlock"),
+            "{row}"
+        );
+        assert_eq!(
+            admin.post_form("/accounts/agent2/unlock", &[]).await.status,
+            303
+        );
+        assert!(account_row(&admin.get("/accounts").await.text, "agent2").contains("active"));
+        assert_eq!(console.post_login("agent2", PASSWORD).await.status, 303);
+        let actions: Vec<AuditAction> = AuditLog::new(&console.db.store)
+            .search(&AuditFilter {
+                actor: Some("admin".into()),
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.action)
+            .filter(|a| a.to_string().starts_with("account."))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                AuditAction::AccountUnlock,
+                AuditAction::AccountEnable,
+                AuditAction::AccountDisable
+            ]
+        );
+        // An unknown action or account: 404, not a silent redirect.
+        assert_eq!(
+            admin.post_form("/accounts/agent2/delete", &[]).await.status,
+            404
+        );
+        assert_eq!(
+            admin
+                .post_form("/accounts/nobody/disable", &[])
+                .await
+                .status,
+            404
+        );
     }
 }

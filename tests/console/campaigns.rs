@@ -638,29 +638,8 @@ async fn the_wallboard_counts_fresh_calls_team_agents_attempts_and_answers() {
 
 /// Logs in with a client of its own, for reading a stream; returns it and the cookie.
 async fn streaming_login(console: &Console, username: &str) -> (reqwest::Client, String) {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let res = http
-        .post(format!("{}/login", console.base))
-        .form(&[("username", username), ("password", PASSWORD), ("next", "")])
-        .send()
-        .await
-        .unwrap();
-    let cookie = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| {
-            v.split(';')
-                .next()
-                .filter(|c| c.starts_with("huifang_session="))
-        })
-        .unwrap()
-        .to_string();
-    (http, cookie)
+    let answer = console.post_login(username, PASSWORD).await;
+    (answer.http, answer.cookie.expect("session cookie"))
 }
 
 /// Reads server-sent events until one satisfies `wanted`, at most `within`.

@@ -330,6 +330,29 @@ async fn the_preview_decision_is_the_offered_agents_own_and_checked() {
         assert_eq!(state["preview"]["offer"]["phone"], phone.as_str());
         assert_eq!(state["preview"]["offer"]["campaign"], "pv-1");
         assert_eq!(state["preview"]["owner"]["owner"]["name"], owner.as_str());
+        // The owner's screen pop went on record once, however often the desktop looks.
+        agent1.get("/api/agent/state").await;
+        let rows = huifang::audit::AuditLog::new(&console.db.store)
+            .search(&huifang::audit::AuditFilter {
+                actor: Some("agent1".into()),
+                action: Some(huifang::audit::AuditAction::ScreenPop),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let owner_id = state["preview"]["owner"]["owner"]["owner_id"]
+            .as_i64()
+            .unwrap();
+        let shown: Vec<(&str, &str, &str)> = rows
+            .iter()
+            .map(|r| (r.target.as_str(), r.detail.as_str(), r.address.as_str()))
+            .collect();
+        let (target, detail) = (format!("owner:{owner_id}"), format!("preview {id}"));
+        assert_eq!(
+            shown,
+            [(target.as_str(), detail.as_str(), "127.0.0.1")],
+            "{db}"
+        );
         // Another agent sees none of it and cannot decide it.
         assert!(agent2.get("/api/agent/state").await.json()["preview"].is_null());
         let res = agent2

@@ -10,6 +10,7 @@ mod connections;
 mod desktop;
 mod headers;
 mod login;
+mod password;
 mod reports;
 mod support;
 mod tickets;

@@ -51,6 +51,7 @@ pub(crate) async fn console_on(db: TestDb, config_toml: &str, clock: SharedClock
             role,
             team,
             password: PASSWORD,
+            must_change: false,
         };
         users.add(&new, false, clock.now()).await.unwrap();
     }
@@ -95,35 +96,66 @@ impl Page {
     }
 }
 
+/// What the login form answered.
+pub(crate) struct LoginAnswer {
+    /// The client that posted it (it follows no redirects).
+    pub(crate) http: reqwest::Client,
+    pub(crate) status: u16,
+    /// Where it sends the browser (303 after a good login).
+    pub(crate) location: Option<String>,
+    /// `Retry-After` in seconds (on a 429).
+    pub(crate) retry_after: Option<u64>,
+    /// The session cookie set, `huifang_session=...`.
+    pub(crate) cookie: Option<String>,
+    pub(crate) text: String,
+}
+
 impl Console {
-    /// Logs `username` in through the login form.
-    pub(crate) async fn login(&self, username: &str) -> Browser {
+    /// Posts the login form as a browser would, with a client of its own.
+    pub(crate) async fn post_login(&self, username: &str, password: &str) -> LoginAnswer {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
         let res = http
             .post(format!("{}/login", self.base))
-            .form(&[("username", username), ("password", PASSWORD), ("next", "")])
+            .form(&[("username", username), ("password", password), ("next", "")])
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status().as_u16(), 303, "login of {username}");
+        let header = |name: &str| {
+            res.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let (location, retry_after) = (header("location"), header("retry-after"));
         let cookie = res
             .headers()
             .get_all("set-cookie")
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with("huifang_session="))
-            .and_then(|v| v.split(';').next())
-            .expect("session cookie")
-            .to_string();
-        let mut browser = Browser {
-            base: self.base.clone(),
+            .find_map(|v| {
+                v.split(';')
+                    .next()
+                    .filter(|c| c.starts_with("huifang_session="))
+            })
+            .map(str::to_string);
+        LoginAnswer {
             http,
+            status: res.status().as_u16(),
+            location,
+            retry_after: retry_after.and_then(|v| v.parse().ok()),
             cookie,
-            csrf: String::new(),
-        };
+            text: res.text().await.unwrap_or_default(),
+        }
+    }
+
+    /// Logs `username` in through the login form (with the test password).
+    pub(crate) async fn login(&self, username: &str) -> Browser {
+        let answer = self.post_login(username, PASSWORD).await;
+        assert_eq!(answer.status, 303, "login of {username}: {}", answer.text);
+        let mut browser = Browser::of(&self.base, answer);
         let me = browser.get("/api/session").await.json();
         browser.csrf = me["csrf"].as_str().unwrap().to_string();
         browser
@@ -131,6 +163,16 @@ impl Console {
 }
 
 impl Browser {
+    /// The browser a good login made (its CSRF token still to be read).
+    pub(crate) fn of(base: &str, answer: LoginAnswer) -> Browser {
+        Browser {
+            base: base.to_string(),
+            http: answer.http,
+            cookie: answer.cookie.expect("session cookie"),
+            csrf: String::new(),
+        }
+    }
+
     async fn finish(res: reqwest::Response) -> Page {
         let status = res.status().as_u16();
         let location = res
@@ -205,4 +247,34 @@ impl Browser {
             .unwrap();
         Browser::finish(res).await
     }
+}
+
+/// Runs `huifang` on the console's database with `stdin`; its stdout (the command must
+/// succeed).
+pub(crate) fn huifang(console: &Console, args: &[&str], stdin: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_huifang"))
+        .arg("--database")
+        .arg(console.db.url())
+        .args(args)
+        .env("USER", "ops")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "huifang {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }

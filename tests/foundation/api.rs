@@ -32,6 +32,7 @@ async fn spawn_app() -> TestApp {
         role: Role::Supervisor,
         team: "t",
         password: "correct horse",
+        must_change: false,
     };
     Users::new(&store)
         .add(&supervisor, false, morning())
