@@ -215,11 +215,16 @@ async fn snapshot(state: &AppState, agent: &str, address: &str) -> Result<Value,
         Some(call) => Some(desktop::screen(store, call, now).await?),
         None => None,
     };
+    // A hotline caller is named only: their owners' data goes out with its audit row from
+    // /agent/inbound/ID/pop.
+    let inbound = desktop::inbound::current_inbound(store, agent, now)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
     let callbacks = desktop::callbacks_of(store, agent).await?;
     let preview = preview_of(state, agent, address).await?;
     Ok(
-        json!({ "presence": presence, "call": call, "preview": preview, "callbacks": callbacks,
-               "now": now }),
+        json!({ "presence": presence, "call": call, "inbound": inbound, "preview": preview,
+               "callbacks": callbacks, "now": now }),
     )
 }
 

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod agent;
+mod agent_inbound;
 mod audit;
 pub mod auth;
 mod campaign_attempts;
@@ -107,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router())
         .merge(auth::router())
         .merge(agent::router())
+        .merge(agent_inbound::router())
         .merge(openapi::router())
         .merge(pages::router())
         .merge(ticket_pages::router())

@@ -35,6 +35,18 @@ document.getElementById("dispose").addEventListener("click", async () => {
   if (res.status === 201) { form.reset(); document.getElementById("disposition-panel").hidden = true; }
   else showError(res, "disposition-error");
 });
+let currentInbound = null;
+// A hotline caller on the line comes first; their screen pop is fetched once per call.
+async function showInbound(call) {
+  if (!call) { currentInbound = null; return false; }
+  setText("call-state", call.ended_at ? "hotline call ended" : "hotline caller " + call.caller);
+  document.getElementById("disposition-panel").hidden = true;
+  if (currentInbound === call.inbound_call_id) return true;
+  currentInbound = call.inbound_call_id; current = null;
+  const res = await fetch("/agent/inbound/" + currentInbound + "/pop", { credentials: "same-origin" });
+  document.getElementById("screen-pop").innerHTML = await res.text();
+  return true;
+}
 async function showCall(call) {
   const panel = document.getElementById("disposition-panel");
   if (!call) {
@@ -94,7 +106,9 @@ follow("/api/agent/live", (s) => {
     setText("agent-phase", phase); setText("agent-wanted", s.presence.wanted);
     document.getElementById("agent-phase").className = "badge " + phase;
   }
-  showCall(s.call);
+  const live = s.inbound && !s.inbound.ended_at;
+  if (live || (s.inbound && !s.call)) showInbound(s.inbound);
+  else { currentInbound = null; showCall(s.call); }
   showPreview(s.preview);
   showCallbacks(s.callbacks || []);
 });
