@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::output::{json, table};
-use crate::pacing::{PacingMode, SimConfig, SimReport, TalkShape, simulate};
+use crate::pacing::{InboundConfig, PacingMode, SimConfig, SimReport, TalkShape, simulate};
 
 /// Arguments of `simulate`.
 #[derive(Debug, Args)]
@@ -46,6 +46,23 @@ pub struct SimulateArgs {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Hotline callers per hour on the same agents (Poisson arrivals); 0 for none.
+    #[arg(long, default_value_t = 0.0)]
+    inbound_per_hour: f64,
+    /// Mean inbound handle time, seconds: talk plus the `--wrap` wrap-up [default: --talk
+    /// plus --wrap, as an outbound call].
+    #[arg(long)]
+    inbound_handle: Option<f64>,
+    /// Inbound service-level target the pacer protects, as a share answered within
+    /// `--inbound-within` (0: unprotected).
+    #[arg(long, default_value_t = 0.8)]
+    inbound_target: f64,
+    /// Seconds of the inbound service level.
+    #[arg(long, default_value_t = 20.0)]
+    inbound_within: f64,
+    /// Mean seconds a queued caller waits before hanging up (exponential).
+    #[arg(long, default_value_t = 120.0)]
+    inbound_patience: f64,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -64,6 +81,13 @@ pub(super) fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     config.ring_timeout_s = args.ring_timeout;
     config.hours = args.hours;
     config.abandon_target = args.abandon_target / 100.0;
+    config.inbound = InboundConfig {
+        per_hour: args.inbound_per_hour,
+        handle_s: args.inbound_handle,
+        service_target: args.inbound_target,
+        answer_within_s: args.inbound_within,
+        patience_s: args.inbound_patience,
+    };
     let report = simulate(&config)?;
     if args.json {
         json(&report)?;
@@ -75,7 +99,7 @@ pub(super) fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
 
 fn report_table(r: &SimReport) -> comfy_table::Table {
     let mut t = table(&["measure", "value"]);
-    let rows = [
+    let mut rows = vec![
         ("mode", r.mode.clone()),
         ("agents × hours", format!("{} × {:.1}", r.agents, r.hours)),
         ("agent occupancy", format!("{:.1} %", 100.0 * r.occupancy)),
@@ -102,6 +126,37 @@ fn report_table(r: &SimReport) -> comfy_table::Table {
             format!("{:.3}", r.learned_answer_rate),
         ),
     ];
+    let i = &r.inbound;
+    if i.offered > 0 {
+        let level = i
+            .service_level_pct
+            .map_or_else(|| "-".to_owned(), |sl| format!("{sl:.1} %"));
+        rows.extend([
+            (
+                "outbound / inbound occupancy",
+                format!(
+                    "{:.1} % / {:.1} %",
+                    100.0 * r.outbound_occupancy,
+                    100.0 * i.occupancy
+                ),
+            ),
+            (
+                "inbound offered / answered / abandoned in queue",
+                format!("{} / {} / {}", i.offered, i.answered, i.abandoned),
+            ),
+            (
+                "inbound service level",
+                format!(
+                    "{level} in {:.0} s (target {:.0} %)",
+                    i.answer_within_s, i.service_target_pct
+                ),
+            ),
+            (
+                "inbound average speed of answer",
+                format!("{:.1} s", i.asa_s),
+            ),
+        ]);
+    }
     for (name, value) in rows {
         t.add_row(vec![name.to_owned(), value]);
     }

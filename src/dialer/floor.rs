@@ -157,6 +157,7 @@ impl Floor {
             connect_rule_s: CONNECT_RULE_S,
             ring_timeout_s,
             max_lines,
+            inbound: crate::pacing::state::InboundLoad::default(),
         }
     }
 }

@@ -8,20 +8,25 @@
 //!
 //! Files, each importing only those above it in this list:
 //! - [`stats`]: the log-normal, `erfc` and the Poisson-binomial.
+//! - [`erlang`]: Erlang B and C, the service level and the agents a hotline needs.
 //! - [`estimate`]: online estimators of the answer rate and the ring, talk and wrap-up times.
 //! - [`state`]: the observed-state snapshot.
 //! - [`model`]: the predictive model (expected abandons of `n` more dials; formula there).
+//! - [`reserve`]: inbound first, the agents the hotline holds back before any mode decides.
 //! - [`adaptive`]: VICIdial's adaptive dial-level loop, the baseline.
 //! - [`pacer`]: the modes (preview, progressive, ratio, predictive, adaptive-heuristic) and the
 //!   feedback term.
 //! - [`report`] and [`simulate`]: what a simulated campaign measures, and the discrete-event
-//!   simulation of one on a simulated clock.
+//!   simulation of one on a simulated clock (with a hotline on the same agents in
+//!   `simulate/inbound.rs`).
 
 pub mod adaptive;
+pub mod erlang;
 pub mod estimate;
 pub mod model;
 pub mod pacer;
 pub mod report;
+pub mod reserve;
 pub mod simulate;
 pub mod state;
 pub mod stats;
@@ -31,6 +36,6 @@ mod tests;
 
 pub use estimate::{Estimates, Estimator, Priors};
 pub use pacer::{Feedback, ModeError, Pacer, PacingMode};
-pub use report::SimReport;
-pub use simulate::{SimConfig, SimError, TalkShape, simulate};
-pub use state::{AbandonWindow, AgentPhase, BusyAgent, ObservedState};
+pub use report::{InboundReport, SimReport};
+pub use simulate::{InboundConfig, SimConfig, SimError, TalkShape, simulate};
+pub use state::{AbandonWindow, AgentPhase, BusyAgent, InboundLoad, ObservedState};

@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use super::adaptive::{AdaptiveConfig, AdaptiveLoop};
 use super::model::Forecast;
+use super::reserve::for_outbound;
 use super::state::ObservedState;
 
 /// How a campaign paces its dials.
@@ -138,11 +139,13 @@ impl Pacer {
         self.mode
     }
 
-    /// How many calls to place now.
+    /// How many calls to place now. Inbound comes first: every mode decides on the agents left
+    /// once the hotline's queued callers and reserve are held back ([`for_outbound`]).
     pub fn calls_to_place(&mut self, state: &ObservedState) -> u32 {
         if state.logged_in == 0 {
             return 0;
         }
+        let state = &*for_outbound(state);
         match self.mode {
             PacingMode::Preview | PacingMode::Progressive => per_free_agent(state, 1.0),
             PacingMode::Ratio(k) => per_free_agent(state, k),

@@ -39,6 +39,46 @@ pub struct SimReport {
     pub dials_per_hour: f64,
     /// The answer rate the estimator had learned by the end.
     pub learned_answer_rate: f64,
+    /// Share of logged-in agent time spent on outbound calls (talk or wrap-up); `occupancy`
+    /// less the hotline's share.
+    pub outbound_occupancy: f64,
+    /// The hotline's figures (all zero without inbound callers).
+    pub inbound: InboundReport,
+}
+
+/// What the simulated hotline measured.
+///
+/// The service level is the share of callers answered within `answer_within_s` among those
+/// who were answered or who hung up after waiting longer than that:
+/// `answered_within / (answered + abandoned_after)`. Callers who hang up within the target
+/// time are left out (they gave up before the hotline could have failed them, the usual
+/// convention for short abandons), callers who hang up later count as missed, and callers still
+/// queued when the run stops are not counted at all. The average speed of answer is the mean
+/// queue wait of the answered callers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct InboundReport {
+    /// Callers who called.
+    pub offered: u64,
+    /// Callers answered by an agent.
+    pub answered: u64,
+    /// Of those, answered within `answer_within_s`.
+    pub answered_within: u64,
+    /// Callers who hung up in the queue.
+    pub abandoned: u64,
+    /// Of those, after waiting more than `answer_within_s`.
+    pub abandoned_after: u64,
+    /// Callers still queued when the run stopped.
+    pub still_waiting: u64,
+    /// The service level, percent (see above); `None` when no caller was settled.
+    pub service_level_pct: Option<f64>,
+    /// The target the pacer protected, percent (0: unprotected).
+    pub service_target_pct: f64,
+    /// Seconds of the service level.
+    pub answer_within_s: f64,
+    /// Average speed of answer: mean queue wait of answered callers, seconds.
+    pub asa_s: f64,
+    /// Share of logged-in agent time spent on inbound calls (talk or wrap-up).
+    pub occupancy: f64,
 }
 
 /// Running counts of a simulation, bucketed by hour where the report needs it.
@@ -47,6 +87,7 @@ pub(crate) struct Tally {
     pub(crate) dials: u64,
     pub(crate) machine_answers: u64,
     pub(crate) busy_ms: u64,
+    pub(crate) inbound_busy_ms: u64,
     answered_by_hour: Vec<u64>,
     abandoned_by_hour: Vec<u64>,
     waits_ms: Vec<u64>,
@@ -70,8 +111,13 @@ impl Tally {
         self.waits_ms.push(wait_ms);
     }
 
-    /// The report of a run of `run_ms` with `agents` agents.
-    pub(crate) fn report(mut self, head: ReportHead, run_ms: u64) -> SimReport {
+    /// The report of a run of `run_ms` with `agents` agents and the hotline's figures.
+    pub(crate) fn report(
+        mut self,
+        head: ReportHead,
+        run_ms: u64,
+        inbound: InboundReport,
+    ) -> SimReport {
         let answers: u64 = self.answered_by_hour.iter().sum();
         let abandoned: u64 = self.abandoned_by_hour.iter().sum();
         let hours = run_ms as f64 / HOUR_MS as f64;
@@ -95,6 +141,9 @@ impl Tally {
             wait_p95_s: quantile(&self.waits_ms, 0.95),
             dials_per_hour: self.dials as f64 / hours,
             learned_answer_rate: head.learned_answer_rate,
+            outbound_occupancy: (self.busy_ms - self.inbound_busy_ms.min(self.busy_ms)) as f64
+                / (agent_hours * HOUR_MS as f64),
+            inbound,
         }
     }
 
@@ -162,7 +211,7 @@ mod tests {
             seed: 0,
             learned_answer_rate: 0.0,
         };
-        let r = t.report(head, 2 * HOUR_MS);
+        let r = t.report(head, 2 * HOUR_MS, InboundReport::default());
         assert!((r.abandon_pct - 100.0 / 101.0).abs() < 1e-9);
         assert!((r.worst_hour_abandon_pct - 100.0).abs() < 1e-9);
         assert_eq!((r.wait_p50_s, r.wait_p95_s), (0.0, 1.0));

@@ -4,6 +4,10 @@
 //! time-out. A human answer is bridged to a free agent, or waits at most the connect rule (2 s)
 //! for one and is otherwise abandoned. Talk times are log-normal (or exponential) around the
 //! mean, then a fixed wrap-up. The pacer is asked every simulated second.
+//!
+//! With `inbound.per_hour > 0` a hotline shares the agents ([`inbound`]): its callers queue
+//! first come, first served and an agent who is free takes a queued caller before any outbound
+//! answer; the pacer is shown the hotline's measured load.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -14,8 +18,13 @@ use rand_chacha::ChaCha8Rng;
 use super::estimate::{Estimator, Priors};
 use super::pacer::{Pacer, PacingMode};
 use super::report::{ReportHead, SimReport, Tally};
-use super::state::{AbandonWindow, AgentPhase, BusyAgent, ObservedState};
+use super::state::{AbandonWindow, AgentPhase, BusyAgent, InboundLoad, ObservedState};
 use super::stats::LogNormal;
+
+mod inbound;
+
+use inbound::Hotline;
+pub use inbound::InboundConfig;
 
 /// The shape of simulated talk times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -55,6 +64,8 @@ pub struct SimConfig {
     pub lines_per_agent: u32,
     /// Random seed.
     pub seed: u64,
+    /// The hotline on the same agents (none by default).
+    pub inbound: InboundConfig,
 }
 
 impl SimConfig {
@@ -74,6 +85,7 @@ impl SimConfig {
             abandon_target: 0.03,
             lines_per_agent: 5,
             seed,
+            inbound: InboundConfig::default(),
         }
     }
 
@@ -128,7 +140,8 @@ impl SimConfig {
         check(
             self.lines_per_agent >= 1,
             "lines per agent must be at least 1",
-        )
+        )?;
+        self.inbound.validate(self.wrap_s)
     }
 }
 
@@ -156,6 +169,10 @@ enum Event {
     Deadline(usize),
     TalkEnd(usize),
     WrapEnd(usize),
+    /// A hotline caller arrives.
+    Arrival,
+    /// A queued caller's patience runs out.
+    GiveUp(usize),
 }
 
 /// What a dial will turn out to be, drawn when it is placed (the pacer never sees it).
@@ -175,8 +192,16 @@ struct Call {
 #[derive(Debug, Clone, Copy)]
 enum Agent {
     Free,
-    Talk { since_ms: u64, busy_since_ms: u64 },
-    Wrap { since_ms: u64, busy_since_ms: u64 },
+    Talk {
+        since_ms: u64,
+        busy_since_ms: u64,
+        inbound: bool,
+    },
+    Wrap {
+        since_ms: u64,
+        busy_since_ms: u64,
+        inbound: bool,
+    },
 }
 
 struct Sim {
@@ -195,6 +220,7 @@ struct Sim {
     waiting: VecDeque<(usize, u64)>,
     window: AbandonWindow,
     tally: Tally,
+    hotline: Hotline,
 }
 
 impl Sim {
@@ -215,9 +241,13 @@ impl Sim {
             waiting: VecDeque::new(),
             window: AbandonWindow::default(),
             tally: Tally::default(),
+            hotline: Hotline::new(config.inbound.clone(), config.seed),
             config,
         };
         sim.schedule(0, Event::Tick);
+        if let Some(gap) = sim.hotline.next_arrival_in_ms() {
+            sim.schedule(gap, Event::Arrival);
+        }
         sim
     }
 
@@ -238,6 +268,8 @@ impl Sim {
                 Event::Deadline(call) => self.deadline(call),
                 Event::TalkEnd(agent) => self.talk_end(agent),
                 Event::WrapEnd(agent) => self.wrap_end(agent),
+                Event::Arrival => self.arrival(),
+                Event::GiveUp(caller) => self.hotline.give_up(caller, self.now_ms),
             }
         }
         self.now_ms = self.end_ms;
@@ -245,6 +277,10 @@ impl Sim {
 
     fn tick(&mut self) {
         let state = self.observe();
+        let state = ObservedState {
+            inbound: self.inbound_load(),
+            ..state
+        };
         let n = self.pacer.calls_to_place(&state);
         for _ in 0..n {
             self.dial();
@@ -281,6 +317,42 @@ impl Sim {
             connect_rule_s: CONNECT_RULE_MS as f64 / 1000.0,
             ring_timeout_s: self.config.ring_timeout_s,
             max_lines: self.config.agents * self.config.lines_per_agent,
+            inbound: InboundLoad::default(),
+        }
+    }
+
+    /// The hotline's load as the pacer is shown it: measured, not configured.
+    fn inbound_load(&mut self) -> InboundLoad {
+        let on_inbound = self
+            .agents
+            .iter()
+            .filter(|a| {
+                matches!(
+                    a,
+                    Agent::Talk { inbound: true, .. } | Agent::Wrap { inbound: true, .. }
+                )
+            })
+            .count() as u32;
+        let est = self.estimator.estimates();
+        let fallback = est.talk.mean() + est.wrap_mean_s;
+        self.hotline.load(self.now_ms, on_inbound, fallback)
+    }
+
+    /// A hotline caller arrives: a free agent takes them at once, or they queue.
+    fn arrival(&mut self) {
+        let id = self.hotline.arrive(self.now_ms);
+        match self.free.pop_front() {
+            Some(agent) => {
+                self.hotline.answered(0);
+                self.engage(agent, true);
+            }
+            None => {
+                let patience_ms = self.hotline.enqueue(id, self.now_ms);
+                self.schedule(self.now_ms + patience_ms, Event::GiveUp(id));
+            }
+        }
+        if let Some(gap) = self.hotline.next_arrival_in_ms() {
+            self.schedule(self.now_ms + gap, Event::Arrival);
         }
     }
 
@@ -353,21 +425,33 @@ impl Sim {
         }
     }
 
+    /// An outbound answer reaches `agent` after `wait_ms`.
     fn connect(&mut self, agent: usize, wait_ms: u64) {
         self.tally.connected(wait_ms);
+        self.engage(agent, false);
+    }
+
+    /// `agent` starts talking to an owner (outbound) or a caller (`inbound`).
+    fn engage(&mut self, agent: usize, inbound: bool) {
         self.agents[agent] = Agent::Talk {
             since_ms: self.now_ms,
             busy_since_ms: self.now_ms,
+            inbound,
         };
-        let talk_s = self.draw_talk();
+        let mean = if inbound {
+            self.hotline
+                .talk_mean_s(self.config.talk_s, self.config.wrap_s)
+        } else {
+            self.config.talk_s
+        };
+        let talk_s = self.draw_talk(mean);
         self.schedule(
             self.now_ms + (talk_s * 1000.0) as u64,
             Event::TalkEnd(agent),
         );
     }
 
-    fn draw_talk(&mut self) -> f64 {
-        let mean = self.config.talk_s;
+    fn draw_talk(&mut self, mean: f64) -> f64 {
         let talk = match self.config.talk_shape {
             TalkShape::Lognormal => {
                 LogNormal::with_mean(mean, TALK_SIGMA).from_standard_normal(normal(&mut self.rng))
@@ -381,13 +465,16 @@ impl Sim {
         if let Agent::Talk {
             since_ms,
             busy_since_ms,
+            inbound,
         } = self.agents[agent]
         {
+            // Inbound talks are learned too: the model predicts when any busy agent is free.
             self.estimator
                 .talk_ended((self.now_ms - since_ms) as f64 / 1000.0);
             self.agents[agent] = Agent::Wrap {
                 since_ms: self.now_ms,
                 busy_since_ms,
+                inbound,
             };
             let wrap_ms = (self.config.wrap_s * 1000.0) as u64;
             self.schedule(self.now_ms + wrap_ms, Event::WrapEnd(agent));
@@ -398,12 +485,23 @@ impl Sim {
         if let Agent::Wrap {
             since_ms,
             busy_since_ms,
+            inbound,
         } = self.agents[agent]
         {
             self.estimator
                 .wrap_ended((self.now_ms - since_ms) as f64 / 1000.0);
-            self.tally.busy_ms += self.now_ms - busy_since_ms;
+            let busy_ms = self.now_ms - busy_since_ms;
+            self.tally.busy_ms += busy_ms;
+            if inbound {
+                self.tally.inbound_busy_ms += busy_ms;
+                self.hotline.handled(busy_ms as f64 / 1000.0);
+            }
             self.agents[agent] = Agent::Free;
+            // Callers first: a queued caller before any outbound answer.
+            if self.hotline.take_next(self.now_ms) {
+                self.engage(agent, true);
+                return;
+            }
             match self.waiting.pop_front() {
                 Some((_, answered_ms)) => self.connect(agent, self.now_ms - answered_ms),
                 None => self.free.push_back(agent),
@@ -413,8 +511,21 @@ impl Sim {
 
     fn finish(mut self) -> SimReport {
         for agent in &self.agents {
-            if let Agent::Talk { busy_since_ms, .. } | Agent::Wrap { busy_since_ms, .. } = *agent {
+            if let Agent::Talk {
+                busy_since_ms,
+                inbound,
+                ..
+            }
+            | Agent::Wrap {
+                busy_since_ms,
+                inbound,
+                ..
+            } = *agent
+            {
                 self.tally.busy_ms += self.end_ms - busy_since_ms;
+                if inbound {
+                    self.tally.inbound_busy_ms += self.end_ms - busy_since_ms;
+                }
             }
         }
         let head = ReportHead {
@@ -423,7 +534,9 @@ impl Sim {
             seed: self.config.seed,
             learned_answer_rate: self.estimator.estimates().answer_rate,
         };
-        self.tally.report(head, self.end_ms)
+        let agent_ms = f64::from(self.config.agents) * self.end_ms as f64;
+        let inbound = self.hotline.report(self.tally.inbound_busy_ms, agent_ms);
+        self.tally.report(head, self.end_ms, inbound)
     }
 }
 

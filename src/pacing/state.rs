@@ -71,6 +71,28 @@ pub struct ObservedState {
     pub ring_timeout_s: f64,
     /// Upper bound on calls in flight (trunk channels), whatever the mode says.
     pub max_lines: u32,
+    /// The hotline's load on the same agents (the default: no inbound at all).
+    pub inbound: InboundLoad,
+}
+
+/// The inbound hotline's load on the agents a campaign dials for: callers come first, so the
+/// pacer holds back the agents they need (see [`super::reserve`]). The default is no inbound
+/// traffic and no service target, which leaves every pacing decision as it was.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct InboundLoad {
+    /// Hotline callers queued for an agent now.
+    pub waiting: u32,
+    /// Agents in an inbound conversation or its wrap-up now (already counted in `busy`).
+    pub on_inbound: u32,
+    /// Measured arrival rate of hotline callers, per second.
+    pub arrivals_per_s: f64,
+    /// Mean inbound handle time (talk plus wrap-up), seconds.
+    pub handle_s: f64,
+    /// Share of callers to answer within `answer_within_s` (0.8); 0 leaves the hotline
+    /// unprotected (no reserve, though queued callers still take the next agents).
+    pub service_target: f64,
+    /// Seconds within which `service_target` of the callers are to be answered (20).
+    pub answer_within_s: f64,
 }
 
 impl ObservedState {

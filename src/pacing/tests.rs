@@ -28,6 +28,7 @@ fn state(free: u32, busy: Vec<BusyAgent>, ringing: Vec<f64>) -> ObservedState {
         connect_rule_s: 2.0,
         ring_timeout_s: 25.0,
         max_lines: 100,
+        inbound: InboundLoad::default(),
     }
 }
 
@@ -198,5 +199,157 @@ fn progressive_never_abandons() {
 fn bad_settings_are_refused() {
     let mut config = SimConfig::benchmark(PacingMode::Predictive, 1);
     config.answer_rate = 0.0;
+    assert!(matches!(simulate(&config), Err(SimError::Invalid(_))));
+}
+
+fn hotline(per_hour: f64, on_inbound: u32, waiting: u32) -> InboundLoad {
+    InboundLoad {
+        waiting,
+        on_inbound,
+        arrivals_per_s: per_hour / 3600.0,
+        handle_s: 180.0,
+        service_target: 0.8,
+        answer_within_s: 20.0,
+    }
+}
+
+#[test]
+fn no_hotline_leaves_the_state_untouched() {
+    let s = state(3, talking(10, 60.0), vec![2.0, 5.0]);
+    assert!(matches!(
+        reserve::for_outbound(&s),
+        std::borrow::Cow::Borrowed(_)
+    ));
+    // A target with nobody calling holds back nothing either.
+    let mut quiet = s.clone();
+    quiet.inbound = hotline(0.0, 0, 0);
+    assert_eq!(reserve::Holdback::of(&quiet).total(), 0);
+    for mode in ["progressive", "ratio:2", "predictive", "adaptive-heuristic"] {
+        assert_eq!(calls(mode, &quiet), calls(mode, &s), "{mode}");
+    }
+}
+
+#[test]
+fn queued_callers_take_free_agents_first() {
+    let mut s = state(5, talking(10, 60.0), vec![]);
+    let before =
+        ["progressive", "ratio:2", "predictive", "adaptive-heuristic"].map(|m| calls(m, &s));
+    s.inbound = InboundLoad {
+        waiting: 2,
+        ..InboundLoad::default()
+    };
+    let after =
+        ["progressive", "ratio:2", "predictive", "adaptive-heuristic"].map(|m| calls(m, &s));
+    assert_eq!((after[0], after[1]), (3, 6));
+    for (b, a) in before.iter().zip(&after) {
+        assert!(a < b, "{before:?} -> {after:?}");
+    }
+}
+
+#[test]
+fn queued_callers_take_the_agents_about_to_be_free() {
+    // Nobody free, five agents 1.5 s from the end of their wrap-up: the predictive model would
+    // dial for them, but two callers queued will take the first two.
+    let wrapping = vec![
+        BusyAgent {
+            phase: AgentPhase::Wrap,
+            elapsed_s: 18.5,
+        };
+        5
+    ];
+    let mut s = state(0, wrapping, vec![]);
+    let alone = calls("predictive", &s);
+    s.inbound.waiting = 2;
+    let out = reserve::for_outbound(&s);
+    assert_eq!((out.free_agents, out.busy.len()), (0, 3));
+    let blended = calls("predictive", &s);
+    assert!(blended < alone, "{alone} -> {blended}");
+}
+
+#[test]
+fn the_reserve_grows_with_the_arrival_rate_and_shrinks_with_agents_on_calls() {
+    let reserve = |per_hour: f64, on_inbound: u32| {
+        let mut s = state(20, vec![], vec![]);
+        s.inbound = hotline(per_hour, on_inbound, 0);
+        reserve::Holdback::of(&s).reserve
+    };
+    let grows: Vec<u32> = [10.0, 60.0, 120.0, 240.0].map(|r| reserve(r, 0)).to_vec();
+    assert!(grows.windows(2).all(|w| w[0] < w[1]), "{grows:?}");
+    // 60 calls an hour of 180 s need 5 agents by Erlang C (80 % in 20 s).
+    assert_eq!(reserve(60.0, 0), 5);
+    assert_eq!(reserve(60.0, 3), 2);
+    assert_eq!(reserve(60.0, 7), 0);
+    let mut unprotected = state(20, vec![], vec![]);
+    unprotected.inbound = InboundLoad {
+        service_target: 0.0,
+        ..hotline(60.0, 0, 0)
+    };
+    assert_eq!(reserve::Holdback::of(&unprotected).total(), 0);
+}
+
+#[test]
+fn the_reserve_keeps_free_agents_idle_in_every_mode() {
+    let mut s = state(10, talking(10, 60.0), vec![]);
+    let before = ["progressive", "ratio:2", "predictive"].map(|m| calls(m, &s));
+    s.inbound = hotline(60.0, 3, 0); // a reserve of 2
+    assert_eq!(calls("progressive", &s), 8);
+    assert_eq!(calls("ratio:2", &s), 16);
+    assert!(calls("predictive", &s) < before[2], "{before:?}");
+    // The reserve does not touch the busy agents the model counts on.
+    let out = reserve::for_outbound(&s);
+    assert_eq!((out.free_agents, out.busy.len()), (8, 10));
+}
+
+fn blended(mode: &str, seed: u64, target: f64) -> SimReport {
+    let mut config = SimConfig::benchmark(mode.parse().expect("mode"), seed);
+    config.hours = 2.0;
+    config.inbound = InboundConfig {
+        per_hour: 60.0,
+        handle_s: Some(180.0),
+        service_target: target,
+        ..InboundConfig::default()
+    };
+    simulate(&config).expect("valid")
+}
+
+#[test]
+fn a_simulated_hotline_is_served_first_and_measured() {
+    let r = blended("predictive", 5, 0.8);
+    assert_eq!(r, blended("predictive", 5, 0.8));
+    let i = &r.inbound;
+    assert!(i.offered > 80, "{i:?}");
+    assert_eq!(
+        i.offered,
+        i.answered + i.abandoned + i.still_waiting,
+        "{i:?}"
+    );
+    assert!(i.answered_within <= i.answered && i.abandoned_after <= i.abandoned);
+    let sl = i.service_level_pct.expect("callers settled");
+    assert!(sl >= 80.0, "{i:?}");
+    let direct = 100.0 * i.answered_within as f64 / (i.answered + i.abandoned_after) as f64;
+    assert!((sl - direct).abs() < 1e-9);
+    assert!((r.occupancy - r.outbound_occupancy - i.occupancy).abs() < 1e-9);
+    assert!(r.abandon_pct <= 3.0 + 1.0, "{r:?}");
+    // The same seed brings the same callers whatever the mode.
+    assert_eq!(blended("progressive", 5, 0.8).inbound.offered, i.offered);
+}
+
+#[test]
+fn no_hotline_is_reported_as_none() {
+    let r = quick("predictive", 7);
+    assert_eq!(r.inbound.offered, 0);
+    assert_eq!(r.inbound.service_level_pct, None);
+    assert_eq!(r.outbound_occupancy, r.occupancy);
+}
+
+#[test]
+fn bad_hotline_settings_are_refused() {
+    let mut config = SimConfig::benchmark(PacingMode::Predictive, 1);
+    config.inbound.handle_s = Some(config.wrap_s);
+    assert!(matches!(simulate(&config), Err(SimError::Invalid(_))));
+    config.inbound = InboundConfig {
+        service_target: 1.0,
+        ..InboundConfig::default()
+    };
     assert!(matches!(simulate(&config), Err(SimError::Invalid(_))));
 }
