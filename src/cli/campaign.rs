@@ -580,7 +580,8 @@ async fn run_node(config: &Config, store: Store, options: RunOptions) -> anyhow:
         let store = node.store().clone();
         let ua = ua.clone();
         let hotline = super::hotline::start(config, store, &node, ua, numbers, stopped.clone());
-        let _hotline = hotline.await?;
+        let hotline = hotline.await?;
+        node.set_inbound_load(Arc::new(move || hotline.pacing_load()));
         eprintln!("hotline answering {list:?}");
     }
     let result = node.run(&codes, exit_when_idle, stopped).await;

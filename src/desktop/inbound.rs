@@ -136,7 +136,9 @@ pub async fn inbound_screen(
         .await
     })?;
     // Outbound contacts are stored in E.164; the caller as the carrier sent it.
-    let e164 = Phone::parse(&call.caller).map(|p| p.as_str().to_string()).unwrap_or_default();
+    let e164 = Phone::parse(&call.caller)
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
     let earlier_calls = on_pool!(store, |pool| {
         sqlx::query_as(
             "select a.attempt_id, c.code as campaign, a.queued_at, a.outcome, a.agent,

@@ -37,7 +37,7 @@ use crate::contacts::dnc;
 use crate::limits::Limits;
 use crate::metrics::Period;
 use crate::pacing::pacer::{Pacer, PacingMode};
-use crate::pacing::state::AbandonWindow;
+use crate::pacing::state::{AbandonWindow, InboundLoad};
 use crate::store::Store;
 
 mod load;
@@ -85,7 +85,12 @@ pub struct DialerNode {
     config: Arc<NodeConfig>,
     limits: Arc<Limits>,
     desk: Arc<std::sync::OnceLock<AgentDesk>>,
+    inbound: Arc<std::sync::OnceLock<InboundSource>>,
 }
+
+/// Where a node's pacer reads the hotline's load (the hotline runs on the same agents; see
+/// `crate::inbound`, which sits above this room and hands it in).
+pub type InboundSource = Arc<dyn Fn() -> InboundLoad + Send + Sync>;
 
 /// What a node's recovery did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -149,12 +154,24 @@ impl DialerNode {
             config: Arc::new(config),
             limits: Arc::new(limits),
             desk: Arc::new(std::sync::OnceLock::new()),
+            inbound: Arc::new(std::sync::OnceLock::new()),
         })
     }
 
     /// The node's name on its rows.
     pub fn name(&self) -> &str {
         &self.config.node
+    }
+
+    /// Lets the pacer see the hotline's load, so predictive dialling keeps the agents the
+    /// hotline's service level needs (set once, before [`DialerNode::run`]).
+    pub fn set_inbound_load(&self, source: InboundSource) {
+        let _ = self.inbound.set(source);
+    }
+
+    /// The hotline's load now (none without a hotline).
+    fn inbound_load(&self) -> InboundLoad {
+        self.inbound.get().map(|f| f()).unwrap_or_default()
     }
 
     /// The node's database.
@@ -375,7 +392,13 @@ impl DialerNode {
             let room = match &mut pacing {
                 None => lines,
                 Some(pacing) => pacing
-                    .room(&plan, stored.campaign_id, now, capacity)
+                    .room(
+                        &plan,
+                        stored.campaign_id,
+                        now,
+                        capacity,
+                        self.inbound_load(),
+                    )
                     .await?
                     .min(lines),
             };
@@ -593,6 +616,7 @@ impl Pacing {
         campaign_id: i64,
         now: DateTime<Utc>,
         capacity: usize,
+        inbound: InboundLoad,
     ) -> Result<usize, NodeError> {
         let Some(desk) = &plan.desk else {
             return Ok(0);
@@ -604,13 +628,14 @@ impl Pacing {
             self.abandon = abandon_feedback(&plan.store, campaign_id, now).await?;
             self.measured = Some(std::time::Instant::now());
         }
-        let state = plan.floor.observe(
+        let mut state = plan.floor.observe(
             desk,
             self.abandon,
             plan.campaign.max_abandon_pct() / 100.0,
             f64::from(plan.campaign.ring_timeout_secs()),
             u32::try_from(capacity).unwrap_or(u32::MAX),
         );
+        state.inbound = inbound;
         let n = self.pacer.calls_to_place(&state);
         tracing::debug!(
             free = state.free_agents,

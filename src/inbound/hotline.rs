@@ -118,8 +118,8 @@ pub struct Hotline {
     shared: Arc<Shared>,
 }
 
-/// The user part of a SIP URI or name-addr (`"A" <sip:4008108888@host>;tag=x` → `4008108888`),
-/// without a leading `+`.
+/// The user part of a SIP URI or name-addr (`"A" <sip:+8613800000001@host>;tag=x` →
+/// `+8613800000001`).
 pub fn user_part(header: &str) -> Option<String> {
     let uri = match (header.find('<'), header.find('>')) {
         (Some(a), Some(b)) if a < b => &header[a + 1..b],
@@ -131,8 +131,7 @@ pub fn user_part(header: &str) -> Option<String> {
         .or_else(|| uri.trim().strip_prefix("sip:"))
         .or_else(|| uri.trim().strip_prefix("tel:"))?;
     let user = rest.split(['@', ';', '?']).next()?;
-    let user = user.trim_start_matches('+');
-    (!user.is_empty()).then(|| user.to_string())
+    (!user.is_empty() && user != "+").then(|| user.to_string())
 }
 
 impl Hotline {
@@ -194,6 +193,19 @@ impl Hotline {
         Ok(hotline)
     }
 
+    /// The load as the pacer reads it.
+    pub fn pacing_load(&self) -> crate::pacing::state::InboundLoad {
+        let load = self.load();
+        crate::pacing::state::InboundLoad {
+            waiting: load.waiting,
+            on_inbound: load.on_inbound,
+            arrivals_per_s: load.arrivals_per_s,
+            handle_s: load.handle_s,
+            service_target: load.service_target,
+            answer_within_s: load.answer_within_s,
+        }
+    }
+
     /// The load now.
     pub fn load(&self) -> HotlineLoad {
         let s = &self.shared;
@@ -245,8 +257,10 @@ impl Hotline {
             .into_iter()
             .flatten()
             .find_map(|user| {
-                let menu = self.shared.config.numbers.get(&user)?;
-                Some((user, menu.clone()))
+                // The configured numbers are digits; a carrier may send them with a `+`.
+                let number = user.trim_start_matches('+');
+                let menu = self.shared.config.numbers.get(number)?;
+                Some((number.to_string(), menu.clone()))
             })
     }
 
@@ -387,7 +401,7 @@ mod tests {
         assert_eq!(
             user_part("\"Owner\" <sip:+8613800000001@carrier.example;user=phone>;tag=ab")
                 .as_deref(),
-            Some("8613800000001")
+            Some("+8613800000001")
         );
         assert_eq!(user_part("<tel:4008108888>").as_deref(), Some("4008108888"));
         assert_eq!(user_part("sip:host.example"), Some("host.example".into()));

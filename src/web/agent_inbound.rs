@@ -31,7 +31,9 @@ async fn pop_fragment(
         .ok_or_else(|| ApiError::NotFound(format!("no hotline call {id}")))?;
     let visible = match call.agent.as_deref() {
         Some(agent) => {
-            let team = desktop::team_of(store, agent).await.map_err(ApiError::from)?;
+            let team = desktop::team_of(store, agent)
+                .await
+                .map_err(ApiError::from)?;
             viewer.user.may_see_agent(agent, team.as_deref())
         }
         None => viewer.user.supervises(),

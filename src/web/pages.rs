@@ -20,6 +20,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("agent.html", include_str!("templates/agent.html")),
     ("call.html", include_str!("templates/call.html")),
     ("pop.html", include_str!("templates/pop.html")),
+    (
+        "inbound_pop.html",
+        include_str!("templates/inbound_pop.html"),
+    ),
     ("tickets.html", include_str!("templates/tickets.html")),
     ("ticket.html", include_str!("templates/ticket.html")),
     ("reports.html", include_str!("templates/reports.html")),

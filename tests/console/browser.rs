@@ -28,12 +28,12 @@ use testkit::{
 use crate::support::{Console, PASSWORD, console_on};
 
 /// chromedriver on a loopback port.
-struct Driver {
+pub(crate) struct Driver {
     url: String,
     _process: Proc,
 }
 
-fn driver(dir: &Path) -> Driver {
+pub(crate) fn driver(dir: &Path) -> Driver {
     let port = free_port();
     let out = std::fs::File::create(dir.join("chromedriver.log")).unwrap();
     let child = Command::new("chromedriver")
@@ -61,7 +61,7 @@ fn driver(dir: &Path) -> Driver {
 }
 
 /// A new headless Chromium window (its own cookies: one user each).
-async fn window(driver: &Driver) -> Client {
+pub(crate) async fn window(driver: &Driver) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -79,7 +79,7 @@ async fn window(driver: &Driver) -> Client {
         .expect("a Chromium session through chromedriver")
 }
 
-async fn login(client: &Client, base: &str, username: &str) {
+pub(crate) async fn login(client: &Client, base: &str, username: &str) {
     client.goto(&format!("{base}/login")).await.unwrap();
     client
         .find(Locator::Id("username"))
@@ -111,7 +111,7 @@ async fn login(client: &Client, base: &str, username: &str) {
 }
 
 /// The text of element `id` once `ok` holds for it, within `within`; panics naming `what`.
-async fn wait_text(
+pub(crate) async fn wait_text(
     client: &Client,
     id: &str,
     within: Duration,
@@ -134,7 +134,7 @@ async fn wait_text(
     panic!("{what}: #{id} still shows `{last}` after {within:?}");
 }
 
-async fn click(client: &Client, id: &str) {
+pub(crate) async fn click(client: &Client, id: &str) {
     client
         .find(Locator::Id(id))
         .await
@@ -144,7 +144,7 @@ async fn click(client: &Client, id: &str) {
         .unwrap();
 }
 
-async fn fill(client: &Client, id: &str, text: &str) {
+pub(crate) async fn fill(client: &Client, id: &str, text: &str) {
     let el = client.find(Locator::Id(id)).await.unwrap();
     el.clear().await.unwrap();
     el.send_keys(text).await.unwrap();
@@ -206,9 +206,9 @@ async fn draft_campaign(store: &Store, dir: &Path, code: &str, mode: &str, n: i6
 }
 
 /// The console, a dialer node, the owners' phones and the agent's phone, all on loopback.
-struct Floor {
-    console: Console,
-    agent_phone: String,
+pub(crate) struct Floor {
+    pub(crate) console: Console,
+    pub(crate) agent_phone: String,
     _procs: Vec<Proc>,
     _dir: tempfile::TempDir,
 }
@@ -218,9 +218,14 @@ async fn floor(db: testkit::db::TestDb) -> Floor {
     floor_of(db, "web-demo", "progressive", "").await
 }
 
-/// The console, a node with `extra` in its `[dialer]` section, and the draft campaign `code`
-/// in `mode` over the first 6 sample owners.
-async fn floor_of(db: testkit::db::TestDb, code: &str, mode: &str, extra: &str) -> Floor {
+/// The console, a node with `extra` at the end of its `[dialer]` section (tables may follow),
+/// and the draft campaign `code` in `mode` over the first 6 sample owners.
+pub(crate) async fn floor_of(
+    db: testkit::db::TestDb,
+    code: &str,
+    mode: &str,
+    extra: &str,
+) -> Floor {
     // HUIFANG_KEEP_LOGS=1 keeps the folder (node, phones and sipp logs) for a post-mortem.
     let dir = tempfile::Builder::new()
         .prefix("huifang-browser-")
@@ -250,8 +255,8 @@ async fn floor_of(db: testkit::db::TestDb, code: &str, mode: &str, extra: &str) 
     std::fs::write(
         dir.path().join("node.toml"),
         format!(
-            "database_url = \"{url}\"\n[dialer]\nprompts_dir = \"{}\"\nwrap_secs = 2\n{extra}\
-             recordings_dir = \"{}\"\n\
+            "database_url = \"{url}\"\n[dialer]\nprompts_dir = \"{}\"\nwrap_secs = 2\n\
+             recordings_dir = \"{}\"\n{extra}\
              [trunks.main]\ndomain = \"127.0.0.1:{phones_port}\"\nchannels = 4\ncalls_per_second = 10\n",
             prompts.display(),
             dir.path().join("rec").display()
@@ -273,7 +278,7 @@ async fn floor_of(db: testkit::db::TestDb, code: &str, mode: &str, extra: &str) 
 
 /// agent1 on the desktop, having asked to be ready with a phone that is no SIP URI: the
 /// error the desktop's script shows next to the field is checked.
-async fn agent_with_a_bad_phone(chrome: &Driver, base: &str) -> Client {
+pub(crate) async fn agent_with_a_bad_phone(chrome: &Driver, base: &str) -> Client {
     let agent = window(chrome).await;
     login(&agent, base, "agent1").await;
     agent.goto(&format!("{base}/agent")).await.unwrap();
@@ -446,7 +451,7 @@ async fn supervisor_starts_the_campaign_and_the_agent_gets_the_screen_pop() {
 /// The Content-Security-Policy violations the page open in `client` has reported since it
 /// loaded (Chromium queues them for a `ReportingObserver` made later with `buffered: true`), as
 /// `directive blocked-url sample` lines.
-async fn csp_violations(client: &Client) -> Vec<String> {
+pub(crate) async fn csp_violations(client: &Client) -> Vec<String> {
     let script = r#"
         const done = arguments[arguments.length - 1];
         const seen = [];
@@ -525,7 +530,7 @@ async fn pages_work_under_the_content_security_policy() {
 }
 
 /// The owner of `phone` in the sample data.
-async fn owner_of(store: &Store, phone: &str) -> String {
+pub(crate) async fn owner_of(store: &Store, phone: &str) -> String {
     on_pool!(store, |pool| {
         sqlx::query_scalar(
             "select o.name from owners o join owner_phones p on p.owner_id = o.owner_id

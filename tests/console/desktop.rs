@@ -415,3 +415,64 @@ async fn the_preview_decision_is_the_offered_agents_own_and_checked() {
         assert!(agent1.get("/api/agent/state").await.json()["preview"].is_null());
     }
 }
+
+/// A hotline call from `phone` put through to `agent` now (the row the hotline writes).
+async fn hotline_call(store: &Store, phone: &str, agent: &str) -> i64 {
+    let now = chrono::Utc::now();
+    on_pool!(store, |pool| {
+        sqlx::query_scalar(
+            "insert into inbound_calls (node, number, caller, arrived_at, answered_at, choices,
+                                        queue, queued_at, agent, connected_at)
+             values ('n1', '4008108888', $1, $2, $2, '1', 'repair', $2, $3, $2)
+             returning inbound_call_id",
+        )
+        .bind(phone)
+        .bind(now)
+        .bind(agent)
+        .fetch_one(pool)
+        .await
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_hotline_caller_pops_up_for_their_agent_only_with_every_owner_of_the_number() {
+    for console in consoles().await {
+        let store = &console.db.store;
+        let (phone, owner): (String, String) = on_pool!(store, |pool| {
+            sqlx::query_as(
+                "select p.phone, o.name from owner_phones p join owners o on o.owner_id = p.owner_id
+                  order by p.owner_id limit 1",
+            )
+            .fetch_one(pool)
+            .await
+        })
+        .unwrap();
+        let id = hotline_call(store, &phone, "agent1").await;
+        let agent1 = console.login("agent1").await;
+        let state = agent1.get("/api/agent/state").await.json();
+        assert_eq!(
+            state["inbound"]["inbound_call_id"], id,
+            "{}",
+            console.db.name
+        );
+        assert!(
+            state["inbound"].get("owners").is_none(),
+            "no owner data in the snapshot"
+        );
+        let pop = agent1.get(&format!("/agent/inbound/{id}/pop")).await;
+        assert_eq!(pop.status, 200, "{}: {}", console.db.name, pop.text);
+        assert!(pop.text.contains(&owner), "{}", pop.text);
+        assert!(pop.text.contains("pop-open-tickets"), "{}", pop.text);
+        for (who, status) in [("agent2", 403), ("sup", 200), ("sup2", 403)] {
+            let b = console.login(who).await;
+            let got = b.get(&format!("/agent/inbound/{id}/pop")).await.status;
+            assert_eq!(got, status, "{who}");
+        }
+        assert_eq!(agent1.get("/agent/inbound/999999/pop").await.status, 404);
+        // An unknown number: a blank owner form.
+        let unknown = hotline_call(store, "+8613311112222", "agent1").await;
+        let pop = agent1.get(&format!("/agent/inbound/{unknown}/pop")).await;
+        assert!(pop.text.contains("pop-new-owner"), "{}", pop.text);
+    }
+}
