@@ -8,7 +8,10 @@ use clap::Args;
 
 use super::output::json;
 use crate::config::Config;
-use crate::metrics::{GroupBy, Period, compute, figures_table};
+use crate::metrics::{
+    DEFAULT_ANSWER_WITHIN_SECS, GroupBy, InboundReport, Period, compute, compute_inbound,
+    figures_table, inbound_json,
+};
 use crate::tickets::sla::local_time;
 
 /// Arguments of `metrics`.
@@ -26,6 +29,9 @@ pub struct MetricsArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// The inbound service level's threshold: answered within this many seconds of queueing.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_ANSWER_WITHIN_SECS)]
+    answer_within: i64,
 }
 
 pub(crate) async fn run(config: &Config, args: MetricsArgs) -> anyhow::Result<ExitCode> {
@@ -37,10 +43,11 @@ pub(crate) async fn run(config: &Config, args: MetricsArgs) -> anyhow::Result<Ex
     let store = super::open(config).await?;
     let now = Utc::now();
     let rows = compute(&store, &period, args.by, now).await?;
+    let inbound = compute_inbound(&store, &period, args.answer_within).await?;
     if args.json {
-        json(&crate::metrics::report_json(
-            args.from, args.to, args.by, now, &rows,
-        ))?;
+        let mut report = crate::metrics::report_json(args.from, args.to, args.by, now, &rows);
+        report["inbound"] = inbound_json(&inbound);
+        json(&report)?;
         return Ok(ExitCode::SUCCESS);
     }
     let by = args.by.map_or("total only", GroupBy::as_str);
@@ -51,5 +58,32 @@ pub(crate) async fn run(config: &Config, args: MetricsArgs) -> anyhow::Result<Ex
         local_time(now)
     );
     println!("{}", figures_table(args.by, &rows));
+    print_inbound(&inbound);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The hotline section: the total, then one line per local hour with calls.
+fn print_inbound(r: &InboundReport) {
+    println!(
+        "inbound 400 hotline (service level: answered within {} s of queueing / offered)",
+        r.answer_within_secs
+    );
+    let line = |label: &str, f: &crate::metrics::InboundFigures| {
+        let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.0}%", 100.0 * v));
+        let asa = f
+            .average_speed_of_answer()
+            .map_or("-".to_string(), |v| format!("{v:.1} s"));
+        println!(
+            "  {label:<6} offered {:>4}  answered {:>4}  abandoned in queue {:>4}  callback {:>4}  service level {:>4}  ASA {asa}",
+            f.offered,
+            f.answered,
+            f.abandoned,
+            f.callback_requests,
+            pct(f.service_level()),
+        );
+    };
+    line("all", &r.total);
+    for (hour, f) in &r.by_hour {
+        line(&format!("{hour:02}:00"), f);
+    }
 }

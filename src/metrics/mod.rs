@@ -6,12 +6,14 @@
 //! - `figures`: one group's plain counts, and the rates made of them.
 //! - `query`: one small grouped SQL query per family of figures, the same on both backends.
 //! - [`abandon`]: the one abandon rule, which every view of the abandon share reads through.
+//! - `inbound`: the hotline's figures (offered, answered, service level, speed of answer).
 //!
 //! [`compute`] runs the queries and merges their rows by group in Rust: six short queries are
 //! easier to check against their definitions than one that joins everything at once.
 
 pub mod abandon;
 mod figures;
+mod inbound;
 mod period;
 mod query;
 mod table;
@@ -21,6 +23,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 pub use figures::{Figures, Rates};
+pub use inbound::{
+    DEFAULT_ANSWER_WITHIN_SECS, InboundFigures, InboundReport, compute_inbound, inbound_json, tally,
+};
 pub use period::{GroupBy, Period, PeriodError};
 pub use table::figures_table;
 

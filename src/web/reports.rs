@@ -16,7 +16,9 @@ use serde_json::Value;
 use super::auth::Viewer;
 use super::pages::{self, PageError, escape};
 use super::{ApiError, AppState};
-use crate::metrics::{self, Figures, GroupBy, Period};
+use crate::metrics::{
+    self, DEFAULT_ANSWER_WITHIN_SECS, Figures, GroupBy, InboundFigures, InboundReport, Period,
+};
 use crate::tickets::sla::local_time;
 
 /// The nav entry of the page.
@@ -202,7 +204,43 @@ async fn api(
         ApiError::Invalid(text.join("; "))
     })?;
     let rows = metrics::compute(state.store(), &req.period, req.by, now).await?;
-    Ok(Json(report_json(&req, now, &rows)))
+    let inbound = inbound_of(&state, &req).await?;
+    let mut report = report_json(&req, now, &rows);
+    report["inbound"] = metrics::inbound_json(&inbound);
+    Ok(Json(report))
+}
+
+/// The hotline's figures of the period, at the default service-level threshold.
+async fn inbound_of(state: &AppState, req: &Request) -> Result<InboundReport, sqlx::Error> {
+    metrics::compute_inbound(state.store(), &req.period, DEFAULT_ANSWER_WITHIN_SECS).await
+}
+
+/// A row of the page's inbound table (the total or one hour), every cell ready to show.
+#[derive(Debug, Serialize)]
+struct InboundRow {
+    label: String,
+    offered: i64,
+    answered: i64,
+    abandoned: i64,
+    callbacks: i64,
+    service_level: RateCell,
+    asa: String,
+}
+
+fn inbound_rows(r: &InboundReport) -> Vec<InboundRow> {
+    let row = |label: String, f: &InboundFigures| InboundRow {
+        label,
+        offered: f.offered,
+        answered: f.answered,
+        abandoned: f.abandoned,
+        callbacks: f.callback_requests,
+        service_level: rate_cell(f.answered_in_time, f.offered),
+        asa: f
+            .average_speed_of_answer()
+            .map_or_else(|| "—".to_string(), |v| format!("{v:.1} s")),
+    };
+    let hours = r.by_hour.iter().map(|(h, f)| row(format!("{h:02}:00"), f));
+    hours.chain([row("all".to_string(), &r.total)]).collect()
 }
 
 /// A rate cell of the table: the share and what it is made of (the template writes
@@ -308,6 +346,11 @@ async fn page(
     let rows = metrics::compute(state.store(), &req.period, req.by, now)
         .await
         .map_err(PageError::internal)?;
+    let inbound = inbound_of(&state, &req)
+        .await
+        .map_err(PageError::internal)?;
+    ctx.insert("inbound", &inbound_rows(&inbound));
+    ctx.insert("answer_within", &inbound.answer_within_secs);
     let table: Vec<TableRow> = rows.iter().map(|(g, f)| table_row(g, f)).collect();
     let charts: Vec<String> = CHARTS
         .iter()

@@ -214,3 +214,63 @@ async fn agents_may_not_read_the_reports() {
         assert_eq!(agent.get("/api/reports").await.status, 403);
     }
 }
+
+#[tokio::test]
+async fn reports_show_the_hotline_figures_by_hour() {
+    for (console, clock) in consoles_with_clock().await {
+        let name = console.db.name;
+        let now = huifang::clock::Clock::now(&clock);
+        let queued = now - chrono::TimeDelta::seconds(40);
+        for (connected, outcome) in [
+            (Some(queued + chrono::TimeDelta::seconds(8)), "answered"),
+            (None, "abandoned"),
+        ] {
+            huifang::on_pool!(&console.db.store, |pool| {
+                sqlx::query(
+                    "insert into inbound_calls (node, number, caller, arrived_at, queue, queued_at,
+                                                connected_at, ended_at, outcome)
+                     values ('n1', '4008108888', '13812345678', $1, 'repair', $1, $2, $1, $3)",
+                )
+                .bind(queued)
+                .bind(connected)
+                .bind(outcome)
+                .execute(pool)
+                .await
+                .map(|_| ())
+            })
+            .unwrap();
+        }
+        let sup = console.login("sup").await;
+        let page = sup.get("/reports").await;
+        assert_eq!(page.status, 200, "{name}: {}", page.text);
+        let row = page.text.split(r#"<tr id="inbound-all""#).nth(1).unwrap();
+        let row = &row[..row.find("</tr>").unwrap()];
+        assert!(
+            row.contains(r#"<td class="offered">2</td>"#),
+            "{name}: {row}"
+        );
+        assert!(
+            row.contains(r#"<td class="service-level">50.0 % <span class="muted">(1/2)</span>"#),
+            "{name}: {row}"
+        );
+        assert!(
+            row.contains(r#"<td class="asa">8.0 s</td>"#),
+            "{name}: {row}"
+        );
+        let hour = queued
+            .with_timezone(&chrono_tz::Asia::Shanghai)
+            .format("%H00");
+        assert!(
+            page.text.contains(&format!(r#"<tr id="inbound-{hour}""#)),
+            "{name}"
+        );
+
+        let body = sup.get("/api/reports").await.json();
+        let inbound = &body["inbound"];
+        assert_eq!(inbound["offered"], 2, "{name}");
+        assert_eq!(inbound["abandoned"], 1, "{name}");
+        assert_eq!(inbound["service_level"], 0.5, "{name}");
+        assert_eq!(inbound["answer_within_secs"], 20, "{name}");
+        assert_eq!(inbound["by_hour"].as_array().unwrap().len(), 1, "{name}");
+    }
+}

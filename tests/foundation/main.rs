@@ -5,6 +5,7 @@ mod api;
 mod cli;
 mod helpers;
 mod import;
+mod inbound_metrics;
 mod lookup;
 mod metrics;
 mod schema;
