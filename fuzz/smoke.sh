@@ -7,6 +7,7 @@
 #
 #   fuzz/smoke.sh                 # all targets, 20 s each
 #   FUZZ_SECONDS=300 fuzz/smoke.sh sdp sip_message
+#   FUZZ_PROFILE=dev fuzz/smoke.sh   # unoptimised build (tests/run.sh): faster to build, slower to run
 #
 # New inputs libFuzzer finds go to a scratch directory, never into corpus/; a crash is saved
 # under fuzz/artifacts/<target>/ (git-ignored) and named in the output.
@@ -14,6 +15,18 @@ set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${FUZZ_SECONDS:-20}"
 export RUSTC_BOOTSTRAP=1
+# release (cargo fuzz's default: opt-level 3, one codegen unit, for long runs) or dev
+# (`--dev`: opt-level 0, several times faster to build from clean, for the smoke run of
+# tests/run.sh). Build and run take the same flags, else `cargo fuzz run` builds again.
+build=(-s none)
+timeout=10
+case "${FUZZ_PROFILE:-release}" in
+  release) ;;
+  # At opt-level 0 a first input's one-time set-up (phonenumber's metadata in api_json) takes
+  # seconds of CPU, over 10 s of wall time on a busy machine.
+  dev) build+=(--dev) timeout=60 ;;
+  *) echo "fuzz/smoke.sh: FUZZ_PROFILE is release or dev, not ${FUZZ_PROFILE}" >&2; exit 1 ;;
+esac
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
   echo "fuzz/smoke.sh: installing cargo-fuzz"
@@ -42,9 +55,9 @@ for t in $required; do
 done
 
 started=$(date +%s)
-cargo fuzz build -s none
+cargo fuzz build "${build[@]}"
 built=$(date +%s)
-echo "fuzz/smoke.sh: built every target in $((built - started)) s"
+echo "fuzz/smoke.sh: built every target (${FUZZ_PROFILE:-release}) in $((built - started)) s"
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
@@ -63,8 +76,8 @@ for t in "${targets[@]}"; do
   [ "$t" != import_xlsx ] || budget=(-runs=0)
   mkdir -p "$scratch/$t"
   log="$scratch/$t.log"
-  if ! cargo fuzz run -s none "$t" "$scratch/$t" "corpus/$t" -- \
-    "${budget[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "${dict[@]}" \
+  if ! cargo fuzz run "${build[@]}" "$t" "$scratch/$t" "corpus/$t" -- \
+    "${budget[@]}" -timeout="$timeout" -rss_limit_mb=2048 -print_final_stats=1 "${dict[@]}" \
     >"$log" 2>&1; then
     tail -n 60 "$log" >&2
     echo "fuzz/smoke.sh: $t crashed; the input is in fuzz/artifacts/$t/" >&2

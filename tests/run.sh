@@ -79,8 +79,11 @@ cargo test --workspace --all-targets "$@"
 
 # cargo test above already replays every fuzz target's committed corpus (tests/fuzz_corpus.rs:
 # a crash, or a target without a corpus, fails it). The libFuzzer smoke run (README "Fuzzing")
-# builds the whole crate again with coverage instrumentation, 28 minutes from a clean clone on
-# 2 cores, so it runs when asked: HUIFANG_FUZZ_SMOKE=1 tests/run.sh.
-if [ -n "${HUIFANG_FUZZ_SMOKE:-}" ]; then
-  fuzz/smoke.sh
+# builds the whole crate again with coverage instrumentation: measured 2026-12-07 on 2 shared
+# cores, 19.4 min from clean optimised (cargo fuzz's default) and 7.9 min with
+# FUZZ_PROFILE=dev, so with 13 targets x 10 s the dev smoke adds ~10-11 min to a ~17 min run.
+# It stays opt-in until the two open findings of that day's fuzzing (README) are fixed, as
+# smpp_pdu crashes within seconds: HUIFANG_FUZZ_SMOKE=1 tests/run.sh.
+if [ -n "${HUIFANG_FUZZ_SMOKE:-}" ] && [ "${HUIFANG_FUZZ_SMOKE}" != 0 ]; then
+  FUZZ_PROFILE="${FUZZ_PROFILE:-dev}" FUZZ_SECONDS="${FUZZ_SECONDS:-10}" fuzz/smoke.sh
 fi

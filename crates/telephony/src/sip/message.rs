@@ -118,6 +118,15 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, MessageError> {
     let mut msg = SipMessage::try_from(bytes)
         .map_err(|e| MessageError::Syntax(first_line(&e.to_string())))?;
     normalise_compact(msg.headers_mut());
+    // rsip reads any number as a status (`+80` too); SIP's are 1xx to 6xx (RFC 3261 §7.2).
+    if let SipMessage::Response(r) = &msg
+        && !(100..=699).contains(&r.status_code.code())
+    {
+        return Err(MessageError::Syntax(format!(
+            "status {} is not 100 to 699",
+            r.status_code.code()
+        )));
+    }
     // The fields every layer matches on, read straight from rsip's header values (formatting
     // each header back to text to find them was a fifth of call set-up).
     let headers = msg.headers();

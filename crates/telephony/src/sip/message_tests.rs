@@ -101,6 +101,28 @@ fn keep_alive_crlfs_before_a_framed_message_are_skipped() {
     );
 }
 
+/// Found by `fuzz/` (the `sip_message` target, 2026-12-07): rsip reads `SIP/2.0 +80 Ringing`
+/// as status 80, which is no SIP status (RFC 3261 §7.2: 1xx to 6xx) and which rsip then
+/// prints to a line it cannot read. Such responses are refused.
+#[test]
+fn a_status_outside_100_to_699_is_refused() {
+    let response = |status: &str| {
+        format!(
+            "SIP/2.0 {status} Ringing\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n\
+             From: <sip:a@192.0.2.1>;tag=a\r\nTo: <sip:b@192.0.2.2>;tag=b\r\n\
+             Call-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    for bad in ["+80", "80", "99", "700", "999"] {
+        assert!(parse(response(bad).as_bytes()).is_err(), "{bad} was taken");
+    }
+    for good in ["100", "180", "699"] {
+        let parsed = parse(response(good).as_bytes()).unwrap();
+        let printed = parsed.msg.to_string();
+        assert_eq!(parse(printed.as_bytes()).unwrap().status(), parsed.status());
+    }
+}
+
 #[test]
 fn compact_headers_are_understood() {
     let p = parse(INVITE.as_bytes()).unwrap();

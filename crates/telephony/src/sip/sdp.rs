@@ -273,8 +273,10 @@ impl Description {
         }
         let mut desc = Description::default();
         for (line, text) in lines {
+            // Trim as the fields are split, ASCII whitespace only: a Unicode `trim` drops a
+            // last field (a vertical tab, U+0085) that `split_ascii_whitespace` keeps.
             let (kind, value) = match text.split_once('=') {
-                Some((k, v)) if k.len() == 1 => (k, v.trim()),
+                Some((k, v)) if k.len() == 1 => (k, v.trim_ascii()),
                 _ => {
                     return Err(SdpError::Syntax {
                         line,

@@ -145,6 +145,24 @@ fn rejects_other_streams_with_port_zero_in_order() {
     assert_eq!(m_lines, ["m=video 0 RTP/AVP 96", "m=audio 40000 RTP/AVP 0"]);
 }
 
+/// Found by `fuzz/` (the `sdp` target, 2026-12-07): a stream whose first format is a
+/// character Rust's Unicode `trim` strips but the ASCII field split keeps (a vertical tab,
+/// U+0085, a no-break space) was read, then rejected in our answer with that format last on
+/// the line, which trimming then dropped: our own answer did not parse.
+#[test]
+fn an_answer_with_an_odd_format_in_a_rejected_stream_parses_back() {
+    for odd in ["\u{b}", "\u{85}", "\u{a0}"] {
+        let sdp = format!(
+            "v=0\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+             m=video 5002 RTP/AVP {odd} 96\r\n\
+             m=audio 5000 RTP/AVP 0\r\n"
+        );
+        let (reply, params) = answer(&sdp, local(), 1, 1).unwrap();
+        let back = parse_answer(&reply).unwrap_or_else(|e| panic!("{odd:?}: {e}\n{reply}"));
+        assert_eq!((back.remote, back.codec), (local(), params.codec));
+    }
+}
+
 #[test]
 fn reports_hold_and_answers_with_the_reverse_direction() {
     let sendonly = format!("{SIPP_UAC}a=sendonly\r\n");
