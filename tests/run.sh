@@ -82,7 +82,7 @@ cargo test --workspace --all-targets "$@"
 # builds the whole crate again with coverage instrumentation: measured 2026-12-07 on 2 shared
 # cores, 19.4 min from clean optimised (cargo fuzz's default) and 7.9 min with
 # FUZZ_PROFILE=dev, so with 13 targets x 10 s the dev smoke adds ~10-11 min to a ~17 min run.
-# It stays opt-in until the two open findings of that day's fuzzing (README) are fixed, as
+# It stays opt-in until the open finding of that day's fuzzing (README) is fixed, as
 # smpp_pdu crashes within seconds: HUIFANG_FUZZ_SMOKE=1 tests/run.sh.
 if [ -n "${HUIFANG_FUZZ_SMOKE:-}" ] && [ "${HUIFANG_FUZZ_SMOKE}" != 0 ]; then
   FUZZ_PROFILE="${FUZZ_PROFILE:-dev}" FUZZ_SECONDS="${FUZZ_SECONDS:-10}" fuzz/smoke.sh
