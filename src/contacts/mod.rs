@@ -80,19 +80,9 @@ pub struct UnitPlace {
     pub handover_date: Option<NaiveDate>,
 }
 
-/// The owner whose phone this is, if any.
+/// The owner whose phone this is, if any (the first, when several share it).
 pub async fn owner_by_phone(store: &Store, phone: &Phone) -> Result<Option<Owner>, sqlx::Error> {
-    on_pool!(store, |pool| {
-        sqlx::query_as(
-            "select o.owner_id, o.code, o.name, o.email, o.language, o.time_zone,
-                    o.consent_voice, o.consent_sms, o.consent_email
-             from owner_phones p join owners o on o.owner_id = p.owner_id
-             where p.phone = $1",
-        )
-        .bind(phone.as_str())
-        .fetch_optional(pool)
-        .await
-    })
+    Ok(owners_by_phone(store, phone).await?.into_iter().next())
 }
 
 /// Every owner who gave this phone (a family's landline may be several owners'), oldest

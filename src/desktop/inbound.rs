@@ -139,21 +139,8 @@ pub async fn inbound_screen(
     let e164 = Phone::parse(&call.caller)
         .map(|p| p.as_str().to_string())
         .unwrap_or_default();
-    let earlier_calls = on_pool!(store, |pool| {
-        sqlx::query_as(
-            "select a.attempt_id, c.code as campaign, a.queued_at, a.outcome, a.agent,
-                    d.outcome as disposition, d.notes
-               from attempts a
-               join campaign_contacts cc on cc.campaign_contact_id = a.campaign_contact_id
-               join campaigns c on c.campaign_id = a.campaign_id
-               left join dispositions d on d.attempt_id = a.attempt_id
-              where cc.phone = $1
-              order by a.attempt_id desc limit 20",
-        )
-        .bind(&e164)
-        .fetch_all(pool)
-        .await
-    })?;
+    // No attempt has id 0: every outbound call to the number.
+    let earlier_calls = super::earlier_calls(store, &e164, 0).await?;
     Ok(InboundScreen {
         call,
         owners,

@@ -299,6 +299,30 @@ pub struct EarlierCall {
     pub notes: Option<String>,
 }
 
+/// The last 20 outbound calls to `phone` (E.164) but attempt `except`, newest first.
+pub(crate) async fn earlier_calls(
+    store: &Store,
+    phone: &str,
+    except: i64,
+) -> Result<Vec<EarlierCall>, sqlx::Error> {
+    on_pool!(store, |pool| {
+        sqlx::query_as(
+            "select a.attempt_id, c.code as campaign, a.queued_at, a.outcome, a.agent,
+                    d.outcome as disposition, d.notes
+               from attempts a
+               join campaign_contacts cc on cc.campaign_contact_id = a.campaign_contact_id
+               join campaigns c on c.campaign_id = a.campaign_id
+               left join dispositions d on d.attempt_id = a.attempt_id
+              where cc.phone = $1 and a.attempt_id <> $2
+              order by a.attempt_id desc limit 20",
+        )
+        .bind(phone)
+        .bind(except)
+        .fetch_all(pool)
+        .await
+    })
+}
+
 /// Everything the agent sees when a call reaches them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CallScreen {
@@ -330,22 +354,7 @@ pub async fn screen(
             components.extend(unit_components(store, &unit.code, now).await?);
         }
     }
-    let earlier_calls: Vec<EarlierCall> = on_pool!(store, |pool| {
-        sqlx::query_as(
-            "select a.attempt_id, c.code as campaign, a.queued_at, a.outcome, a.agent,
-                    d.outcome as disposition, d.notes
-               from attempts a
-               join campaign_contacts cc on cc.campaign_contact_id = a.campaign_contact_id
-               join campaigns c on c.campaign_id = a.campaign_id
-               left join dispositions d on d.attempt_id = a.attempt_id
-              where cc.phone = $1 and a.attempt_id <> $2
-              order by a.attempt_id desc limit 20",
-        )
-        .bind(&call.phone)
-        .bind(call.attempt_id)
-        .fetch_all(pool)
-        .await
-    })?;
+    let earlier_calls = earlier_calls(store, &call.phone, call.attempt_id).await?;
     let callbacks = on_pool!(store, |pool| {
         sqlx::query_as(
             "select agent_callback_id, verdict_id, ticket_id, owner_id, phone, campaign_id, reason,

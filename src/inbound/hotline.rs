@@ -21,6 +21,7 @@ use super::menu::Menu;
 use super::queue::{Acd, CallerKey, QueueEvent};
 use crate::clock::SharedClock;
 use crate::dialer::agents::{AgentDesk, Reserved};
+use crate::pacing::state::InboundLoad;
 use crate::store::Store;
 use crate::telephony::media::{Prompt, PromptError};
 use crate::telephony::transport::{Incoming, UserAgent};
@@ -62,18 +63,9 @@ pub enum HotlineError {
 /// The hotline's load now, for the pacer and the wallboard.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct HotlineLoad {
-    /// Callers queued now.
-    pub waiting: u32,
-    /// Callers talking to an agent now.
-    pub on_inbound: u32,
-    /// Arrivals per second over the last 15 minutes.
-    pub arrivals_per_s: f64,
-    /// Mean conversation plus wrap-up of the last calls, seconds (0: none yet).
-    pub handle_s: f64,
-    /// The service-level target of the busiest menu (share answered within the threshold).
-    pub service_target: f64,
-    /// Its threshold, seconds.
-    pub answer_within_s: f64,
+    /// What the pacer reads: callers queued, agents on inbound calls, the arrival rate over
+    /// the last 15 minutes, the mean handle time, the busiest menu's service target.
+    pub pacing: InboundLoad,
     /// The longest wait of a queued caller now, seconds.
     pub longest_wait_s: f64,
 }
@@ -194,16 +186,8 @@ impl Hotline {
     }
 
     /// The load as the pacer reads it.
-    pub fn pacing_load(&self) -> crate::pacing::state::InboundLoad {
-        let load = self.load();
-        crate::pacing::state::InboundLoad {
-            waiting: load.waiting,
-            on_inbound: load.on_inbound,
-            arrivals_per_s: load.arrivals_per_s,
-            handle_s: load.handle_s,
-            service_target: load.service_target,
-            answer_within_s: load.answer_within_s,
-        }
+    pub fn pacing_load(&self) -> InboundLoad {
+        self.load().pacing
     }
 
     /// The load now.
@@ -226,16 +210,18 @@ impl Hotline {
                 (t.max(t2), w.min(w2))
             });
         HotlineLoad {
-            waiting: u32::try_from(waiting).unwrap_or(u32::MAX),
-            on_inbound: stats.on_inbound,
-            arrivals_per_s: stats.arrivals.len() as f64 / ARRIVAL_WINDOW.as_secs_f64(),
-            handle_s: if handles.is_empty() {
-                0.0
-            } else {
-                handles.iter().sum::<f64>() / handles.len() as f64
+            pacing: InboundLoad {
+                waiting: u32::try_from(waiting).unwrap_or(u32::MAX),
+                on_inbound: stats.on_inbound,
+                arrivals_per_s: stats.arrivals.len() as f64 / ARRIVAL_WINDOW.as_secs_f64(),
+                handle_s: if handles.is_empty() {
+                    0.0
+                } else {
+                    handles.iter().sum::<f64>() / handles.len() as f64
+                },
+                service_target: target,
+                answer_within_s: if within == f64::MAX { 0.0 } else { within },
             },
-            service_target: target,
-            answer_within_s: if within == f64::MAX { 0.0 } else { within },
             longest_wait_s: longest.map_or(0.0, |d| d.as_seconds_f64()),
         }
     }
