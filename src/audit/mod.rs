@@ -199,6 +199,32 @@ impl AuditLog {
         Ok(())
     }
 
+    /// Whether `actor` already has a row of `action` with exactly `detail` at or after
+    /// `since`: for what goes on record once however often it is shown (a call's screen pop
+    /// that the desktop's feed sends on every change). `since` keeps the look-up on the
+    /// `(actor, at)` index.
+    pub async fn recorded_since(
+        &self,
+        actor: &str,
+        action: AuditAction,
+        detail: &str,
+        since: DateTime<Utc>,
+    ) -> Result<bool, AuditError> {
+        let found: Option<i64> = on_pool!(&self.store, |pool| {
+            sqlx::query_scalar(
+                "select audit_id from audit_log
+                  where actor = $1 and at >= $2 and action = $3 and detail = $4 limit 1",
+            )
+            .bind(actor)
+            .bind(since)
+            .bind(action.as_ref())
+            .bind(detail)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(found.is_some())
+    }
+
     /// The rows `filter` picks, newest first.
     pub async fn search(&self, filter: &AuditFilter) -> Result<Vec<AuditRow>, AuditError> {
         let limit = filter.limit.unwrap_or(100).clamp(1, 10_000);

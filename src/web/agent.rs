@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use super::auth::Viewer;
 use super::pages::{self, PageError};
 use super::{ApiError, AppState};
-use crate::audit::AuditAction;
+use crate::audit::{AuditAction, AuditLog};
 use crate::desktop::{self, AgentCall, DesktopError, Wanted, WrapUp};
 use crate::dialer::preview::{self, DecideError};
 
@@ -212,7 +212,11 @@ async fn snapshot(state: &AppState, agent: &str, address: &str) -> Result<Value,
     let now = state.desk.now();
     let presence = desktop::presence(store, agent, now).await?;
     let call = match desktop::current_call(store, agent).await? {
-        Some(call) => Some(desktop::screen(store, call, now).await?),
+        Some(call) => {
+            let screen = desktop::screen(store, call, now).await?;
+            audit_call_once(state, agent, address, &screen).await?;
+            Some(screen)
+        }
         None => None,
     };
     // A hotline caller is named only: their owners' data goes out with its audit row from
@@ -226,6 +230,34 @@ async fn snapshot(state: &AppState, agent: &str, address: &str) -> Result<Value,
         json!({ "presence": presence, "call": call, "inbound": inbound, "preview": preview,
                "callbacks": callbacks, "now": now }),
     )
+}
+
+/// Puts the owner's data of the agent's current call on record the first time the desktop's
+/// feed carries it (the feed looks every [`LIVE_POLL`]: one row per call, written before the
+/// data goes out). A row of the call's pop page, opened by the agent, counts as that record.
+async fn audit_call_once(
+    state: &AppState,
+    agent: &str,
+    address: &str,
+    screen: &desktop::CallScreen,
+) -> Result<(), ApiError> {
+    let Some(pop) = &screen.owner else {
+        return Ok(());
+    };
+    let detail = format!("call {}", screen.call.attempt_id);
+    // From a minute before the bridge: the node's clock and the console's may differ a little.
+    let bridged = screen.call.bridged_at.unwrap_or_else(|| state.desk.now());
+    let since = bridged.min(state.desk.now()) - chrono::TimeDelta::minutes(1);
+    let shown = AuditLog::new(state.store())
+        .recorded_since(agent, AuditAction::ScreenPop, &detail, since)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    if !shown {
+        let target = super::audit::owner(pop.owner.owner_id);
+        let pop = AuditAction::ScreenPop;
+        super::audit::record_as(state, agent, address, pop, &target, &detail).await?;
+    }
+    Ok(())
 }
 
 /// The contact offered to the agent before dialling (preview mode), with the owner's screen

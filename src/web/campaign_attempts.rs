@@ -1,8 +1,10 @@
 //! The drill-down from a wallboard to its campaign's attempts, page by page and by outcome:
-//! the page and `GET /api/campaigns/CODE/attempts`. Supervisors and admins only.
+//! the page and `GET /api/campaigns/CODE/attempts`, and all of them as a CSV download
+//! (`/campaigns/CODE/attempts.csv`, on the audit log). Supervisors and admins only.
 
 use axum::extract::{Path, Query, State};
-use axum::response::Html;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -13,13 +15,15 @@ use super::auth::Viewer;
 use super::campaigns::summary;
 use super::pages::{self, PageError};
 use super::{ApiError, AppState};
+use crate::audit::AuditAction;
 use crate::campaigns::repo::{Campaigns, StoredCampaign};
-use crate::campaigns::wallboard;
+use crate::campaigns::{export, wallboard};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/campaigns/{code}/attempts", get(attempts_page))
         .route("/api/campaigns/{code}/attempts", get(api_attempts))
+        .route("/campaigns/{code}/attempts.csv", get(attempts_csv))
 }
 
 /// `?outcome=..&page=..`: an outcome word (`open`: not ended; empty: all) and a page from 1.
@@ -102,6 +106,36 @@ async fn api_attempts(
 ) -> Result<Json<wallboard::AttemptPage>, ApiError> {
     viewer.require_supervisor()?;
     Ok(Json(attempts_of(&state, &code, &q).await?.1))
+}
+
+/// Every attempt of the campaign (with the page's outcome filter) as a CSV download. The
+/// export goes on the audit log, with how many rows left, before the file is sent.
+async fn attempts_csv(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    Query(q): Query<AttemptQuery>,
+) -> Result<Response, ApiError> {
+    viewer.require_supervisor()?;
+    let campaign = Campaigns::new(state.store()).get(&code).await?;
+    let outcome = Some(q.outcome.trim()).filter(|o| !o.is_empty());
+    let rows = export::attempts(state.store(), campaign.campaign_id, outcome).await?;
+    let detail = format!(
+        "attempts.csv outcome={} rows={}",
+        outcome.unwrap_or("all"),
+        rows.len()
+    );
+    let target = format!("campaign:{}", campaign.code);
+    super::audit::record(&state, &viewer, AuditAction::Export, &target, &detail).await?;
+    let file = format!("attachment; filename=\"{}-attempts.csv\"", campaign.code);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, file),
+        ],
+        export::to_csv(&rows),
+    )
+        .into_response())
 }
 
 #[cfg(test)]

@@ -827,6 +827,50 @@ async fn the_drill_down_lists_attempts_by_outcome_fifty_a_page() {
         assert_eq!(json["attempts"][0]["outcome"], "completed");
         assert_eq!(json["attempts"][0]["agent"], "agent1");
         assert_eq!(json["pages"], 1);
+
+        // All of them as CSV, oldest first, the filter kept; the export is on record.
+        let page = sup.get("/campaigns/drill/attempts").await;
+        assert!(page.text.contains("href=\"/campaigns/drill/attempts.csv\""));
+        let res = sup.get_response("/campaigns/drill/attempts.csv").await;
+        assert_eq!(res.status(), 200);
+        let disposition = res.headers()["content-disposition"].to_str().unwrap();
+        assert_eq!(disposition, "attachment; filename=\"drill-attempts.csv\"");
+        let csv = res.text().await.unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 55, "a header and 54 attempts: {csv}");
+        assert!(
+            lines[0].starts_with("attempt_id,contact_name,phone,"),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[53].starts_with(&format!("{busy},{owner},")),
+            "{}",
+            lines[53]
+        );
+        let busy_only = sup.get("/campaigns/drill/attempts.csv?outcome=busy").await;
+        assert_eq!(busy_only.text.lines().count(), 2, "{}", busy_only.text);
+        let rows = huifang::audit::AuditLog::new(store)
+            .search(&huifang::audit::AuditFilter {
+                action: Some(huifang::audit::AuditAction::Export),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let exports: Vec<(&str, &str, &str)> = rows
+            .iter()
+            .map(|r| (r.actor.as_str(), r.target.as_str(), r.detail.as_str()))
+            .collect();
+        assert_eq!(
+            exports,
+            [
+                ("sup", "campaign:drill", "attempts.csv outcome=busy rows=1"),
+                ("sup", "campaign:drill", "attempts.csv outcome=all rows=54"),
+            ],
+            "{}",
+            console.db.name
+        );
+        assert_eq!(sup.get("/campaigns/none/attempts.csv").await.status, 404);
     }
 }
 
@@ -841,6 +885,7 @@ async fn agents_get_403_on_every_campaign_page_and_route() {
             "/campaigns/new",
             "/campaigns/closed",
             "/campaigns/closed/attempts",
+            "/campaigns/closed/attempts.csv",
             "/api/campaigns",
             "/api/campaigns/closed/wallboard",
             "/api/campaigns/closed/live",

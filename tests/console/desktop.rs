@@ -123,6 +123,64 @@ async fn a_call_opens_for_its_agent_and_their_supervisor_only() {
     }
 }
 
+/// The desktop's screen-pop rows of `agent`, oldest first: (target, detail).
+async fn pops_on_record(store: &Store, agent: &str) -> Vec<(String, String)> {
+    let mut rows = huifang::audit::AuditLog::new(store)
+        .search(&huifang::audit::AuditFilter {
+            actor: Some(agent.into()),
+            action: Some(huifang::audit::AuditAction::ScreenPop),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    rows.reverse();
+    rows.into_iter().map(|r| (r.target, r.detail)).collect()
+}
+
+#[tokio::test]
+async fn the_owner_of_the_call_on_now_goes_on_record_once_per_call() {
+    for console in consoles().await {
+        let db = &console.db.name;
+        let store = &console.db.store;
+        let (id, _owner, _phone) = bridged_call(store, "cb-audit", "agent1").await;
+        let agent1 = console.login("agent1").await;
+        // The desktop looks again and again; the owner's data went out once on record.
+        for _ in 0..3 {
+            let state = agent1.get("/api/agent/state").await.json();
+            assert_eq!(state["call"]["call"]["attempt_id"], id, "{db}: {state}");
+        }
+        let state = agent1.get("/api/agent/state").await.json();
+        let owner_id = state["call"]["owner"]["owner"]["owner_id"]
+            .as_i64()
+            .unwrap();
+        let first = (format!("owner:{owner_id}"), format!("call {id}"));
+        assert_eq!(
+            pops_on_record(store, "agent1").await,
+            std::slice::from_ref(&first),
+            "{db}"
+        );
+        // The next call of the same owner is a new look at their data: a row of its own.
+        let done = agent1
+            .send_json(
+                Method::POST,
+                &format!("/api/calls/{id}/disposition"),
+                &json!({"outcome": "resolved"}),
+            )
+            .await;
+        assert_eq!(done.status, 201, "{db}: {}", done.text);
+        let (next, _, _) = bridged_call(store, "cb-audit-2", "agent1").await;
+        let state = agent1.get("/api/agent/state").await.json();
+        assert_eq!(state["call"]["call"]["attempt_id"], next, "{db}: {state}");
+        agent1.get("/api/agent/state").await;
+        let second = (format!("owner:{owner_id}"), format!("call {next}"));
+        assert_eq!(
+            pops_on_record(store, "agent1").await,
+            [first, second],
+            "{db}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn presence_wishes_are_checked_and_stored() {
     for console in consoles().await {
