@@ -1,4 +1,4 @@
-//! The 400 hotline end to end on loopback: an owner (sipp) calls the number through kamailio
+//! The 400 hotline end to end on loopback: an owner (sipp, and baresip) calls the number through kamailio
 //! as the carrier's authenticating proxy, presses 1 for the repair queue and is put through
 //! to an agent's nailed-up leg (sipp echoing RTP as the agent's phone); the conversation is
 //! recorded with the owner on the left and the agent on the right, and sox hears both. A
@@ -24,7 +24,7 @@ use testkit::db::databases;
 use tokio::sync::watch;
 
 use crate::kamailio_peer::{Kamailio, PASSWORD, USER};
-use crate::peers::{SippUas, can_send_raw_packets};
+use crate::peers::{Baresip, SippUas, can_send_raw_packets};
 
 /// The number the tests' hotline answers.
 const NUMBER: &str = "4008108888";
@@ -455,6 +455,85 @@ async fn on_a_manual_clock_the_longest_wait_offers_a_callback_and_a_hang_up_is_a
                 ),
             ],
             "{}",
+            db.name
+        );
+    }
+}
+
+/// The same call from baresip, a real softphone: it answers the proxy's 407, presses 1 (RFC
+/// 4733) after the welcome begins and talks (a tone) until it hangs up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_on_baresip_through_kamailio_reaches_an_agent_on_the_record() {
+    let Some(kamailio) = Kamailio::start() else {
+        return;
+    };
+    for db in databases().await {
+        let Some(agent_phone) = SippUas::start("uas_answer.xml", &["-rtp_echo"]) else {
+            return;
+        };
+        let agents = vec![("li".to_string(), agent_phone.uri())];
+        let node = HotlineNode::start(db.store.clone(), agents, Arc::new(SystemClock)).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while node.desk.free_agents().is_empty() {
+            assert!(Instant::now() < deadline, "{}: no agent leg", db.name);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let tone = dir.path().join("tone.wav");
+        crate::peers::tone_wav(&tone, 60);
+        let credentials = (USER, PASSWORD);
+        let caller = "8613800000003";
+        let Some(mut owner) =
+            Baresip::start_caller(dir.path(), &tone, kamailio.port, caller, credentials)
+        else {
+            return;
+        };
+        let uri = format!("sip:{NUMBER}@{}", node.addr());
+        let talked = tokio::task::spawn_blocking(move || {
+            let wait = Duration::from_secs(15);
+            let steps = (|| {
+                owner.dial(&uri, wait)?;
+                owner.wait_event("CALL_ESTABLISHED", wait)?;
+                std::thread::sleep(Duration::from_millis(700));
+                owner.send_code("1", wait)?;
+                // The queue puts the caller through at once; then a few seconds of talk.
+                std::thread::sleep(Duration::from_secs(5));
+                // (Its CALL_CLOSED event may come before the command's answer, which skips it.)
+                owner.hangup(wait)
+            })();
+            steps.map_err(|e| format!("{e}\n{}", owner.log()))
+        })
+        .await
+        .unwrap();
+        talked.unwrap_or_else(|e| panic!("{}: baresip: {e}", db.name));
+
+        let row = node.wait_row(1, |r| r.ended_at.is_some()).await;
+        assert_eq!(
+            row.outcome.as_deref(),
+            Some("answered"),
+            "{}: {row:#?}",
+            db.name
+        );
+        assert_eq!(
+            (
+                row.caller.as_str(),
+                row.choices.as_str(),
+                row.agent.as_deref()
+            ),
+            (caller, "1", Some("li")),
+            "{}",
+            db.name
+        );
+        let recording = PathBuf::from(row.recording_path.clone().expect("a recording"));
+        let (owner_side, agent_side) = (channel_level(&recording, 1), channel_level(&recording, 2));
+        assert!(
+            owner_side > -45.0,
+            "{}: owner silent ({owner_side} dB)",
+            db.name
+        );
+        assert!(
+            agent_side > -45.0,
+            "{}: agent silent ({agent_side} dB)",
             db.name
         );
     }

@@ -297,6 +297,35 @@ impl Baresip {
     /// `wav_source` (16-bit mono; it hangs up when the file ends, so make it long) into every
     /// call. `None` when skipping.
     pub(crate) fn start(dir: &Path, wav_source: &Path) -> Option<Baresip> {
+        Baresip::start_with(dir, wav_source, |port| {
+            format!("<sip:owner@127.0.0.1:{port}>;regint=0;answermode=auto;audio_codecs=PCMU,PCMA")
+        })
+    }
+
+    /// As [`Baresip::start`], but as an owner's phone that calls out through the proxy on
+    /// 127.0.0.1:`proxy_port` as `caller` (its From), answering the proxy's 407 as `user` with
+    /// `password`; [`Baresip::dial`] places the call.
+    pub(crate) fn start_caller(
+        dir: &Path,
+        wav_source: &Path,
+        proxy_port: u16,
+        caller: &str,
+        (user, password): (&str, &str),
+    ) -> Option<Baresip> {
+        Baresip::start_with(dir, wav_source, |_| {
+            format!(
+                "<sip:{caller}@127.0.0.1>;auth_user={user};auth_pass={password};\
+                 outbound=\"sip:127.0.0.1:{proxy_port}\";regint=0;audio_codecs=PCMA,PCMU"
+            )
+        })
+    }
+
+    /// `account(port)` is the line of its `accounts` file.
+    fn start_with(
+        dir: &Path,
+        wav_source: &Path,
+        account: impl FnOnce(u16) -> String,
+    ) -> Option<Baresip> {
         if !require(&["baresip"]) {
             return None;
         }
@@ -318,13 +347,8 @@ impl Baresip {
             snd = received.display(),
         );
         std::fs::write(dir.join("config"), config).expect("baresip config");
-        std::fs::write(
-            dir.join("accounts"),
-            format!(
-                "<sip:owner@127.0.0.1:{port}>;regint=0;answermode=auto;audio_codecs=PCMU,PCMA\n"
-            ),
-        )
-        .expect("baresip accounts");
+        std::fs::write(dir.join("accounts"), format!("{}\n", account(port)))
+            .expect("baresip accounts");
         let log = std::fs::File::create(dir.join("baresip.log")).expect("baresip.log");
         let mut child = Command::new("baresip")
             .args(["-4", "-n", "127.0.0.1", "-f"])
@@ -366,12 +390,32 @@ impl Baresip {
         self.ctrl
             .wait_event("CALL_ESTABLISHED", timeout)
             .map_err(|e| format!("baresip ctrl_tcp {port}: {e}"))?;
+        self.send_code(digits, timeout)
+    }
+
+    /// Presses `digits` in the call on now (RFC 4733).
+    pub(crate) fn send_code(&mut self, digits: &str, timeout: Duration) -> Result<(), String> {
         let reply = self.ctrl.command("sndcode", digits, timeout)?;
         if reply["ok"] == Value::Bool(true) {
             Ok(())
         } else {
             Err(format!("sndcode refused: {reply}"))
         }
+    }
+
+    /// Calls `uri` (through the account's outbound proxy, if it has one).
+    pub(crate) fn dial(&mut self, uri: &str, timeout: Duration) -> Result<(), String> {
+        let reply = self.ctrl.command("dial", uri, timeout)?;
+        if reply["ok"] == Value::Bool(true) {
+            Ok(())
+        } else {
+            Err(format!("dial refused: {reply}"))
+        }
+    }
+
+    /// Hangs up the call on now.
+    pub(crate) fn hangup(&mut self, timeout: Duration) -> Result<(), String> {
+        self.ctrl.command("hangup", "", timeout).map(|_| ())
     }
 
     /// Waits for an event of `kind` (`CALL_ESTABLISHED`, `CALL_CLOSED`, ...).
