@@ -24,6 +24,7 @@ use huifang::telephony::rtp::packet::RtpPacket;
 use huifang::telephony::sip::auth::{Algorithm, Challenge, Credentials};
 use huifang::telephony::sip::{Endpoint, EndpointConfig, Transport, message, sdp};
 use rusmpp::Pdu;
+use rusmpp::tlvs::TlvValue;
 use rusmpp::tokio_codec::CommandCodec;
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -198,8 +199,9 @@ pub fn digest_challenge(data: &[u8]) {
 }
 
 /// A TCP stream from an SMSC: rusmpp's codec (as `rusmppc` frames our session, 4096 bytes at
-/// most a PDU) returns errors, never panics; every PDU it decodes encodes and decodes back to
-/// itself; and a `deliver_sm` is read as the gateway reads it (receipt or reply).
+/// most a PDU) returns errors, never panics; every PDU it decodes encodes, and decodes back to
+/// itself (but see [`rusmpp_keeps_short_network_id`]); and a `deliver_sm` is read as the
+/// gateway reads it (receipt or reply).
 pub fn smpp_pdu(data: &[u8]) {
     let mut codec = CommandCodec::new().with_max_length(4096);
     let mut buf = BytesMut::from(data);
@@ -208,6 +210,9 @@ pub fn smpp_pdu(data: &[u8]) {
         CommandCodec::new()
             .encode(&command, &mut encoded)
             .expect("a decoded command encodes");
+        if rusmpp_keeps_short_network_id(&command) {
+            continue;
+        }
         let again = CommandCodec::new()
             .without_max_length()
             .decode(&mut encoded)
@@ -230,6 +235,32 @@ pub fn smpp_pdu(data: &[u8]) {
             }
         }
     }
+}
+
+/// A PDU whose one optional TLV field holds a `source_network_id` or `dest_network_id`
+/// shorter than the 7 bytes its type (`COctetString<7, 66>`) requires. rusmpp 0.4 reads any
+/// TLV into such a field (a bind response's `sc_interface_version`, `replace_sm`'s
+/// `message_payload`, ...) without checking its tag, and its C-string decoder checks the
+/// minimum against the bytes left in the buffer, not against the string it reads: such a
+/// value decodes, then encodes to bytes it refuses (found by this target, twice:
+/// `fuzz/corpus/smpp_pdu/bind_resp_short_network_id.bin`, `replace_sm_short_network_id.bin`).
+/// Nothing of ours re-sends a decoded PDU (rusmppc answers with PDUs of its own, huifang reads
+/// `deliver_sm`s), so the round trip is not asked of these; decoding and encoding them must
+/// still not panic.
+fn rusmpp_keeps_short_network_id(command: &rusmpp::Command) -> bool {
+    let tlv = match command.pdu() {
+        Some(Pdu::BindTransceiverResp(r)) => r.sc_interface_version_tlv(),
+        Some(Pdu::BindReceiverResp(r)) => r.sc_interface_version_tlv(),
+        Some(Pdu::BindTransmitterResp(r)) => r.sc_interface_version_tlv(),
+        Some(Pdu::ReplaceSm(r)) => r.message_payload_tlv(),
+        Some(Pdu::AlertNotification(r)) => r.ms_availability_status_tlv(),
+        Some(Pdu::QueryBroadcastSm(r)) => r.user_message_reference_tlv(),
+        _ => None,
+    };
+    matches!(
+        tlv.and_then(|t| t.value()),
+        Some(TlvValue::SourceNetworkId(id) | TlvValue::DestNetworkId(id)) if id.len() < 7
+    )
 }
 
 fn check_receipt(r: &receipt::Receipt) {
