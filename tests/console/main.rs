@@ -13,6 +13,7 @@ mod headers;
 mod login;
 mod password;
 mod reports;
+mod reports_target;
 mod support;
 mod tickets;
 mod tls;
