@@ -5,6 +5,7 @@ mod accounts;
 mod api_document;
 mod audit;
 mod browser;
+mod browser_hotline;
 mod browser_inbound;
 mod campaigns;
 mod connections;
