@@ -11,7 +11,8 @@
 //! - [`windows`]: call windows per weekday in the contact's time zone, holidays, `next_open`.
 //! - [`retry`]: per-outcome retry rules and the daily and lifetime caps.
 //! - [`CampaignError`]: what can be wrong, and where; [`companions`]: its script and templates.
-//! - [`wallboard`]: the live figures of one campaign for the console; [`export`]: its attempts as CSV.
+//! - [`wallboard`]: the live figures of one campaign for the console, with the center's
+//!   hotline figures of [`hotline_board`] on every one; [`export`]: its attempts as CSV.
 //!
 //! The format, with every default (see `campaigns/*.toml` for real ones):
 //!
@@ -51,6 +52,7 @@
 pub mod companions;
 pub(crate) mod error;
 pub mod export;
+pub mod hotline_board;
 pub mod lifecycle;
 pub(crate) mod raw;
 pub mod repo;

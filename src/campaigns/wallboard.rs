@@ -4,13 +4,15 @@
 //! `dialer_live` (only rows younger than [`FRESH_SECS`], so a node that died stops counting at
 //! once), the agents' phases from `agent_presence` (a supervisor's own team, an admin's all),
 //! the abandon share against the campaign's cap, attempts per outcome, survey answers so far and
-//! the contacts done. The arithmetic is in pure functions; [`snapshot`] only reads.
+//! the contacts done, and the center's hotline figures ([`super::hotline_board`], the same on
+//! every campaign's wallboard). The arithmetic is in pure functions; [`snapshot`] only reads.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
+use super::hotline_board::{HotlineBoard, hotline_board};
 use super::lifecycle::{Action, State};
 use super::repo::{Campaigns, Progress, RepoError, StoredCampaign};
 use crate::metrics::Period;
@@ -232,13 +234,17 @@ pub struct Snapshot {
     pub survey: Vec<SurveyCount>,
     /// Contacts done and remaining.
     pub contacts: Contacts,
+    /// The hotline's figures (the center's, not the campaign's).
+    pub hotline: HotlineBoard,
 }
 
-/// The figures of `campaign` at `now`, with the agents of `scope`.
+/// The figures of `campaign` at `now`, with the agents of `scope`, and the hotline's with its
+/// service level judged against `answer_within_secs`.
 pub async fn snapshot(
     store: &Store,
     campaign: &StoredCampaign,
     scope: AgentScope<'_>,
+    answer_within_secs: i64,
     now: DateTime<Utc>,
 ) -> Result<Snapshot, RepoError> {
     let repo = Campaigns::new(store);
@@ -258,6 +264,7 @@ pub async fn snapshot(
     let abandon = abandon(&repo, campaign, now).await?;
     let tally = crate::outcomes::tally(store, id).await?;
     let contacts = Contacts::of(&progress);
+    let hotline = hotline_board(store, answer_within_secs, now).await?;
     Ok(Snapshot {
         code: campaign.code.clone(),
         name: campaign.name.clone(),
@@ -280,6 +287,7 @@ pub async fn snapshot(
             })
             .collect(),
         contacts,
+        hotline,
     })
 }
 

@@ -5,7 +5,8 @@
 //! One task per caller walks the menu and waits in the queue (hold audio, position
 //! announcements, the callback offer); one dispatcher task matches waiting callers to free
 //! agents whenever a seat changes or a queue timer is due, and tells the agent desk which
-//! callers wait so outbound answers leave those agents to them.
+//! callers wait so outbound answers leave those agents to them. A third writes the node's
+//! live row for the wallboard about once a second.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
@@ -26,7 +27,9 @@ use crate::store::Store;
 use crate::telephony::media::{Prompt, PromptError};
 use crate::telephony::transport::{Incoming, UserAgent};
 
+pub mod live;
 mod walk;
+pub use live::HotlineLive;
 use walk::Walk;
 
 /// How the hotline of a node is set up.
@@ -181,6 +184,7 @@ impl Hotline {
             }),
         };
         tokio::spawn(hotline.clone().dispatch(shutdown.clone()));
+        tokio::spawn(hotline.clone().publish_live(shutdown.clone()));
         tokio::spawn(hotline.clone().answer(ua, shutdown));
         Ok(hotline)
     }

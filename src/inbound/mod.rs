@@ -10,13 +10,17 @@
 //! - [`menu`]: the menu and queues as written (`campaigns/hotline/*.toml`), checked whole.
 //! - [`queue`]: the ACD, pure: who waits, in what order, who takes whom, what is due.
 //! - [`calls`]: the `inbound_calls` rows, from the INVITE on.
-//! - [`hotline`]: the running hotline over one SIP user agent and the node's agent desk.
+//! - [`hotline`]: the running hotline over one SIP user agent and the node's agent desk, and
+//!   its live row for the wallboard.
+//! - [`target`]: the service level's threshold the console judges the hotline by.
 
 pub mod calls;
 pub mod hotline;
 pub mod menu;
 pub mod queue;
+pub mod target;
 
 pub use calls::{InboundCall, InboundCalls, InboundOutcome};
-pub use hotline::{Hotline, HotlineConfig, HotlineError, HotlineLoad};
+pub use hotline::{Hotline, HotlineConfig, HotlineError, HotlineLive, HotlineLoad};
 pub use menu::{Menu, QueueDef};
+pub use target::AnswerTarget;

@@ -89,7 +89,9 @@ fn step_of(word: &str) -> Result<Action, ApiError> {
 
 async fn snapshot_of(state: &AppState, viewer: &Viewer, code: &str) -> Result<Snapshot, ApiError> {
     let campaign = Campaigns::new(state.store()).get(code).await?;
-    Ok(wallboard::snapshot(state.store(), &campaign, scope(viewer), state.desk.now()).await?)
+    let within = state.answer_within.secs;
+    let now = state.desk.now();
+    Ok(wallboard::snapshot(state.store(), &campaign, scope(viewer), within, now).await?)
 }
 
 // ---- the list and the life-cycle steps -------------------------------------------------
@@ -569,9 +571,12 @@ async fn look(state: AppState, code: String, team: Option<String>) -> Option<(St
         None => AgentScope::All,
     };
     let snapshot = match Campaigns::new(state.store()).get(&code).await {
-        Ok(campaign) => wallboard::snapshot(state.store(), &campaign, scope, state.desk.now())
-            .await
-            .map_err(ApiError::from),
+        Ok(campaign) => {
+            let within = state.answer_within.secs;
+            wallboard::snapshot(state.store(), &campaign, scope, within, state.desk.now())
+                .await
+                .map_err(ApiError::from)
+        }
         Err(e) => Err(e.into()),
     };
     match snapshot {

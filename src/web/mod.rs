@@ -40,6 +40,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
+use crate::inbound::AnswerTarget;
 use crate::store::Store;
 use crate::tickets::TicketDesk;
 
@@ -81,6 +82,9 @@ pub struct AppState {
     pub audit_retention_days: i64,
     /// The live streams' shared feeds and each session's count of open streams.
     pub live: Arc<live::LiveHub>,
+    /// The hotline's service-level threshold, from the `[[inbound]]` menus (20 s without):
+    /// what `/reports` and the wallboard judge the service level by.
+    pub answer_within: Arc<AnswerTarget>,
 }
 
 impl AppState {
@@ -162,6 +166,9 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
+        let answer_within = AnswerTarget::of_config(&config.inbound).map_err(|e| {
+            anyhow::anyhow!("the hotline's service-level target, from the [[inbound]] menus:\n{e}")
+        })?;
         let state = AppState {
             desk: TicketDesk::new(store, clock, config.sla.clone()),
             sms_inbound_token: config.sms.inbound_token.clone(),
@@ -174,6 +181,7 @@ impl Application {
             login_guard: Arc::default(),
             audit_retention_days: config.audit.retention_days,
             live: Arc::new(live::LiveHub::new(config.http.streams_per_session)),
+            answer_within: Arc::new(answer_within),
         };
         Ok(Application {
             addr,

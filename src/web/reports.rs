@@ -16,9 +16,7 @@ use serde_json::Value;
 use super::auth::Viewer;
 use super::pages::{self, PageError, escape};
 use super::{ApiError, AppState};
-use crate::metrics::{
-    self, DEFAULT_ANSWER_WITHIN_SECS, Figures, GroupBy, InboundFigures, InboundReport, Period,
-};
+use crate::metrics::{self, Figures, GroupBy, InboundFigures, InboundReport, Period};
 use crate::tickets::sla::local_time;
 
 /// The nav entry of the page.
@@ -210,9 +208,9 @@ async fn api(
     Ok(Json(report))
 }
 
-/// The hotline's figures of the period, at the default service-level threshold.
+/// The hotline's figures of the period, at the configured menus' service-level threshold.
 async fn inbound_of(state: &AppState, req: &Request) -> Result<InboundReport, sqlx::Error> {
-    metrics::compute_inbound(state.store(), &req.period, DEFAULT_ANSWER_WITHIN_SECS).await
+    metrics::compute_inbound(state.store(), &req.period, state.answer_within.secs).await
 }
 
 /// A row of the page's inbound table (the total or one hour), every cell ready to show.
@@ -351,6 +349,7 @@ async fn page(
         .map_err(PageError::internal)?;
     ctx.insert("inbound", &inbound_rows(&inbound));
     ctx.insert("answer_within", &inbound.answer_within_secs);
+    ctx.insert("answer_within_from", &state.answer_within.describe());
     let table: Vec<TableRow> = rows.iter().map(|(g, f)| table_row(g, f)).collect();
     let charts: Vec<String> = CHARTS
         .iter()

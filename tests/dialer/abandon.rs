@@ -140,7 +140,7 @@ async fn the_pacer_the_wallboard_the_status_and_the_report_agree_on_the_abandon_
         assert_eq!(pacer, expected, "{}: the pacer's feedback", db.name);
         assert_eq!(pacer.rate(), rate, "{}", db.name);
 
-        let board = wallboard::snapshot(store, &stored, AgentScope::All, now)
+        let board = wallboard::snapshot(store, &stored, AgentScope::All, 20, now)
             .await
             .unwrap()
             .abandon

@@ -8,5 +8,6 @@ mod import;
 mod inbound_metrics;
 mod lookup;
 mod metrics;
+mod metrics_target;
 mod schema;
 mod tickets;

@@ -53,18 +53,22 @@ hold = ["hotline-hold"]
 "#;
 
 /// A dialer node with its hotline, in this process, over real UDP.
-struct HotlineNode {
-    store: Store,
+pub(crate) struct HotlineNode {
+    pub(crate) store: Store,
     ua: UserAgent,
     desk: AgentDesk,
     _hotline: Hotline,
-    stop: watch::Sender<bool>,
+    pub(crate) stop: watch::Sender<bool>,
     recordings: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl HotlineNode {
-    async fn start(store: Store, agents: Vec<(String, String)>, clock: SharedClock) -> HotlineNode {
+    pub(crate) async fn start(
+        store: Store,
+        agents: Vec<(String, String)>,
+        clock: SharedClock,
+    ) -> HotlineNode {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("400.toml");
         std::fs::write(&file, MENU).unwrap();
@@ -132,7 +136,11 @@ impl HotlineNode {
     }
 
     /// Waits until the `n`-th row (1-based) satisfies `done`.
-    async fn wait_row(&self, n: usize, done: impl Fn(&InboundCall) -> bool) -> InboundCall {
+    pub(crate) async fn wait_row(
+        &self,
+        n: usize,
+        done: impl Fn(&InboundCall) -> bool,
+    ) -> InboundCall {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let rows = self.calls().await;
@@ -375,7 +383,7 @@ async fn an_owner_through_kamailio_chooses_repair_and_talks_to_an_agent_on_the_r
 }
 
 /// Dials the hotline from a phone of our own; presses `keys` once answered.
-async fn call_in(node: &HotlineNode, keys: &str) -> huifang::telephony::transport::Call {
+pub(crate) async fn call_in(node: &HotlineNode, keys: &str) -> huifang::telephony::transport::Call {
     let phone = UserAgent::start(UserAgentConfig::new("127.0.0.1:0".parse().unwrap()))
         .await
         .unwrap();

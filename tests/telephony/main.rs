@@ -8,6 +8,7 @@ mod attack;
 mod baresip;
 mod bridge;
 mod hotline;
+mod hotline_live;
 mod kamailio;
 mod kamailio_peer;
 mod peers;

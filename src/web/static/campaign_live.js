@@ -27,6 +27,11 @@ document.addEventListener("DOMContentLoaded", () => {
     if (s.state !== shownState) { location.reload(); return; }
     for (const k of ["dialing", "ringing", "connected", "waiting"]) setText("live-" + k, s.calls[k]);
     for (const k of ["free", "talk", "wrap", "paused"]) setText("live-agents-" + k, s.agents[k]);
+    setText("live-hotline-waiting", s.hotline.waiting);
+    setText("live-hotline-longest", s.hotline.longest_wait_secs);
+    setText("live-hotline-sl", s.hotline.today.service_level === null ? "—" : pct(s.hotline.today.service_level));
+    setText("live-hotline-target", s.hotline.answer_within_secs);
+    for (const k of ["offered", "answered", "abandoned"]) setText("live-hotline-" + k, s.hotline.today[k]);
     setText("live-abandon-24h", pct(s.abandon.last_24h.rate));
     setText("live-abandon-30d", pct(s.abandon.last_30d.rate));
     document.getElementById("tile-abandon-24h").classList.toggle("over", s.abandon.last_24h.over);
